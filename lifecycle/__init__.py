@@ -1,0 +1,109 @@
+"""The TikTok Shop order lifecycle: states, rules, decisions and effects, with no I/O.
+
+Start with `OrderLifecycle` (one order, what may happen next, and what each
+change asks of the partners), or with `apply` and `allowed_events` for the
+fast path over many orders.
+"""
+
+from ._actions import Outcome
+from ._effects import (
+    EFFECT_TYPES,
+    ApproveTikTokCancellation,
+    ApproveTikTokReturn,
+    CancelTikTokOrder,
+    CreateSfccOrder,
+    Effect,
+    RejectTikTokCancellation,
+    ReportTikTokEvent,
+    SfccStatus,
+    ShippingStatus,
+    ShipTikTokPackage,
+    SyncOrderInfo,
+    UpdateSfccOrderStatus,
+    UpdateSfccReturn,
+    UpdateSfccShipping,
+)
+from ._lifecycle import OrderLifecycle
+from ._machine import OrderMachine
+from ._model import (
+    CancellationRequest,
+    CancellationStatus,
+    HistoryRecord,
+    Initiator,
+    LineStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Origin,
+    Recipient,
+    ReturnRequest,
+    ReturnStatus,
+    ReturnType,
+)
+from ._policy import DEFAULT_POLICY, Policy
+from ._reconcile import Step, reconcile
+from ._rules import EVENT_PARAMS, EVENTS
+from ._table import TABLE, Decision, allowed_events, apply
+from ._timers import Timer, due_timers, next_timer_at, timers
+from .errors import (
+    IllegalTransition,
+    InvalidParameters,
+    LifecycleError,
+    NoLegalPath,
+    StaleObservation,
+    UnknownEvent,
+)
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "EFFECT_TYPES",
+    "EVENTS",
+    "EVENT_PARAMS",
+    "TABLE",
+    "ApproveTikTokCancellation",
+    "ApproveTikTokReturn",
+    "CancelTikTokOrder",
+    "CancellationRequest",
+    "CancellationStatus",
+    "CreateSfccOrder",
+    "Decision",
+    "Effect",
+    "HistoryRecord",
+    "IllegalTransition",
+    "Initiator",
+    "InvalidParameters",
+    "LifecycleError",
+    "LineStatus",
+    "NoLegalPath",
+    "Order",
+    "OrderLifecycle",
+    "OrderLine",
+    "OrderMachine",
+    "OrderStatus",
+    "Origin",
+    "Outcome",
+    "Policy",
+    "Recipient",
+    "RejectTikTokCancellation",
+    "ReportTikTokEvent",
+    "ReturnRequest",
+    "ReturnStatus",
+    "ReturnType",
+    "SfccStatus",
+    "ShipTikTokPackage",
+    "ShippingStatus",
+    "StaleObservation",
+    "Step",
+    "SyncOrderInfo",
+    "Timer",
+    "UnknownEvent",
+    "UpdateSfccOrderStatus",
+    "UpdateSfccReturn",
+    "UpdateSfccShipping",
+    "allowed_events",
+    "apply",
+    "due_timers",
+    "next_timer_at",
+    "reconcile",
+    "timers",
+]

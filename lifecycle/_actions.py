@@ -1,0 +1,355 @@
+"""What a permitted transition does: the next order and the effects it asks for.
+
+`perform` is the single place that builds the next `Order`. Both the declared
+machine (`OrderLifecycle.send`) and the compiled fast path (`apply`) call it,
+so they cannot drift apart in what a transition changes.
+
+Echo rule (DESIGN section 3): TikTok Shop is only called for the seller's
+own acts that came from the OMS (`Context.to_tiktok_shop`); what TikTok
+reports is never sent back to it. SFCC only knows the order once the hold is
+over (seed 003), so nothing is sent to SFCC about an order it never received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+from attrs import frozen
+
+from ._effects import (
+    ApproveTikTokCancellation,
+    ApproveTikTokReturn,
+    CancelTikTokOrder,
+    CreateSfccOrder,
+    Effect,
+    RejectTikTokCancellation,
+    ReportTikTokEvent,
+    SfccStatus,
+    ShippingStatus,
+    ShipTikTokPackage,
+    SyncOrderInfo,
+    UpdateSfccOrderStatus,
+    UpdateSfccReturn,
+    UpdateSfccShipping,
+)
+from ._model import (
+    CancellationRequest,
+    CancellationStatus,
+    HistoryRecord,
+    Initiator,
+    LineStatus,
+    Order,
+    OrderLine,
+    OrderStatus,
+    ReturnRequest,
+    ReturnStatus,
+    ReturnType,
+)
+from ._rules import Context
+
+
+@frozen
+class Outcome:
+    """A transition's result: the next order and the effects, in the order to carry out."""
+
+    order: Order
+    effects: tuple[Effect, ...]
+
+
+@frozen
+class _Draft:
+    """The event-specific part of a transition, before the common bookkeeping."""
+
+    changes: dict[str, Any]
+    effects: list[Effect]
+
+
+def _set_lines(order: Order, ids: Iterable[str], **changes: Any) -> tuple[OrderLine, ...]:
+    chosen = set(ids)
+    return tuple(
+        attrs.evolve(line, **changes) if line.line_item_id in chosen else line
+        for line in order.lines
+    )
+
+
+def _cancel_lines(ctx: Context, version: int, target: OrderStatus, by: Initiator) -> _Draft:
+    """Cancel the event's lines (every open line when the whole order goes)."""
+    order, params = ctx.order, ctx.params
+    ids = order.open_line_ids if params.whole else params.lines
+    after_shipped = target is OrderStatus.CANCELLED and bool(order.shipped_line_ids)
+    changes: dict[str, Any] = {"lines": _set_lines(order, ids, status=LineStatus.CANCELLED)}
+    request = order.pending_cancellation
+    covers_request = request is not None and set(request.line_item_ids) <= set(ids)
+    if request is not None and covers_request:
+        changes["cancellation"] = attrs.evolve(request, status=CancellationStatus.APPROVED)
+        by = Initiator.BUYER
+    if target is OrderStatus.CANCELLED:
+        changes["cancelled_after_shipped"] = after_shipped
+        changes["cancelled_by"] = by
+
+    effects: list[Effect] = []
+    if order.released_at is not None:
+        effects.append(
+            UpdateSfccOrderStatus(
+                order.order_id,
+                version,
+                external_status=SfccStatus.CANCELLED
+                if target is OrderStatus.CANCELLED
+                else SfccStatus.PARTIALLY_CANCELLED,
+                line_item_ids=tuple(ids),
+                cancelled_after_shipped=after_shipped,
+                reason=params.reason,
+            )
+        )
+    if ctx.to_tiktok_shop:
+        if request is not None and covers_request:
+            effects.append(ApproveTikTokCancellation(order.order_id, version, request.cancel_id))
+        else:
+            effects.append(
+                CancelTikTokOrder(
+                    order.order_id,
+                    version,
+                    line_item_ids=tuple(ids),
+                    whole_order=params.whole,
+                    reason=params.reason,
+                )
+            )
+    return _Draft(changes, effects)
+
+
+def _pay(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+    return _Draft({"paid_at": ctx.order.paid_at or ctx.now}, [])
+
+
+def _release_hold(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+    return _Draft({"released_at": ctx.now}, [CreateSfccOrder(ctx.order.order_id, version)])
+
+
+def _cancel(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+    return _cancel_lines(ctx, version, target, ctx.initiator)
+
+
+def _request_cancellation(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+    assert ctx.params.cancel_id is not None
+    request = CancellationRequest(
+        cancel_id=ctx.params.cancel_id,
+        line_item_ids=ctx.params.lines,
+        requested_at=ctx.now,
+        reason=ctx.params.reason,
+    )
+    return _Draft({"cancellation": request}, [])
+
+
+def _approve_cancellation(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+    # The buyer asked: on TikTok this approves the request, whoever approves it here.
+    return _cancel_lines(ctx, version, target, Initiator.BUYER)
+
+
+def _close_request(status: CancellationStatus) -> Callable[[Context, int, OrderStatus], _Draft]:
+    def close(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+        request = ctx.order.pending_cancellation
+        assert request is not None
+        effects: list[Effect] = []
+        if status is CancellationStatus.REJECTED and ctx.to_tiktok_shop:
+            effects.append(
+                RejectTikTokCancellation(
+                    ctx.order.order_id, version, request.cancel_id, reason=ctx.params.reason
+                )
+            )
+        return _Draft({"cancellation": attrs.evolve(request, status=status)}, effects)
+
+    return close
+
+
+def _ship(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+    order, params = ctx.order, ctx.params
+    lines = _set_lines(
+        order,
+        params.lines,
+        status=LineStatus.SHIPPED,
+        package_id=params.package_id,
+        tracking_number=params.tracking_number,
+        shipping_provider_id=params.shipping_provider_id,
+        shipping_provider_name=params.shipping_provider_name,
+    )
+    changes: dict[str, Any] = {"lines": lines}
+    request = order.pending_cancellation
+    if request is not None and set(request.line_item_ids) & set(params.lines):
+        # Seed 003: once shipped, the buyer's cancellation does not proceed.
+        changes["cancellation"] = attrs.evolve(request, status=CancellationStatus.REJECTED)
+    effects: list[Effect] = [
+        UpdateSfccShipping(
+            order.order_id,
+            version,
+            line_item_ids=params.lines,
+            shipping_status=ShippingStatus.SHIPPED
+            if target is OrderStatus.AWAITING_COLLECTION
+            else ShippingStatus.PART_SHIPPED,
+            tracking_number=params.tracking_number,
+            shipping_provider_id=params.shipping_provider_id,
+            shipping_provider_name=params.shipping_provider_name,
+            package_id=params.package_id,
+        )
+    ]
+    if ctx.to_tiktok_shop:
+        assert params.tracking_number is not None
+        effects.append(
+            ShipTikTokPackage(
+                order.order_id,
+                version,
+                line_item_ids=params.lines,
+                tracking_number=params.tracking_number,
+                package_id=params.package_id,
+                shipping_provider_id=params.shipping_provider_id,
+                shipping_provider_name=params.shipping_provider_name,
+            )
+        )
+    return _Draft(changes, effects)
+
+
+def _nothing(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+    return _Draft({}, [])
+
+
+def _deliver(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+    return _Draft({"delivered_at": ctx.now}, [])
+
+
+def _complete(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+    effect = UpdateSfccOrderStatus(
+        ctx.order.order_id, version, external_status=SfccStatus.COMPLETED
+    )
+    return _Draft({}, [effect])
+
+
+def _request_return(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+    assert ctx.params.return_id is not None
+    request = ReturnRequest(
+        return_id=ctx.params.return_id,
+        line_item_ids=ctx.params.lines,
+        requested_at=ctx.now,
+        return_type=ctx.params.return_type,
+        reason=ctx.params.reason,
+    )
+    return _Draft({"returns": (*ctx.order.returns, request)}, [])
+
+
+def _next_return_status(ctx: Context, request: ReturnRequest) -> ReturnStatus:
+    if ctx.event == "approve_return":
+        if request.return_type is ReturnType.REFUND:
+            return ReturnStatus.APPROVED
+        return ReturnStatus.AWAITING_BUYER_SHIPMENT
+    return {
+        "reject_return": ReturnStatus.REJECTED,
+        "ship_return": ReturnStatus.BUYER_SHIPPED,
+        "receive_return": ReturnStatus.RECEIVED,
+        "refund": ReturnStatus.REFUNDED,
+        "withdraw_return": ReturnStatus.CANCELLED,
+    }[ctx.event]
+
+
+def _move_return(ctx: Context, version: int, target: OrderStatus) -> _Draft:
+    order = ctx.order
+    request = ctx.return_request
+    assert request is not None
+    status = _next_return_status(ctx, request)
+    moved = attrs.evolve(request, status=status)
+    changes: dict[str, Any] = {
+        "returns": tuple(moved if r is request else r for r in order.returns)
+    }
+    effects: list[Effect] = []
+    if status is ReturnStatus.REFUNDED and request.return_type is not ReturnType.REPLACEMENT:
+        changes["lines"] = _set_lines(order, request.line_item_ids, status=LineStatus.REFUNDED)
+    if ctx.event == "approve_return":
+        if ctx.to_tiktok_shop:
+            effects.append(ApproveTikTokReturn(order.order_id, version, request.return_id))
+        if order.released_at is not None:
+            effects.append(
+                UpdateSfccReturn(
+                    order.order_id,
+                    version,
+                    return_id=request.return_id,
+                    return_status=status,
+                    line_item_ids=request.line_item_ids,
+                )
+            )
+    return _Draft(changes, effects)
+
+
+_ACTIONS: dict[str, Callable[[Context, int, OrderStatus], _Draft]] = {
+    "pay": _pay,
+    "release_hold": _release_hold,
+    "cancel": _cancel,
+    "request_cancellation": _request_cancellation,
+    "approve_cancellation": _approve_cancellation,
+    "reject_cancellation": _close_request(CancellationStatus.REJECTED),
+    "withdraw_cancellation": _close_request(CancellationStatus.WITHDRAWN),
+    "ship": _ship,
+    "collect": _nothing,
+    "deliver": _deliver,
+    "complete": _complete,
+    "request_return": _request_return,
+    "approve_return": _move_return,
+    "reject_return": _move_return,
+    "ship_return": _move_return,
+    "receive_return": _move_return,
+    "refund": _move_return,
+    "withdraw_return": _move_return,
+}
+
+
+def _status_reports(ctx: Context, order: Order, version: int) -> list[Effect]:
+    """What reaching a new status is reported as: Sync Order Information, Events API."""
+    status, policy = order.status, ctx.policy
+    effects: list[Effect] = []
+    sync_status = policy.sync_order_statuses.get(status)
+    if sync_status is not None:
+        initiator = None
+        if status is OrderStatus.CANCELLED:
+            initiator = policy.sync_initiator(order.cancelled_by or ctx.initiator)
+        effects.append(
+            SyncOrderInfo(
+                order.order_id,
+                version,
+                order_status=sync_status,
+                status=status,
+                update_time=ctx.now,
+                initiator=initiator,
+            )
+        )
+    event = policy.tiktok_events.get(status)
+    if event is not None:
+        effects.append(ReportTikTokEvent(order.order_id, version, event=event, event_time=ctx.now))
+    return effects
+
+
+def perform(ctx: Context, target: OrderStatus) -> Outcome:
+    """Build the next order and its effects for a transition already judged legal."""
+    order = ctx.order
+    version = order.version + 1
+    draft = _ACTIONS[ctx.event](ctx, version, target)
+    record = HistoryRecord(
+        event=ctx.event,
+        source=order.status,
+        target=target,
+        initiator=ctx.initiator,
+        origin=ctx.origin,
+        at=ctx.now,
+        reason=ctx.params.reason,
+        params={k: v for k, v in ctx.params.given.items() if k != "reason"},
+    )
+    updated_at = ctx.now if order.updated_at is None else max(order.updated_at, ctx.now)
+    following = attrs.evolve(
+        order,
+        status=target,
+        updated_at=updated_at,
+        history=(*order.history, record),
+        version=version,
+        **draft.changes,
+    )
+    effects = draft.effects
+    if target is not order.status:
+        effects = [*effects, *_status_reports(ctx, following, version)]
+    return Outcome(following, tuple(effects))

@@ -1,0 +1,181 @@
+"""Effects: the partner calls a transition asks for, as frozen values.
+
+A transition returns these; it performs none of them. Adapters in the I/O
+shell turn each into calls to TikTok Shop, TikTok's reporting APIs or SFCC.
+
+Every effect names the order and the order `version` that produced it, so
+`idempotency_key` is the same every time the effect is carried out, however
+often a dispatcher retries it.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import ClassVar
+
+from attrs import frozen
+
+from ._model import OrderStatus, ReturnStatus
+
+
+class SfccStatus(enum.StrEnum):
+    """The external order status the lifecycle asks SFCC to show.
+
+    Partner-neutral: the SFCC adapter maps these onto the attribute and values
+    of the preset in use (the seed's `c_externalOrderStatus` with `New` /
+    `CANCELLED`, or the Salesforce cartridge's integer codes).
+    """
+
+    NEW = "NEW"
+    CANCELLED = "CANCELLED"
+    PARTIALLY_CANCELLED = "PARTIALLY_CANCELLED"
+    COMPLETED = "COMPLETED"
+
+
+class ShippingStatus(enum.StrEnum):
+    """SFCC's `shippingStatus` values for a shipment update."""
+
+    SHIPPED = "shipped"
+    PART_SHIPPED = "part_shipped"
+
+
+@frozen
+class Effect:
+    """Base of all effects: which order, and which version of it asked."""
+
+    kind: ClassVar[str] = "Effect"
+
+    order_id: str
+    version: int
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.kind = cls.__name__
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across retries: one key per order, version and effect kind."""
+        return f"{self.order_id}-{self.version}-{self.kind}"
+
+
+@frozen
+class CreateSfccOrder(Effect):
+    """Create the order in SFCC once the hold is over (seed 003: CreateExternalOrder)."""
+
+    external_status: SfccStatus = SfccStatus.NEW
+    payment_method: str = "SOCIAL_PAY"
+
+
+@frozen
+class UpdateSfccOrderStatus(Effect):
+    """Set the SFCC external status; cancellations say which lines and whether after shipment."""
+
+    external_status: SfccStatus
+    line_item_ids: tuple[str, ...] = ()
+    cancelled_after_shipped: bool = False
+    reason: str = ""
+
+
+@frozen
+class UpdateSfccShipping(Effect):
+    """Tell SFCC which lines shipped, with the tracking number and carrier."""
+
+    line_item_ids: tuple[str, ...]
+    shipping_status: ShippingStatus
+    tracking_number: str | None = None
+    shipping_provider_id: str | None = None
+    shipping_provider_name: str | None = None
+    package_id: str | None = None
+
+
+@frozen
+class UpdateSfccReturn(Effect):
+    """Tell SFCC a return moved on (DESIGN section 4: return approved -> return status)."""
+
+    return_id: str
+    return_status: ReturnStatus
+    line_item_ids: tuple[str, ...]
+
+
+@frozen
+class ShipTikTokPackage(Effect):
+    """Ship Package on TikTok: package and provider ids are looked up when absent (seed 003)."""
+
+    line_item_ids: tuple[str, ...]
+    tracking_number: str
+    package_id: str | None = None
+    shipping_provider_id: str | None = None
+    shipping_provider_name: str | None = None
+
+
+@frozen
+class CancelTikTokOrder(Effect):
+    """The seller cancels on TikTok (Cancel Order), the whole order or some lines."""
+
+    line_item_ids: tuple[str, ...]
+    whole_order: bool
+    reason: str = ""
+
+
+@frozen
+class ApproveTikTokCancellation(Effect):
+    """Approve the buyer's cancellation request `cancel_id` on TikTok."""
+
+    cancel_id: str
+
+
+@frozen
+class RejectTikTokCancellation(Effect):
+    """Reject the buyer's cancellation request `cancel_id` on TikTok."""
+
+    cancel_id: str
+    reason: str = ""
+
+
+@frozen
+class ApproveTikTokReturn(Effect):
+    """Approve the return or refund request `return_id` on TikTok."""
+
+    return_id: str
+
+
+@frozen
+class SyncOrderInfo(Effect):
+    """Report the order to TikTok Sync Order Information (seed 000).
+
+    `order_status` is TikTok's status name from `Policy.sync_order_statuses`;
+    `initiator` (`MERCHANT` / `CUSTOMER`) is set for cancellations.
+    """
+
+    order_status: str
+    status: OrderStatus
+    update_time: datetime
+    initiator: str | None = None
+
+
+@frozen
+class ReportTikTokEvent(Effect):
+    """Report an Events API event (seeds 001, 004), deduplicated by `event_id`."""
+
+    event: str
+    event_time: datetime
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.order_id}-{self.event}"
+
+
+EFFECT_TYPES: tuple[type[Effect], ...] = (
+    CreateSfccOrder,
+    UpdateSfccOrderStatus,
+    UpdateSfccShipping,
+    UpdateSfccReturn,
+    ShipTikTokPackage,
+    CancelTikTokOrder,
+    ApproveTikTokCancellation,
+    RejectTikTokCancellation,
+    ApproveTikTokReturn,
+    SyncOrderInfo,
+    ReportTikTokEvent,
+)

@@ -1,0 +1,201 @@
+"""`OrderLifecycle`: one order bound to the declared state machine."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from statemachine.exceptions import TransitionNotAllowed
+
+from ._actions import Outcome
+from ._effects import Effect
+from ._machine import OrderMachine
+from ._model import Initiator, Order, OrderStatus, Origin
+from ._policy import DEFAULT_POLICY, Policy
+from ._reconcile import Step, reconcile
+from ._rules import missing_params
+from ._table import Decision, allowed_events, check, context, judge, refuse
+from ._timers import Timer, due_timers, timers
+from .errors import LifecycleError
+
+
+class _Slot:
+    """The mutable holder python-statemachine writes the state onto; the order stays frozen."""
+
+    __slots__ = ("outcome", "state")
+
+    def __init__(self, state: OrderStatus) -> None:
+        self.state = state
+        self.outcome: Outcome | None = None
+
+
+class OrderLifecycle:
+    """An order and what may happen to it next.
+
+    Questions (`allowed`, `check`, `due`, `reconcile`) are answered from the
+    compiled table and change nothing. `send` runs the declared
+    python-statemachine machine: an illegal event raises `IllegalTransition`
+    and an error in a callback propagates; in both cases `order` is left
+    exactly as it was. Each successful `send` replaces `order` with the next
+    order (one more history record) and returns the effects to carry out.
+
+    Example::
+
+        lifecycle = OrderLifecycle(order)
+        lifecycle.allowed(Initiator.SELLER, now=now)
+        effects = lifecycle.send("ship", initiator=Initiator.SELLER, now=now,
+                                 tracking_number="1Z999")
+    """
+
+    __slots__ = ("_machine", "_order", "_slot", "policy")
+
+    def __init__(self, order: Order, policy: Policy = DEFAULT_POLICY) -> None:
+        self._order = order
+        self.policy = policy
+        self._slot = _Slot(order.status)
+        self._machine: OrderMachine | None = None
+
+    def __repr__(self) -> str:
+        return f"OrderLifecycle(order_id={self._order.order_id!r}, status={self.status})"
+
+    @property
+    def order(self) -> Order:
+        """The order as it stands after the last successful `send`."""
+        return self._order
+
+    @property
+    def status(self) -> OrderStatus:
+        return self._order.status
+
+    def allowed(
+        self,
+        initiator: Initiator | str | None = None,
+        *,
+        now: datetime,
+        origin: Origin | str | None = None,
+    ) -> tuple[str, ...]:
+        """The events that would succeed now, for `initiator` or for anyone."""
+        return allowed_events(self._order, initiator, now=now, origin=origin, policy=self.policy)
+
+    def check(
+        self,
+        event: str,
+        *,
+        initiator: Initiator | str,
+        now: datetime,
+        origin: Origin | str | None = None,
+        **params: Any,
+    ) -> Decision:
+        """Whether `event` would succeed now, and the reason when it would not.
+
+        Bad parameters are a refusal here, not an exception; an unknown event
+        name still raises `UnknownEvent`.
+        """
+        try:
+            ctx = context(
+                self._order,
+                event,
+                initiator=initiator,
+                now=now,
+                origin=origin,
+                policy=self.policy,
+                params=params,
+            )
+        except LifecycleError as error:
+            reason = getattr(error, "reason", None)
+            if reason is None:
+                raise
+            return Decision(event, False, reason)
+        return check(ctx)
+
+    def send(
+        self,
+        event: str,
+        *,
+        initiator: Initiator | str,
+        now: datetime,
+        origin: Origin | str | None = None,
+        **params: Any,
+    ) -> tuple[Effect, ...]:
+        """Apply `event` and return the effects it asks for.
+
+        `origin` says which system reported the event (default: TikTok for the
+        buyer, the OMS for the seller, a timer for the platform); effects never
+        echo back to it.
+        """
+        ctx = context(
+            self._order,
+            event,
+            initiator=initiator,
+            now=now,
+            origin=origin,
+            policy=self.policy,
+            params=params,
+        )
+        if missing_params(ctx) is not None:
+            raise refuse(ctx, check(ctx))
+        machine = self._machine
+        if machine is None:
+            machine = self._machine = OrderMachine(model=self._slot)
+        slot = self._slot
+        try:
+            machine.send(event, ctx=ctx)
+        except TransitionNotAllowed:
+            slot.state = self._order.status
+            slot.outcome = None
+            decision = judge(ctx)
+            if decision.allowed:
+                raise LifecycleError(
+                    f"internal error: the table allows {event} from {self.status} but the"
+                    " machine refused it"
+                ) from None
+            raise refuse(ctx, decision) from None
+        except BaseException:
+            slot.state = self._order.status
+            slot.outcome = None
+            raise
+        outcome = slot.outcome
+        slot.outcome = None
+        assert outcome is not None
+        assert outcome.order.status is slot.state
+        self._order = outcome.order
+        return outcome.effects
+
+    def timers(self) -> tuple[Timer, ...]:
+        """The order's timers, earliest first, whether due or not."""
+        return timers(self._order, self.policy)
+
+    def due(self, now: datetime) -> tuple[str, ...]:
+        """The timer events due at `now`, to send in this order with initiator PLATFORM."""
+        return tuple(timer.event for timer in due_timers(self._order, now, self.policy))
+
+    def run_due(self, now: datetime) -> tuple[Effect, ...]:
+        """Send every due timer event (origin TIMER) and return all their effects."""
+        effects: list[Effect] = []
+        for timer in due_timers(self._order, now, self.policy):
+            effects.extend(
+                self.send(
+                    timer.event,
+                    initiator=Initiator.PLATFORM,
+                    origin=Origin.TIMER,
+                    now=now,
+                    reason=timer.reason,
+                )
+            )
+        return tuple(effects)
+
+    def reconcile(
+        self,
+        observed_status: OrderStatus | str,
+        *,
+        observed_at: datetime,
+        cancelled_by: Initiator | None = None,
+    ) -> tuple[Step, ...]:
+        """The shortest legal sequence of events to the status TikTok reports."""
+        return reconcile(
+            self._order,
+            observed_status,
+            observed_at=observed_at,
+            cancelled_by=cancelled_by,
+            policy=self.policy,
+        )

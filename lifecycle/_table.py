@@ -1,0 +1,237 @@
+"""The declared machine compiled into a lookup table, and the fast path over it.
+
+`TABLE[(status, event)]` lists the transitions of `OrderMachine` out of one
+status for one event, each with its target, selectors and guards, read off
+the machine class once at import. Questions asked in hot loops (what is
+allowed, why not, what would happen) are answered here without building a
+python-statemachine instance; `apply` is the fast path a replay uses.
+A property test proves that this table and the machine agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from attrs import frozen
+
+from ._actions import Outcome, perform
+from ._machine import OrderMachine
+from ._model import Initiator, Order, OrderStatus, Origin
+from ._policy import DEFAULT_POLICY, Policy
+from ._rules import (
+    EVENTS,
+    RETURN_FROM,
+    Context,
+    Guard,
+    ParameterError,
+    Selector,
+    missing_params,
+    resolve_params,
+    why_no_transition,
+)
+from .errors import IllegalTransition, InvalidParameters, UnknownEvent
+
+
+@frozen
+class Entry:
+    """One declared transition: where it goes, what chooses it, what may refuse it."""
+
+    target: OrderStatus
+    selectors: tuple[Selector, ...]
+    guards: tuple[Guard, ...]
+
+
+def compile_table(machine: type[Any]) -> dict[tuple[OrderStatus, str], tuple[Entry, ...]]:
+    """Read every transition off a declared machine class, in declaration order."""
+    table: dict[tuple[OrderStatus, str], list[Entry]] = {}
+    for state in machine.states:
+        for transition in state.transitions:
+            selectors = tuple(spec.func for spec in transition.cond if spec.expected_value)
+            guards = tuple(spec.func for spec in transition.cond if not spec.expected_value)
+            entry = Entry(OrderStatus(transition.target.value), selectors, guards)
+            for event in transition.events:
+                table.setdefault((OrderStatus(state.value), event.id), []).append(entry)
+    return {key: tuple(entries) for key, entries in table.items()}
+
+
+TABLE: Mapping[tuple[OrderStatus, str], tuple[Entry, ...]] = compile_table(OrderMachine)
+
+
+@frozen
+class Decision:
+    """Whether an event may happen now, and if not, why not.
+
+    Truthy when allowed. `target` is the status the order would reach.
+    """
+
+    event: str
+    allowed: bool
+    reason: str = ""
+    target: OrderStatus | None = None
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def _initiator(value: Initiator | str) -> Initiator:
+    try:
+        return Initiator(value)
+    except ValueError:
+        raise ValueError(
+            f"unknown initiator {value!r}; expected one of {', '.join(Initiator)}"
+        ) from None
+
+
+def _origin(value: Origin | str | None, initiator: Initiator) -> Origin:
+    if value is None:
+        return Origin.default_for(initiator)
+    try:
+        return Origin(value)
+    except ValueError:
+        raise ValueError(f"unknown origin {value!r}; expected one of {', '.join(Origin)}") from None
+
+
+def _aware(now: datetime) -> datetime:
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+    return now
+
+
+def context(
+    order: Order,
+    event: str,
+    *,
+    initiator: Initiator | str,
+    now: datetime,
+    origin: Origin | str | None = None,
+    policy: Policy = DEFAULT_POLICY,
+    params: Mapping[str, Any] | None = None,
+) -> Context:
+    """Build the `Context` the rules judge; raises on an unknown event or bad parameters."""
+    if event not in EVENTS:
+        raise UnknownEvent(event, EVENTS)
+    who = _initiator(initiator)
+    where = _origin(origin, who)
+    try:
+        resolved = resolve_params(order, event, who, params or {})
+    except ParameterError as error:
+        allowed = allowed_events(order, who, now=now, origin=where, policy=policy)
+        raise InvalidParameters(event, order.status, who, str(error), allowed) from None
+    return Context(order, event, who, where, _aware(now), policy, resolved)
+
+
+def judge(ctx: Context) -> Decision:
+    """Decide one event in one context from the table: its target, or why it is refused."""
+    entries = TABLE.get((ctx.order.status, ctx.event))
+    if not entries:
+        reason = f"{ctx.initiator.lower()} cannot {ctx.event}: order is {ctx.order.status}; "
+        return Decision(ctx.event, False, reason + why_no_transition(ctx.order.status, ctx.event))
+    for entry in entries:
+        if all(select(ctx) for select in entry.selectors):
+            for guard in entry.guards:
+                refusal = guard(ctx)
+                if refusal:
+                    return Decision(ctx.event, False, refusal)
+            return Decision(ctx.event, True, target=entry.target)
+    return Decision(
+        ctx.event,
+        False,
+        f"{ctx.initiator.lower()} cannot {ctx.event}: order is {ctx.order.status};"
+        " no transition fits these parameters",
+    )
+
+
+def _default_params(order: Order, event: str) -> Iterator[dict[str, Any]]:
+    """The parameter sets `allowed` tries: none, or each return the event could apply to."""
+    if event in RETURN_FROM:
+        candidates = [r.return_id for r in order.returns if r.status in RETURN_FROM[event]]
+        if len(candidates) > 1:
+            for return_id in candidates:
+                yield {"return_id": return_id}
+            return
+    yield {}
+
+
+def _is_allowed(
+    order: Order, event: str, who: Initiator, where: Origin, now: datetime, policy: Policy
+) -> bool:
+    for params in _default_params(order, event):
+        resolved = resolve_params(order, event, who, params)
+        if judge(Context(order, event, who, where, now, policy, resolved)).allowed:
+            return True
+    return False
+
+
+def allowed_events(
+    order: Order,
+    initiator: Initiator | str | None = None,
+    *,
+    now: datetime,
+    origin: Origin | str | None = None,
+    policy: Policy = DEFAULT_POLICY,
+) -> tuple[str, ...]:
+    """The events that would succeed now, for `initiator` or for anyone, in table order.
+
+    An event counts as allowed when it can happen given the right parameters
+    (a `request_cancellation` still needs its `cancel_id` when sent).
+    """
+    _aware(now)
+    if order.status.is_final:
+        return ()
+    who_all = tuple(Initiator) if initiator is None else (_initiator(initiator),)
+    events = []
+    for event in EVENTS:
+        if (order.status, event) not in TABLE:
+            continue
+        for who in who_all:
+            where = _origin(origin, who)
+            if _is_allowed(order, event, who, where, now, policy):
+                events.append(event)
+                break
+    return tuple(events)
+
+
+def check(ctx: Context) -> Decision:
+    """`judge` plus the mandatory parameters: the full answer to "may I send this?"."""
+    decision = judge(ctx)
+    if decision.allowed:
+        missing = missing_params(ctx)
+        if missing:
+            return Decision(ctx.event, False, missing)
+    return decision
+
+
+def refuse(ctx: Context, decision: Decision) -> IllegalTransition:
+    """The error for a refused decision, listing what the initiator may do instead."""
+    allowed = allowed_events(
+        ctx.order, ctx.initiator, now=ctx.now, origin=ctx.origin, policy=ctx.policy
+    )
+    error = InvalidParameters if missing_params(ctx) and judge(ctx).allowed else IllegalTransition
+    return error(ctx.event, ctx.order.status, ctx.initiator, decision.reason, allowed)
+
+
+def apply(
+    order: Order,
+    event: str,
+    *,
+    initiator: Initiator | str,
+    now: datetime,
+    origin: Origin | str | None = None,
+    policy: Policy = DEFAULT_POLICY,
+    **params: Any,
+) -> Outcome:
+    """The fast path: apply one event to an order without a machine instance.
+
+    Same rules, same next order, same effects as `OrderLifecycle.send`; raises
+    `IllegalTransition` (or `InvalidParameters`, `UnknownEvent`) likewise.
+    """
+    ctx = context(
+        order, event, initiator=initiator, now=now, origin=origin, policy=policy, params=params
+    )
+    decision = check(ctx)
+    if not decision.allowed:
+        raise refuse(ctx, decision)
+    assert decision.target is not None
+    return perform(ctx, decision.target)

@@ -1,0 +1,82 @@
+"""The lifecycle's errors.
+
+::
+
+    LifecycleError
+    ├── UnknownEvent            the event name is not one of the lifecycle's events
+    ├── IllegalTransition       the event is refused now; carries the reason
+    │   └── InvalidParameters   the event's parameters are missing or wrong
+    ├── StaleObservation        a reported status is older than the order's last update
+    └── NoLegalPath             no legal sequence of events reaches a reported status
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ._model import Initiator, OrderStatus
+
+
+class LifecycleError(Exception):
+    """Base of every error the lifecycle raises."""
+
+
+class UnknownEvent(LifecycleError, ValueError):
+    """The event name is not one of the lifecycle's events."""
+
+    def __init__(self, event: str, known: tuple[str, ...]) -> None:
+        self.event = event
+        self.known = known
+        super().__init__(f"unknown event {event!r}; the lifecycle's events are {', '.join(known)}")
+
+
+class IllegalTransition(LifecycleError):
+    """The event cannot happen now; `reason` says why, `allowed` what can."""
+
+    def __init__(
+        self,
+        event: str,
+        state: OrderStatus,
+        initiator: Initiator,
+        reason: str,
+        allowed: tuple[str, ...],
+    ) -> None:
+        self.event = event
+        self.state = state
+        self.initiator = initiator
+        self.reason = reason
+        self.allowed = allowed
+        can = ", ".join(allowed) if allowed else "nothing"
+        super().__init__(f"{reason} (allowed now for {initiator.lower()}: {can})")
+
+
+class InvalidParameters(IllegalTransition):
+    """The event's parameters are missing, unknown or of the wrong kind."""
+
+
+class StaleObservation(LifecycleError):
+    """A status report is older than the order's last recorded change."""
+
+    def __init__(
+        self, order_id: str, observed: OrderStatus, observed_at: datetime, updated_at: datetime
+    ) -> None:
+        self.order_id = order_id
+        self.observed = observed
+        self.observed_at = observed_at
+        self.updated_at = updated_at
+        super().__init__(
+            f"order {order_id}: report of {observed} at {observed_at.isoformat()} is older than"
+            f" the order's last update at {updated_at.isoformat()}"
+        )
+
+
+class NoLegalPath(LifecycleError):
+    """No legal sequence of events brings the order to the reported status."""
+
+    def __init__(
+        self, order_id: str, current: OrderStatus, observed: OrderStatus, why: str
+    ) -> None:
+        self.order_id = order_id
+        self.current = current
+        self.observed = observed
+        super().__init__(f"order {order_id}: no legal path from {current} to {observed}: {why}")
