@@ -6,6 +6,7 @@ fast path over many orders.
 """
 
 from ._actions import Outcome
+from ._command import Command
 from ._effects import (
     EFFECT_TYPES,
     ApproveTikTokCancellation,
@@ -65,6 +66,7 @@ __all__ = [
     "CancelTikTokOrder",
     "CancellationRequest",
     "CancellationStatus",
+    "Command",
     "CreateSfccOrder",
     "Decision",
     "Effect",
