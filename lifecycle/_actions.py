@@ -49,6 +49,16 @@ from ._model import (
 )
 from ._rules import Context
 
+#: Statuses in which something has shipped: a cancellation there is "cancel after shipped".
+_HAS_SHIPPED = frozenset(
+    {
+        OrderStatus.PARTIALLY_SHIPPING,
+        OrderStatus.AWAITING_COLLECTION,
+        OrderStatus.IN_TRANSIT,
+        OrderStatus.DELIVERED,
+    }
+)
+
 
 @frozen
 class Outcome:
@@ -78,7 +88,7 @@ def _cancel_lines(ctx: Context, version: int, target: OrderStatus, by: Initiator
     """Cancel the event's lines (every open line when the whole order goes)."""
     order, params = ctx.order, ctx.params
     ids = order.open_line_ids if params.whole else params.lines
-    after_shipped = target is OrderStatus.CANCELLED and bool(order.shipped_line_ids)
+    after_shipped = target is OrderStatus.CANCELLED and order.status in _HAS_SHIPPED
     changes: dict[str, Any] = {"lines": _set_lines(order, ids, status=LineStatus.CANCELLED)}
     request = order.pending_cancellation
     covers_request = request is not None and set(request.line_item_ids) <= set(ids)

@@ -1,0 +1,529 @@
+"""Every path of the seeds and DESIGN.md section 3, as example tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from lifecycle import (
+    ApproveTikTokCancellation,
+    CancellationStatus,
+    CancelTikTokOrder,
+    IllegalTransition,
+    InvalidParameters,
+    LineStatus,
+    OrderLifecycle,
+    OrderStatus,
+    Origin,
+    Policy,
+    RejectTikTokCancellation,
+    ReturnStatus,
+    SfccStatus,
+    ShipTikTokPackage,
+    SyncOrderInfo,
+    UnknownEvent,
+    UpdateSfccOrderStatus,
+)
+from tests.factories import (
+    BUYER,
+    PLATFORM,
+    SELLER,
+    at,
+    delivered,
+    kinds,
+    new_order,
+    paid,
+    released,
+    shipped,
+)
+
+# --------------------------------------------------------------------------- the hold
+
+
+def test_buyer_cancels_during_hold_without_approval_and_sfcc_never_hears_of_it() -> None:
+    lifecycle = paid()
+    effects = lifecycle.send("cancel", initiator=BUYER, now=at(hours=0.5))
+    assert lifecycle.status is OrderStatus.CANCELLED
+    assert lifecycle.order.cancelled_by is BUYER
+    assert all(line.status is LineStatus.CANCELLED for line in lifecycle.order.lines)
+    # The order never reached SFCC (created after the hold), and TikTok reported the cancel.
+    assert kinds(effects) == ["SyncOrderInfo"]
+    assert isinstance(effects[0], SyncOrderInfo)
+    assert effects[0].order_status == "CANCEL_ORDER"
+    assert effects[0].initiator == "CUSTOMER"
+
+
+def test_buyer_cancels_some_lines_during_hold_and_the_order_stays_on_hold() -> None:
+    lifecycle = paid(lines=3)
+    effects = lifecycle.send("cancel", initiator=BUYER, now=at(hours=0.2), line_item_ids=["L2"])
+    assert lifecycle.status is OrderStatus.ON_HOLD
+    assert lifecycle.order.open_line_ids == ("L1", "L3")
+    assert effects == ()
+
+
+def test_nobody_ships_during_the_hold() -> None:
+    lifecycle = paid()
+    for who in (SELLER, PLATFORM):
+        decision = lifecycle.check("ship", initiator=who, now=at(hours=0.5), tracking_number="1Z")
+        assert not decision.allowed
+        assert "remorse hold" in decision.reason
+    with pytest.raises(IllegalTransition) as raised:
+        lifecycle.send("ship", initiator=SELLER, now=at(hours=0.5), tracking_number="1Z")
+    assert raised.value.state is OrderStatus.ON_HOLD
+    assert raised.value.event == "ship"
+    assert raised.value.allowed == ("cancel",)
+
+
+def test_hold_releases_after_one_hour_into_sfcc_as_new() -> None:
+    lifecycle = paid()
+    assert lifecycle.due(at(hours=0.99)) == ()
+    assert not lifecycle.check("release_hold", initiator=PLATFORM, now=at(hours=0.5)).allowed
+    assert lifecycle.due(at(hours=1)) == ("release_hold",)
+    effects = lifecycle.send("release_hold", initiator=PLATFORM, now=at(hours=1))
+    assert lifecycle.status is OrderStatus.AWAITING_SHIPMENT
+    assert kinds(effects) == ["CreateSfccOrder"]
+    assert effects[0].external_status is SfccStatus.NEW  # type: ignore[attr-defined]
+    assert effects[0].payment_method == "SOCIAL_PAY"  # type: ignore[attr-defined]
+
+
+def test_tiktok_may_report_the_release_before_our_clock_says_the_hour_is_over() -> None:
+    """TikTok runs the hold timer; its report is a fact, not a request."""
+    lifecycle = paid()
+    lifecycle.send("release_hold", initiator=PLATFORM, origin=Origin.TIKTOK, now=at(hours=0.9))
+    assert lifecycle.status is OrderStatus.AWAITING_SHIPMENT
+
+
+def test_hold_length_is_a_policy_setting() -> None:
+    lifecycle = paid(policy=Policy(hold=__import__("datetime").timedelta(0)))
+    assert lifecycle.due(at()) == ("release_hold",)
+
+
+# --------------------------------------------------------------------------- buyer requests
+
+
+def test_after_the_hold_a_buyer_cancel_is_a_request() -> None:
+    lifecycle = released()
+    decision = lifecycle.check("cancel", initiator=BUYER, now=at(hours=2))
+    assert not decision.allowed
+    assert "request_cancellation" in decision.reason
+    lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
+    request = lifecycle.order.cancellation
+    assert request is not None
+    assert request.status is CancellationStatus.PENDING
+    assert request.line_item_ids == ("L1", "L2")
+    assert lifecycle.status is OrderStatus.AWAITING_SHIPMENT
+
+
+def test_seller_approves_a_buyer_request_from_the_oms() -> None:
+    lifecycle = released()
+    lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
+    effects = lifecycle.send("approve_cancellation", initiator=SELLER, now=at(hours=3))
+    assert lifecycle.status is OrderStatus.CANCELLED
+    assert kinds(effects) == ["UpdateSfccOrderStatus", "ApproveTikTokCancellation", "SyncOrderInfo"]
+    assert effects[1] == ApproveTikTokCancellation(lifecycle.order.order_id, 4, "C1")
+    assert effects[2].initiator == "CUSTOMER"  # type: ignore[attr-defined]
+    assert lifecycle.order.cancellation.status is CancellationStatus.APPROVED  # type: ignore[union-attr]
+
+
+def test_seller_rejects_a_buyer_request_and_the_order_goes_on() -> None:
+    lifecycle = released()
+    lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
+    effects = lifecycle.send(
+        "reject_cancellation", initiator=SELLER, now=at(hours=3), reason="already packed"
+    )
+    assert effects == (
+        RejectTikTokCancellation(lifecycle.order.order_id, 4, "C1", reason="already packed"),
+    )
+    assert lifecycle.status is OrderStatus.AWAITING_SHIPMENT
+    assert lifecycle.order.cancellation.status is CancellationStatus.REJECTED  # type: ignore[union-attr]
+    assert "ship" in lifecycle.allowed(SELLER, now=at(hours=3))
+
+
+def test_unanswered_request_is_approved_automatically_after_the_window() -> None:
+    lifecycle = released()
+    lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
+    assert "approve_cancellation" not in lifecycle.due(at(hours=49))
+    assert not lifecycle.check("approve_cancellation", initiator=PLATFORM, now=at(hours=49)).allowed
+    assert lifecycle.due(at(hours=50)) == ("approve_cancellation",)
+    effects = lifecycle.run_due(at(hours=50))
+    assert lifecycle.status is OrderStatus.CANCELLED
+    # TikTok approved it itself: nothing goes back to TikTok Shop.
+    assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo"]
+
+
+def test_auto_approval_window_is_a_policy_setting() -> None:
+    from datetime import timedelta
+
+    lifecycle = released(policy=Policy(cancellation_auto_approval=timedelta(hours=24)))
+    lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
+    assert lifecycle.due(at(hours=26)) == ("approve_cancellation",)
+
+
+def test_buyer_withdraws_a_request() -> None:
+    lifecycle = released()
+    lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
+    assert not lifecycle.check("withdraw_cancellation", initiator=SELLER, now=at(hours=3)).allowed
+    assert lifecycle.send("withdraw_cancellation", initiator=BUYER, now=at(hours=3)) == ()
+    assert lifecycle.order.cancellation.status is CancellationStatus.WITHDRAWN  # type: ignore[union-attr]
+    assert lifecycle.order.pending_cancellation is None
+
+
+def test_one_request_at_a_time_and_a_cancel_id_is_mandatory() -> None:
+    lifecycle = released()
+    with pytest.raises(InvalidParameters, match="cancel_id"):
+        lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2))
+    lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
+    decision = lifecycle.check(
+        "request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C2"
+    )
+    assert not decision.allowed
+    assert "C1 is already pending" in decision.reason
+
+
+def test_shipping_over_a_pending_request_closes_it() -> None:
+    """Seed 003: once shipped, the buyer's cancellation does not proceed."""
+    lifecycle = released()
+    lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
+    lifecycle.send("ship", initiator=SELLER, now=at(hours=3), tracking_number="1Z")
+    assert lifecycle.order.cancellation.status is CancellationStatus.REJECTED  # type: ignore[union-attr]
+    assert lifecycle.due(at(days=10)) == ()
+
+
+# --------------------------------------------------------------------------- seller cancels
+
+
+def test_seller_cancels_before_shipment_from_the_oms() -> None:
+    lifecycle = released()
+    effects = lifecycle.send("cancel", initiator=SELLER, now=at(hours=2), reason="out of stock")
+    assert lifecycle.status is OrderStatus.CANCELLED
+    assert lifecycle.order.cancelled_by is SELLER
+    assert kinds(effects) == ["UpdateSfccOrderStatus", "CancelTikTokOrder", "SyncOrderInfo"]
+    assert effects[1] == CancelTikTokOrder(
+        lifecycle.order.order_id, 3, ("L1", "L2"), whole_order=True, reason="out of stock"
+    )
+    assert effects[2].initiator == "MERCHANT"  # type: ignore[attr-defined]
+
+
+def test_seller_cancel_with_a_pending_buyer_request_approves_the_request() -> None:
+    """Seed 002: the integration accepts the buyer's request instead of issuing a new one."""
+    lifecycle = released()
+    lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
+    effects = lifecycle.send("cancel", initiator=SELLER, now=at(hours=3))
+    assert lifecycle.status is OrderStatus.CANCELLED
+    assert "CancelTikTokOrder" not in kinds(effects)
+    assert ApproveTikTokCancellation(lifecycle.order.order_id, 4, "C1") in effects
+    assert lifecycle.order.cancellation.status is CancellationStatus.APPROVED  # type: ignore[union-attr]
+
+
+def test_seller_cancel_reported_by_tiktok_is_not_sent_back_to_tiktok() -> None:
+    lifecycle = released()
+    effects = lifecycle.send("cancel", initiator=SELLER, origin=Origin.TIKTOK, now=at(hours=2))
+    assert lifecycle.status is OrderStatus.CANCELLED
+    assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo"]
+
+
+@pytest.mark.parametrize("build", [shipped, delivered])
+def test_seller_cannot_cancel_once_tracking_is_uploaded(build: object) -> None:
+    lifecycle = build()  # type: ignore[operator]
+    decision = lifecycle.check("cancel", initiator=SELLER, now=at(days=4))
+    assert not decision.allowed
+    assert decision.reason == (
+        f"seller cannot cancel: order is {lifecycle.status};"
+        " cancellations close once tracking is uploaded"
+    )
+
+
+def test_buyer_cancel_after_shipment_is_a_return() -> None:
+    lifecycle = shipped()
+    decision = lifecycle.check("cancel", initiator=BUYER, now=at(hours=3))
+    assert not decision.allowed
+    assert "request_return" in decision.reason
+    assert lifecycle.allowed(BUYER, now=at(hours=3)) == ("request_return",)
+
+
+def test_seller_partial_cancel_is_refused_unless_the_policy_allows_it() -> None:
+    lifecycle = released(lines=3)
+    decision = lifecycle.check("cancel", initiator=SELLER, now=at(hours=2), line_item_ids=["L1"])
+    assert not decision.allowed
+    assert "some lines only" in decision.reason
+
+    allowing = released(lines=3, policy=Policy(seller_partial_cancel=True))
+    effects = allowing.send("cancel", initiator=SELLER, now=at(hours=2), line_item_ids=["L1"])
+    assert allowing.status is OrderStatus.AWAITING_SHIPMENT
+    assert allowing.order.line("L1").status is LineStatus.CANCELLED
+    sfcc = effects[0]
+    assert isinstance(sfcc, UpdateSfccOrderStatus)
+    assert sfcc.external_status is SfccStatus.PARTIALLY_CANCELLED
+    assert effects[1] == CancelTikTokOrder(
+        allowing.order.order_id, 3, ("L1",), whole_order=False, reason=""
+    )
+
+
+def test_buyer_partial_request_approved_by_the_seller_cancels_those_lines_only() -> None:
+    lifecycle = released(lines=3)
+    lifecycle.send(
+        "request_cancellation",
+        initiator=BUYER,
+        now=at(hours=2),
+        cancel_id="C1",
+        line_item_ids=["L2"],
+    )
+    effects = lifecycle.send("approve_cancellation", initiator=SELLER, now=at(hours=3))
+    assert lifecycle.status is OrderStatus.AWAITING_SHIPMENT
+    assert lifecycle.order.open_line_ids == ("L1", "L3")
+    assert kinds(effects) == ["UpdateSfccOrderStatus", "ApproveTikTokCancellation"]
+
+
+# --------------------------------------------------------------------------- TikTok cancels
+
+
+def test_tiktok_fraud_cancel_before_shipment() -> None:
+    lifecycle = released()
+    effects = lifecycle.send(
+        "cancel", initiator=PLATFORM, origin=Origin.TIKTOK, now=at(hours=2), reason="fraud"
+    )
+    assert lifecycle.status is OrderStatus.CANCELLED
+    assert not lifecycle.order.cancelled_after_shipped
+    assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo"]
+    assert effects[1].initiator == "MERCHANT"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("build", [shipped, delivered])
+def test_tiktok_cancel_after_shipment_is_marked_cancel_after_shipped(build: object) -> None:
+    lifecycle = build()  # type: ignore[operator]
+    effects = lifecycle.send(
+        "cancel", initiator=PLATFORM, origin=Origin.TIKTOK, now=at(days=4), reason="fraud"
+    )
+    assert lifecycle.status is OrderStatus.CANCELLED
+    assert lifecycle.order.cancelled_after_shipped
+    sfcc = effects[0]
+    assert isinstance(sfcc, UpdateSfccOrderStatus)
+    assert sfcc.external_status is SfccStatus.CANCELLED
+    assert sfcc.cancelled_after_shipped
+    # No line is both shipped and cancelled.
+    assert all(line.status is LineStatus.SHIPPED for line in lifecycle.order.lines)
+
+
+def test_sla_auto_cancel_when_not_shipped_within_15_days() -> None:
+    lifecycle = released()
+    assert lifecycle.due(at(days=14.9)) == ()
+    assert lifecycle.due(at(days=15)) == ("cancel",)
+    effects = lifecycle.run_due(at(days=15))
+    assert lifecycle.status is OrderStatus.CANCELLED
+    assert lifecycle.order.history[-1].reason == "not shipped within 15 days"
+    assert lifecycle.order.history[-1].origin is Origin.TIMER
+    assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo"]
+
+
+def test_a_long_forgotten_order_runs_every_due_timer_in_order() -> None:
+    lifecycle = paid()
+    assert lifecycle.due(at(days=16)) == ("release_hold", "cancel")
+    lifecycle.run_due(at(days=16))
+    assert [r.event for r in lifecycle.order.history] == ["pay", "release_hold", "cancel"]
+
+
+# --------------------------------------------------------------------------- fulfilment
+
+
+def test_partial_shipment_then_the_rest() -> None:
+    lifecycle = released(lines=3)
+    effects = lifecycle.send(
+        "ship",
+        initiator=SELLER,
+        now=at(hours=2),
+        tracking_number="1Z1",
+        line_item_ids=["L1"],
+        shipping_provider_name="UPS",
+    )
+    assert lifecycle.status is OrderStatus.PARTIALLY_SHIPPING
+    assert kinds(effects) == ["UpdateSfccShipping", "ShipTikTokPackage"]
+    assert effects[0].shipping_status == "part_shipped"  # type: ignore[attr-defined]
+    assert effects[1] == ShipTikTokPackage(
+        lifecycle.order.order_id, 3, ("L1",), "1Z1", shipping_provider_name="UPS"
+    )
+    assert lifecycle.order.line("L1").tracking_number == "1Z1"
+
+    refused = lifecycle.check(
+        "ship", initiator=SELLER, now=at(hours=3), tracking_number="1Z2", line_item_ids=["L1"]
+    )
+    assert "line L1 is SHIPPED" in refused.reason
+
+    lifecycle.send("ship", initiator=SELLER, now=at(hours=3), tracking_number="1Z2")
+    assert lifecycle.status is OrderStatus.AWAITING_COLLECTION
+    assert {line.tracking_number for line in lifecycle.order.lines} == {"1Z1", "1Z2"}
+
+
+def test_seller_shipment_reported_by_tiktok_needs_no_tracking_and_calls_nothing_on_tiktok() -> None:
+    lifecycle = released()
+    effects = lifecycle.send("ship", initiator=SELLER, origin=Origin.TIKTOK, now=at(hours=2))
+    assert lifecycle.status is OrderStatus.AWAITING_COLLECTION
+    assert kinds(effects) == ["UpdateSfccShipping"]
+
+
+def test_delivery_then_completion_after_the_return_window() -> None:
+    lifecycle = delivered()
+    assert lifecycle.due(at(days=16.9)) == ()
+    assert lifecycle.due(at(days=17)) == ("complete",)
+    effects = lifecycle.run_due(at(days=17))
+    assert lifecycle.status is OrderStatus.COMPLETED
+    assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo", "ReportTikTokEvent"]
+    assert effects[1].order_status == "COMPLETE_ORDER"  # type: ignore[attr-defined]
+    assert effects[2].event == "CompletePayment"  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- returns
+
+
+def test_return_and_refund_path() -> None:
+    lifecycle = delivered()
+    lifecycle.send(
+        "request_return",
+        initiator=BUYER,
+        now=at(days=4),
+        return_id="R1",
+        line_item_ids=["L1"],
+        return_type="RETURN_AND_REFUND",
+    )
+    assert lifecycle.due(at(days=40)) == ()  # no completion while a return is open
+    effects = lifecycle.send("approve_return", initiator=SELLER, now=at(days=5))
+    assert kinds(effects) == ["ApproveTikTokReturn", "UpdateSfccReturn"]
+    assert lifecycle.order.return_request("R1").status is ReturnStatus.AWAITING_BUYER_SHIPMENT
+    lifecycle.send("ship_return", initiator=BUYER, now=at(days=6))
+    lifecycle.send("receive_return", initiator=SELLER, now=at(days=8))
+    lifecycle.send("refund", initiator=PLATFORM, origin=Origin.TIKTOK, now=at(days=9))
+    assert lifecycle.order.return_request("R1").status is ReturnStatus.REFUNDED
+    assert lifecycle.order.line("L1").status is LineStatus.REFUNDED
+    assert lifecycle.status is OrderStatus.DELIVERED
+    assert lifecycle.due(at(days=17)) == ("complete",)
+
+
+def test_refund_only_request_skips_the_parcel() -> None:
+    lifecycle = delivered()
+    lifecycle.send(
+        "request_return", initiator=BUYER, now=at(days=4), return_id="R1", return_type="REFUND"
+    )
+    lifecycle.send("approve_return", initiator=SELLER, now=at(days=5))
+    assert lifecycle.order.return_request("R1").status is ReturnStatus.APPROVED
+    lifecycle.send("refund", initiator=PLATFORM, origin=Origin.TIKTOK, now=at(days=6))
+    assert all(line.status is LineStatus.REFUNDED for line in lifecycle.order.lines)
+
+
+def test_returns_are_rejected_in_tiktok_not_through_the_integration() -> None:
+    lifecycle = delivered()
+    lifecycle.send("request_return", initiator=BUYER, now=at(days=4), return_id="R1")
+    decision = lifecycle.check("reject_return", initiator=SELLER, now=at(days=5))
+    assert not decision.allowed
+    assert "by hand in TikTok" in decision.reason
+    effects = lifecycle.send(
+        "reject_return", initiator=SELLER, origin=Origin.TIKTOK, now=at(days=5)
+    )
+    assert effects == ()
+    assert lifecycle.order.return_request("R1").status is ReturnStatus.REJECTED
+
+
+def test_returns_need_shipment() -> None:
+    lifecycle = released()
+    decision = lifecycle.check("request_return", initiator=BUYER, now=at(hours=2), return_id="R1")
+    assert not decision.allowed
+    assert "returns follow shipment" in decision.reason
+
+
+# --------------------------------------------------------------------------- final states, errors
+
+
+@pytest.mark.parametrize("final", ["cancelled", "completed"])
+def test_final_states_absorb_every_event(final: str) -> None:
+    lifecycle = released() if final == "cancelled" else delivered()
+    if final == "cancelled":
+        lifecycle.send("cancel", initiator=SELLER, now=at(hours=2))
+    else:
+        lifecycle.run_due(at(days=20))
+    before = lifecycle.order
+    assert lifecycle.allowed(now=at(days=30)) == ()
+    assert lifecycle.due(at(days=300)) == ()
+    for who in (BUYER, SELLER, PLATFORM):
+        with pytest.raises(IllegalTransition, match="is final"):
+            lifecycle.send("cancel", initiator=who, now=at(days=30))
+    assert lifecycle.order is before
+
+
+def test_an_unknown_event_is_a_typed_error_naming_it() -> None:
+    lifecycle = released()
+    with pytest.raises(UnknownEvent, match="'refund_everything'"):
+        lifecycle.send("refund_everything", initiator=SELLER, now=at(hours=2))
+    with pytest.raises(UnknownEvent):
+        lifecycle.check("teleport", initiator=SELLER, now=at(hours=2))
+
+
+def test_bad_parameters_are_typed_errors_naming_the_parameter() -> None:
+    lifecycle = released()
+    before = lifecycle.order
+    with pytest.raises(InvalidParameters, match="no line L9"):
+        lifecycle.send(
+            "ship", initiator=SELLER, now=at(hours=2), tracking_number="1Z", line_item_ids=["L9"]
+        )
+    with pytest.raises(InvalidParameters, match="takes no parameter colour"):
+        lifecycle.send("ship", initiator=SELLER, now=at(hours=2), colour="red")
+    with pytest.raises(InvalidParameters, match="list of line item ids"):
+        lifecycle.send("cancel", initiator=SELLER, now=at(hours=2), line_item_ids="L1")
+    assert not lifecycle.check("ship", initiator=SELLER, now=at(hours=2), colour="red").allowed
+    assert lifecycle.order is before
+
+
+def test_naive_times_and_unknown_initiators_are_refused() -> None:
+    from datetime import datetime
+
+    lifecycle = released()
+    with pytest.raises(ValueError, match="timezone-aware"):
+        lifecycle.send("cancel", initiator=SELLER, now=datetime(2026, 11, 20, 12))
+    with pytest.raises(ValueError, match="unknown initiator 'ROBOT'"):
+        lifecycle.send("cancel", initiator="ROBOT", now=at(hours=2))
+
+
+def test_a_failing_callback_propagates_and_leaves_the_order_unchanged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lifecycle import _actions
+
+    lifecycle = released()
+    before = lifecycle.order
+
+    def explode(*_args: object) -> object:
+        raise RuntimeError("adapter bug")
+
+    monkeypatch.setitem(_actions._ACTIONS, "ship", explode)
+    with pytest.raises(RuntimeError, match="adapter bug"):
+        lifecycle.send("ship", initiator=SELLER, now=at(hours=2), tracking_number="1Z")
+    assert lifecycle.order is before
+    monkeypatch.undo()
+    lifecycle.send("ship", initiator=SELLER, now=at(hours=2), tracking_number="1Z")
+    assert lifecycle.status is OrderStatus.AWAITING_COLLECTION
+
+
+def test_history_records_who_when_from_to_and_why() -> None:
+    lifecycle = released()
+    lifecycle.send("cancel", initiator=SELLER, now=at(hours=2), reason="out of stock")
+    record = lifecycle.order.history[-1]
+    assert (record.event, record.source, record.target) == (
+        "cancel",
+        OrderStatus.AWAITING_SHIPMENT,
+        OrderStatus.CANCELLED,
+    )
+    assert (record.initiator, record.origin, record.at) == (SELLER, Origin.OMS, at(hours=2))
+    assert record.reason == "out of stock"
+    assert lifecycle.order.version == len(lifecycle.order.history) == 3
+
+
+def test_unpaid_orders_are_paid_by_the_buyer_or_cancelled() -> None:
+    lifecycle = OrderLifecycle(new_order())
+    assert lifecycle.allowed(SELLER, now=at()) == ("cancel",)
+    assert not lifecycle.check("pay", initiator=SELLER, now=at()).allowed
+    assert lifecycle.send("cancel", initiator=PLATFORM, now=at(hours=1)) == (
+        SyncOrderInfo(
+            lifecycle.order.order_id,
+            1,
+            "CANCEL_ORDER",
+            OrderStatus.CANCELLED,
+            at(hours=1),
+            initiator="MERCHANT",
+        ),
+    )

@@ -1,0 +1,246 @@
+"""Random event sequences against an independent reference model of the rules.
+
+At every step: the table (`check`) and the machine (`send`) agree with the
+reference on whether the event is legal; a legal event changes the order as
+the reference says and adds exactly one history record; an illegal one raises
+`IllegalTransition` and changes nothing; and the invariants hold.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from hypothesis import event as label
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from lifecycle import (
+    EVENTS,
+    CancellationStatus,
+    IllegalTransition,
+    Initiator,
+    LineStatus,
+    OrderLifecycle,
+    OrderStatus,
+    Origin,
+    Policy,
+)
+from tests.factories import T0, new_order
+from tests.lifecycle.reference import Ref, Refused
+
+TIKTOK_SHOP_EFFECTS = {
+    "ShipTikTokPackage",
+    "CancelTikTokOrder",
+    "ApproveTikTokCancellation",
+    "RejectTikTokCancellation",
+    "ApproveTikTokReturn",
+}
+_ENDINGS = {"cancel", "approve_cancellation"}
+_ENOUGH = {
+    "request_cancellation": {"cancel_id": "C-new"},
+    "request_return": {"return_id": "R-new"},
+    "ship": {"tracking_number": "1Z"},
+}
+STEPS = st.sampled_from(
+    [
+        timedelta(0),
+        timedelta(minutes=10),
+        timedelta(minutes=30),
+        timedelta(minutes=59),
+        timedelta(hours=1),
+        timedelta(hours=25),
+        timedelta(days=2),
+        timedelta(days=15),
+    ]
+)
+
+
+class LifecycleAgainstReference(RuleBasedStateMachine):
+    @initialize(
+        lines=st.integers(min_value=1, max_value=4),
+        seller_partial_cancel=st.booleans(),
+    )
+    def start(self, lines: int, seller_partial_cancel: bool) -> None:
+        self.lifecycle = OrderLifecycle(
+            new_order(lines), Policy(seller_partial_cancel=seller_partial_cancel)
+        )
+        self.ref = Ref(
+            status="UNPAID",
+            lines={f"L{i}": "OPEN" for i in range(1, lines + 1)},
+            paid_at=T0,
+            seller_partial_cancel=seller_partial_cancel,
+        )
+        self.now = T0
+        self.counter = 0
+
+    def _params(self, data: st.DataObject, event: str) -> dict[str, Any]:
+        ids = list(self.ref.lines)
+        params: dict[str, Any] = {}
+        if event in ("cancel", "ship", "request_cancellation", "request_return") and data.draw(
+            st.booleans()
+        ):
+            params["line_item_ids"] = data.draw(
+                st.lists(st.sampled_from(ids), min_size=1, max_size=len(ids), unique=True)
+            )
+        if event == "ship" and data.draw(st.booleans()):
+            params["tracking_number"] = f"1Z{self.counter}"
+        if event == "request_cancellation" and data.draw(st.integers(0, 4)):
+            params["cancel_id"] = f"C{self.counter}"
+        answers = ("approve_cancellation", "reject_cancellation", "withdraw_cancellation")
+        if event in answers and data.draw(st.integers(0, 3)) == 0:
+            params["cancel_id"] = data.draw(st.sampled_from(["C0", f"C{self.counter - 1}"]))
+        if event == "request_return":
+            if data.draw(st.integers(0, 4)):
+                params["return_id"] = f"R{self.counter}"
+            params["return_type"] = data.draw(
+                st.sampled_from(["REFUND", "RETURN_AND_REFUND", "REPLACEMENT"])
+            )
+        elif event.endswith("_return") or event == "refund":
+            known = [r["id"] for r in self.ref.returns]
+            if known and data.draw(st.booleans()):
+                params["return_id"] = data.draw(st.sampled_from([*known, "R-unknown"]))
+        return params
+
+    @rule(
+        data=st.data(),
+        event=st.sampled_from(EVENTS),
+        who=st.sampled_from(list(Initiator)),
+        origin=st.sampled_from([None, *Origin]),
+        step=STEPS,
+    )
+    def send(
+        self,
+        data: st.DataObject,
+        event: str,
+        who: Initiator,
+        origin: Origin | None,
+        step: timedelta,
+    ) -> None:
+        self.counter += 1
+        self.now += step
+        params = self._params(data, event)
+        try:
+            expected = self.ref.step(event, who.value, origin and origin.value, self.now, params)
+        except Refused:
+            expected = None
+
+        decision = self.lifecycle.check(event, initiator=who, origin=origin, now=self.now, **params)
+        assert decision.allowed == (expected is not None), (event, who, origin, params, decision)
+
+        before = self.lifecycle.order
+        try:
+            effects = self.lifecycle.send(
+                event, initiator=who, origin=origin, now=self.now, **params
+            )
+        except IllegalTransition as error:
+            assert expected is None, (event, who, params, error)
+            assert error.reason
+            assert self.lifecycle.order is before
+            return
+        assert expected is not None, (event, who, origin, params)
+        self.ref = expected
+        after = self.lifecycle.order
+        assert len(after.history) == len(before.history) + 1
+        assert after.history[: len(before.history)] == before.history
+        assert after.version == before.version + 1
+
+        kinds = {effect.kind for effect in effects}
+        sent_by = origin or Origin.default_for(who)
+        if not (who is Initiator.SELLER and sent_by is Origin.OMS):
+            assert not kinds & TIKTOK_SHOP_EFFECTS, (event, who, sent_by, kinds)
+        assert all(effect.version == after.version for effect in effects)
+
+    def _steer(self, data: st.DataObject, step: timedelta) -> None:
+        """Pick an (event, initiator) the reference calls legal, preferring ones that go deeper."""
+        later = self.now + step
+        legal = []
+        for event in EVENTS:
+            for who in Initiator:
+                try:
+                    self.ref.step(event, who.value, None, later, _ENOUGH.get(event, {}))
+                except Refused:
+                    continue
+                legal.append((event, who))
+        # Cancelling is legal almost everywhere; prefer the rest so walks get deep.
+        onward = [p for p in legal if p[0] not in _ENDINGS] if data.draw(st.integers(0, 9)) else []
+        event, who = data.draw(st.sampled_from(onward or legal or [("pay", Initiator.BUYER)]))
+        self.send(data=data, event=event, who=who, origin=None, step=step)
+
+    @rule(data=st.data(), step=STEPS)
+    def send_what_the_reference_allows(self, data: st.DataObject, step: timedelta) -> None:
+        self._steer(data, step)
+
+    @rule(data=st.data(), step=STEPS)
+    def send_what_the_reference_allows_again(self, data: st.DataObject, step: timedelta) -> None:
+        """A second rule of the same kind, so two thirds of the steps are steered."""
+        self._steer(data, step)
+
+    @invariant()
+    def agrees_with_reference(self) -> None:
+        if not hasattr(self, "ref"):
+            return
+        order = self.lifecycle.order
+        label(f"status {order.status}")
+        assert order.status.value == self.ref.status
+        assert {line.line_item_id: line.status.value for line in order.lines} == self.ref.lines
+        pending = order.pending_cancellation
+        ref_pending = self.ref.pending
+        assert (pending and pending.cancel_id) == (ref_pending and ref_pending["id"])
+        assert [(r.return_id, r.status.value) for r in order.returns] == [
+            (r["id"], r["status"]) for r in self.ref.returns
+        ]
+        assert order.cancelled_after_shipped == self.ref.after_shipped
+
+    @invariant()
+    def allows_what_the_reference_allows(self) -> None:
+        """`allowed()` for each initiator equals what the reference accepts right now."""
+        if not hasattr(self, "ref"):
+            return
+        for who in Initiator:
+            expected = []
+            for event in EVENTS:
+                options = [_ENOUGH.get(event, {})]
+                if (event.endswith("_return") and event != "request_return") or event == "refund":
+                    options += [{"return_id": r["id"]} for r in self.ref.returns]
+                for params in options:
+                    try:
+                        self.ref.step(event, who.value, None, self.now, params)
+                    except Refused:
+                        continue
+                    expected.append(event)
+                    break
+            assert self.lifecycle.allowed(who, now=self.now) == tuple(expected), who
+
+    @invariant()
+    def holds_the_invariants(self) -> None:
+        if not hasattr(self, "lifecycle"):
+            return
+        order = self.lifecycle.order
+        for line in order.lines:
+            # No line is both shipped and cancelled.
+            if line.status is LineStatus.CANCELLED:
+                assert line.tracking_number is None
+            assert line.sale_price >= Decimal(0)
+        if order.cancelled_after_shipped:
+            assert order.status is OrderStatus.CANCELLED
+            assert order.history[-1].initiator is Initiator.PLATFORM
+        if order.status.is_final:
+            assert self.lifecycle.allowed(now=self.now) == ()
+        if order.status is OrderStatus.AWAITING_COLLECTION:
+            assert not order.open_line_ids
+        if order.cancellation is not None and order.cancellation.is_pending:
+            assert all(
+                order.line(i).status is LineStatus.OPEN for i in order.cancellation.line_item_ids
+            )
+        assert order.version == len(order.history)
+        assert (
+            order.pending_cancellation is None
+            or order.cancellation.status is CancellationStatus.PENDING
+        )  # type: ignore[union-attr]
+
+
+LifecycleAgainstReference.TestCase.settings = settings(stateful_step_count=40)
+TestLifecycleAgainstReference = LifecycleAgainstReference.TestCase
