@@ -1,0 +1,105 @@
+"""The TikTok Shop Open API (202309) adapter: signed client, webhook intake, order mapping.
+
+Outbound, `TikTokShopClient` (or `AsyncTikTokShopClient`) over an injected
+httpx client and a `TikTokShopAuth` carries out the lifecycle's TikTok Shop
+effects with `execute(effect)`. Inbound, `read_webhook` checks and parses a
+webhook and `webhook_commands` turns it into lifecycle commands;
+`order_from_detail` maps a Get Order Detail order object to an `Order`.
+See docs/adapters/tiktok_shop.md.
+"""
+
+from ._client import (
+    AsyncTikTokShopClient,
+    Cancellation,
+    CancellationCreated,
+    LookupFailed,
+    Page,
+    Return,
+    Shipped,
+    ShippingProvider,
+    ShippingProviderNotFound,
+    TikTokShopClient,
+    TikTokShopSettings,
+)
+from ._orders import (
+    ADDRESS_LEVELS,
+    CONVERTER,
+    ROLES,
+    TikTokDistrict,
+    TikTokLineItem,
+    TikTokOrder,
+    TikTokPackage,
+    TikTokPayment,
+    TikTokRecipientAddress,
+    detail_from_order,
+    from_order,
+    order_from_detail,
+    to_order,
+)
+from ._signing import TikTokShopAuth, TokenSet, signature
+from ._webhooks import (
+    RETURN_GOALS,
+    AuthorizationExpiring,
+    CancellationStatusChanged,
+    CancelStatus,
+    OrderStatusChanged,
+    OutOfStep,
+    PackageUpdated,
+    ReturnStatusChanged,
+    SellerDeauthorized,
+    TikTokReturnStatus,
+    Webhook,
+    WebhookType,
+    parse_webhook,
+    read_webhook,
+    verify_webhook,
+    webhook_commands,
+    webhook_signature,
+)
+
+__all__ = [
+    "ADDRESS_LEVELS",
+    "CONVERTER",
+    "RETURN_GOALS",
+    "ROLES",
+    "AsyncTikTokShopClient",
+    "AuthorizationExpiring",
+    "CancelStatus",
+    "Cancellation",
+    "CancellationCreated",
+    "CancellationStatusChanged",
+    "LookupFailed",
+    "OrderStatusChanged",
+    "OutOfStep",
+    "PackageUpdated",
+    "Page",
+    "Return",
+    "ReturnStatusChanged",
+    "SellerDeauthorized",
+    "Shipped",
+    "ShippingProvider",
+    "ShippingProviderNotFound",
+    "TikTokDistrict",
+    "TikTokLineItem",
+    "TikTokOrder",
+    "TikTokPackage",
+    "TikTokPayment",
+    "TikTokRecipientAddress",
+    "TikTokReturnStatus",
+    "TikTokShopAuth",
+    "TikTokShopClient",
+    "TikTokShopSettings",
+    "TokenSet",
+    "Webhook",
+    "WebhookType",
+    "detail_from_order",
+    "from_order",
+    "order_from_detail",
+    "parse_webhook",
+    "read_webhook",
+    "signature",
+    "to_order",
+    "verify_webhook",
+    "webhook_commands",
+    "webhook_signature",
+]

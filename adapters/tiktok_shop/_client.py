@@ -1,0 +1,718 @@
+"""The TikTok Shop API client: the calls, the envelope, and carrying out effects.
+
+Every call is described once, as data (`Call`: method, path, query, body and
+how to read `data`); a multi-step operation such as shipping a package is a
+*plan*, a generator that yields calls and receives their results. The sync
+`TikTokShopClient` and the async `AsyncTikTokShopClient` differ only in how
+they send one call; everything else (request building, the envelope, error
+mapping, retries, the ship lookup) is shared.
+
+Errors (see `adapters.errors`): transport failures, timeouts, HTTP 429 and
+5xx, and TikTok's retryable codes raise `RetryableError` and are retried with
+backoff and jitter under the client's `RetryPolicy`; everything else raises
+`RejectedError` (`AuthenticationError` for auth codes) at once. Each carries
+the partner, HTTP status, TikTok's code and message, and `request_id`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+import httpx
+from attrs import field, frozen
+
+from adapters._http import (
+    RetryPolicy,
+    acall_with_retries,
+    call_with_retries,
+    status_error,
+    transport_error,
+)
+from adapters.errors import (
+    AuthenticationError,
+    MalformedPayload,
+    PartnerError,
+    RejectedError,
+    RetryableError,
+)
+from lifecycle import (
+    ApproveTikTokCancellation,
+    ApproveTikTokReturn,
+    CancelTikTokOrder,
+    Effect,
+    RejectTikTokCancellation,
+    ShipTikTokPackage,
+)
+
+from ._orders import TikTokOrder, structure
+from ._signing import PARTNER, TikTokShopAuth
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@frozen
+class TikTokShopSettings:
+    """Where TikTok Shop is and the facts that are settings, with their defaults.
+
+    base_url:
+        The API host (DESIGN section 5).
+    retryable_codes:
+        Envelope codes worth retrying. **Unconfirmed**, from third-party
+        integrations: 36009002 "too many requests", 36009003 "internal error".
+    auth_code_prefixes:
+        Envelope codes that are auth / token errors: those starting `105` or
+        `360` (DESIGN section 5), unless listed as retryable.
+    order_detail_batch_size:
+        How many ids one Get Order Detail call asks for. **Unconfirmed**; 50.
+    search_page_size:
+        `page_size` of the search calls. **Unconfirmed** maximum; 50.
+    default_cancel_reason, default_reject_reason:
+        TikTok's reason codes for Cancel Order and Reject Cancellation, used
+        when the effect carries none. TikTok's lists differ by region and are
+        not in the public record: no default; a call without one is refused
+        before it is sent.
+    ship_handover_method:
+        Ship Package's `handover_method` (`PICKUP` / `DROP_OFF`); left out by
+        default, so TikTok's own default applies.
+    return_decisions:
+        Approve Return's `decision` per `return_type`. **Unconfirmed** (public
+        SDKs): `APPROVE_REFUND` for refunds, `APPROVE_RETURN` for returns,
+        `APPROVE_REPLACEMENT` for replacements.
+    """
+
+    base_url: str = "https://open-api.tiktokglobalshop.com"
+    retryable_codes: frozenset[int] = frozenset({36009002, 36009003})
+    auth_code_prefixes: tuple[str, ...] = ("105", "360")
+    order_detail_batch_size: int = 50
+    search_page_size: int = 50
+    default_cancel_reason: str | None = None
+    default_reject_reason: str | None = None
+    ship_handover_method: str | None = None
+    return_decisions: Mapping[str, str] = field(
+        factory=lambda: {
+            "REFUND": "APPROVE_REFUND",
+            "RETURN_AND_REFUND": "APPROVE_RETURN",
+            "REPLACEMENT": "APPROVE_REPLACEMENT",
+        },
+        hash=False,
+    )
+
+
+# --------------------------------------------------------------------------- results
+
+
+@frozen
+class ShippingProvider:
+    """One carrier of a delivery option (Get Shipping Providers)."""
+
+    id: str
+    name: str
+
+
+@frozen
+class Shipped:
+    """What Ship Package was called with, after the lookups."""
+
+    order_id: str
+    package_id: str
+    shipping_provider_id: str
+    tracking_number: str
+
+
+@frozen
+class CancellationCreated:
+    """Cancel Order's answer."""
+
+    order_id: str
+    cancel_id: str | None
+    cancel_status: str | None
+
+
+@frozen
+class Cancellation:
+    """One cancellation from Search Cancellations."""
+
+    cancel_id: str
+    order_id: str
+    cancel_status: str
+    role: str | None = None
+    line_item_ids: tuple[str, ...] = ()
+
+
+@frozen
+class Return:
+    """One return or refund request from Search Returns."""
+
+    return_id: str
+    order_id: str
+    return_status: str
+    return_type: str | None = None
+    role: str | None = None
+    line_item_ids: tuple[str, ...] = ()
+
+
+@frozen
+class Page(Generic[T]):
+    """One page of a search, and the token of the next (`None` on the last page)."""
+
+    items: tuple[T, ...]
+    next_page_token: str | None = None
+
+
+class ShippingProviderNotFound(RejectedError):
+    """No shipping provider of the delivery option has the carrier name the OMS gave."""
+
+
+class LookupFailed(RejectedError):
+    """The order detail lacks what an effect needs (package, delivery option, return)."""
+
+
+# --------------------------------------------------------------------------- calls
+
+
+@frozen
+class Call(Generic[T]):
+    """One API call as data; `read` turns the envelope's `data` into the result."""
+
+    method: str
+    path: str
+    read: Callable[[Any], T]
+    params: Mapping[str, str] = field(factory=dict)
+    body: Mapping[str, Any] | None = None
+
+    def request(self, http: httpx.Client | httpx.AsyncClient, base_url: str) -> httpx.Request:
+        """The unsigned request; the body is encoded here, once, and signed as sent."""
+        content = None
+        headers = {}
+        if self.body is not None:
+            content = json.dumps(self.body, separators=(",", ":")).encode()
+            headers["content-type"] = "application/json"
+        return http.build_request(
+            self.method,
+            f"{base_url.rstrip('/')}{self.path}",
+            params=dict(self.params),
+            content=content,
+            headers=headers,
+        )
+
+
+Plan = Generator[Call[Any], Any, T]
+
+
+def _nothing(_data: Any) -> None:
+    return None
+
+
+def _object(data: Any, what: str) -> Mapping[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise MalformedPayload(f"{what}: data must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _list(data: Any, key: str, what: str) -> list[Any]:
+    items = _object(data, what).get(key, [])
+    if not isinstance(items, list):
+        raise MalformedPayload(f"{what}: {key} must be a list, got {type(items).__name__}")
+    return items
+
+
+def _read_orders(data: Any) -> tuple[TikTokOrder, ...]:
+    items = _list(data, "orders", "Get Order Detail")
+    return tuple(structure(raw, TikTokOrder, f"orders[{i}]") for i, raw in enumerate(items))
+
+
+def _read_providers(data: Any) -> tuple[ShippingProvider, ...]:
+    items = _list(data, "shipping_providers", "Get Shipping Providers")
+    return tuple(
+        structure(raw, ShippingProvider, f"shipping_providers[{i}]") for i, raw in enumerate(items)
+    )
+
+
+def _read_cancel(order_id: str) -> Callable[[Any], CancellationCreated]:
+    def read(data: Any) -> CancellationCreated:
+        body = _object(data, "Cancel Order")
+        cancel_id, status = body.get("cancel_id"), body.get("cancel_status")
+        return CancellationCreated(
+            order_id=order_id,
+            cancel_id=cancel_id if isinstance(cancel_id, str) else None,
+            cancel_status=status if isinstance(status, str) else None,
+        )
+
+    return read
+
+
+def _line_ids(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    items = raw.get(key) or []
+    if not isinstance(items, list):
+        raise MalformedPayload(f"{key} must be a list")
+    return tuple(
+        str(item["order_line_item_id"])
+        for item in items
+        if isinstance(item, Mapping) and item.get("order_line_item_id")
+    )
+
+
+def _read_page(
+    key: str, what: str, build: Callable[[Mapping[str, Any]], T]
+) -> Callable[[Any], Page[T]]:
+    def read(data: Any) -> Page[T]:
+        items = _list(data, key, what)
+        token = _object(data, what).get("next_page_token")
+        parsed = []
+        for i, raw in enumerate(items):
+            if not isinstance(raw, Mapping):
+                raise MalformedPayload(f"{what}: {key}[{i}] must be an object")
+            try:
+                parsed.append(build(raw))
+            except KeyError as missing:
+                raise MalformedPayload(f"{what}: {key}[{i}] lacks {missing.args[0]}") from None
+        return Page(tuple(parsed), token if isinstance(token, str) and token else None)
+
+    return read
+
+
+def _cancellation(raw: Mapping[str, Any]) -> Cancellation:
+    return Cancellation(
+        cancel_id=str(raw["cancel_id"]),
+        order_id=str(raw["order_id"]),
+        cancel_status=str(raw["cancel_status"]),
+        role=raw.get("role"),
+        line_item_ids=_line_ids(raw, "cancel_line_items"),
+    )
+
+
+def _return(raw: Mapping[str, Any]) -> Return:
+    return Return(
+        return_id=str(raw["return_id"]),
+        order_id=str(raw["order_id"]),
+        return_status=str(raw["return_status"]),
+        return_type=raw.get("return_type"),
+        role=raw.get("role"),
+        line_item_ids=_line_ids(raw, "return_line_items"),
+    )
+
+
+class Calls:
+    """Every call of the adapter, built from the settings. Pure: nothing is sent here."""
+
+    def __init__(self, settings: TikTokShopSettings) -> None:
+        self.settings = settings
+
+    def order_detail(self, order_ids: Sequence[str]) -> Call[tuple[TikTokOrder, ...]]:
+        """Get Order Detail: `GET /order/202309/orders?ids=a,b`."""
+        return Call("GET", "/order/202309/orders", _read_orders, {"ids": ",".join(order_ids)})
+
+    def shipping_providers(self, delivery_option_id: str) -> Call[tuple[ShippingProvider, ...]]:
+        """Get Shipping Providers of one delivery option."""
+        path = f"/logistics/202309/delivery_options/{delivery_option_id}/shipping_providers"
+        return Call("GET", path, _read_providers)
+
+    def ship_package(
+        self, package_id: str, tracking_number: str, shipping_provider_id: str
+    ) -> Call[None]:
+        """Ship Package with the seller's own carrier (`self_shipment`)."""
+        body: dict[str, Any] = {
+            "self_shipment": {
+                "tracking_number": tracking_number,
+                "shipping_provider_id": shipping_provider_id,
+            }
+        }
+        if self.settings.ship_handover_method:
+            body["handover_method"] = self.settings.ship_handover_method
+        return Call("POST", f"/fulfillment/202309/packages/{package_id}/ship", _nothing, body=body)
+
+    def cancel_order(
+        self, order_id: str, line_item_ids: Sequence[str] | None, reason: str = ""
+    ) -> Call[CancellationCreated]:
+        """Cancel Order: the whole order (`line_item_ids=None`) or those lines."""
+        cancel_reason = reason or self.settings.default_cancel_reason
+        if not cancel_reason:
+            raise ValueError(
+                "Cancel Order needs a cancel_reason: give the effect a reason or set"
+                " TikTokShopSettings.default_cancel_reason to one of TikTok's reason codes"
+            )
+        body: dict[str, Any] = {"order_id": order_id, "cancel_reason": cancel_reason}
+        if line_item_ids is not None:
+            body["order_line_item_ids"] = list(line_item_ids)
+        return Call(
+            "POST", "/return_refund/202309/cancellations", _read_cancel(order_id), body=body
+        )
+
+    def approve_cancellation(self, cancel_id: str, idempotency_key: str) -> Call[None]:
+        path = f"/return_refund/202309/cancellations/{cancel_id}/approve"
+        return Call("POST", path, _nothing, {"idempotency_key": idempotency_key})
+
+    def reject_cancellation(
+        self, cancel_id: str, idempotency_key: str, reason: str = "", comment: str = ""
+    ) -> Call[None]:
+        reject_reason = reason or self.settings.default_reject_reason
+        if not reject_reason:
+            raise ValueError(
+                "Reject Cancellation needs a reject_reason: give the effect a reason or set"
+                " TikTokShopSettings.default_reject_reason"
+            )
+        body = {"reject_reason": reject_reason, **({"comment": comment} if comment else {})}
+        path = f"/return_refund/202309/cancellations/{cancel_id}/reject"
+        return Call("POST", path, _nothing, {"idempotency_key": idempotency_key}, body)
+
+    def approve_return(self, return_id: str, idempotency_key: str, decision: str) -> Call[None]:
+        path = f"/return_refund/202309/returns/{return_id}/approve"
+        return Call(
+            "POST", path, _nothing, {"idempotency_key": idempotency_key}, {"decision": decision}
+        )
+
+    def search_cancellations(
+        self,
+        *,
+        order_ids: Sequence[str] = (),
+        cancel_ids: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Call[Page[Cancellation]]:
+        body = _filters(order_ids=order_ids, cancel_ids=cancel_ids)
+        return Call(
+            "POST",
+            "/return_refund/202309/cancellations/search",
+            _read_page("cancellations", "Search Cancellations", _cancellation),
+            self._page(page_token),
+            body,
+        )
+
+    def search_returns(
+        self,
+        *,
+        order_ids: Sequence[str] = (),
+        return_ids: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Call[Page[Return]]:
+        body = _filters(order_ids=order_ids, return_ids=return_ids)
+        return Call(
+            "POST",
+            "/return_refund/202309/returns/search",
+            _read_page("return_orders", "Search Returns", _return),
+            self._page(page_token),
+            body,
+        )
+
+    def _page(self, page_token: str | None) -> dict[str, str]:
+        params = {"page_size": str(self.settings.search_page_size)}
+        if page_token:
+            params["page_token"] = page_token
+        return params
+
+
+def _filters(**lists: Sequence[str]) -> dict[str, list[str]]:
+    return {key: list(values) for key, values in lists.items() if values}
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def _batches(ids: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def order_detail_plan(calls: Calls, order_ids: Sequence[str]) -> Plan[tuple[TikTokOrder, ...]]:
+    """Get Order Detail for any number of ids, in batches."""
+    found: list[TikTokOrder] = []
+    for batch in _batches(list(order_ids), calls.settings.order_detail_batch_size):
+        found.extend((yield calls.order_detail(batch)))
+    return tuple(found)
+
+
+def _one(call: Call[T]) -> Plan[T]:
+    result: T = yield call
+    return result
+
+
+def _normalised(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+def _provider_named(providers: Sequence[ShippingProvider], name: str) -> ShippingProvider:
+    wanted = _normalised(name)
+    for provider in providers:
+        if _normalised(provider.name) == wanted:
+            return provider
+    known = ", ".join(p.name for p in providers) or "none"
+    raise ShippingProviderNotFound(
+        PARTNER, f"no shipping provider named {name!r} for this delivery option (known: {known})"
+    )
+
+
+def ship_plan(calls: Calls, effect: ShipTikTokPackage) -> Plan[Shipped]:
+    """Seed 003: Get Order Detail -> package and delivery option; providers -> id; ship."""
+    package_id, provider_id = effect.package_id, effect.shipping_provider_id
+    if package_id is None or provider_id is None:
+        orders = yield calls.order_detail([effect.order_id])
+        order = next((o for o in orders if o.id == effect.order_id), None)
+        if order is None:
+            raise LookupFailed(PARTNER, f"Get Order Detail did not return order {effect.order_id}")
+        package_id = package_id or order.package_for(effect.line_item_ids)
+        if package_id is None:
+            raise LookupFailed(
+                PARTNER,
+                f"order {effect.order_id} has no single package for lines"
+                f" {', '.join(effect.line_item_ids)}; split the order by line first",
+            )
+        if provider_id is None:
+            provider_id = yield from _provider_id(calls, effect, order)
+    yield calls.ship_package(package_id, effect.tracking_number, provider_id)
+    return Shipped(effect.order_id, package_id, provider_id, effect.tracking_number)
+
+
+def _provider_id(calls: Calls, effect: ShipTikTokPackage, order: TikTokOrder) -> Plan[str]:
+    if not effect.shipping_provider_name:
+        raise LookupFailed(
+            PARTNER, "ShipTikTokPackage needs a shipping_provider_id or a shipping_provider_name"
+        )
+    if not order.delivery_option_id:
+        raise LookupFailed(PARTNER, f"order {order.id} has no delivery_option_id")
+    providers = yield calls.shipping_providers(order.delivery_option_id)
+    return _provider_named(providers, effect.shipping_provider_name).id
+
+
+def approve_return_plan(calls: Calls, effect: ApproveTikTokReturn) -> Plan[None]:
+    """Approve Return needs a `decision`, which depends on the return's type: look it up."""
+    page = yield calls.search_returns(order_ids=[effect.order_id], return_ids=[effect.return_id])
+    found = next((r for r in page.items if r.return_id == effect.return_id), None)
+    if found is None or found.return_type is None:
+        raise LookupFailed(PARTNER, f"Search Returns did not return return {effect.return_id}")
+    decision = calls.settings.return_decisions.get(found.return_type)
+    if decision is None:
+        raise LookupFailed(PARTNER, f"no approve decision set for return_type {found.return_type}")
+    yield calls.approve_return(effect.return_id, effect.idempotency_key, decision)
+
+
+def effect_plan(calls: Calls, effect: Effect) -> Plan[Any]:
+    """The plan that carries out one TikTok Shop effect."""
+    if isinstance(effect, ShipTikTokPackage):
+        return ship_plan(calls, effect)
+    if isinstance(effect, CancelTikTokOrder):
+        lines = None if effect.whole_order else effect.line_item_ids
+        return _one(calls.cancel_order(effect.order_id, lines, effect.reason))
+    if isinstance(effect, ApproveTikTokCancellation):
+        return _one(calls.approve_cancellation(effect.cancel_id, effect.idempotency_key))
+    if isinstance(effect, RejectTikTokCancellation):
+        return _one(
+            calls.reject_cancellation(effect.cancel_id, effect.idempotency_key, effect.reason)
+        )
+    if isinstance(effect, ApproveTikTokReturn):
+        return approve_return_plan(calls, effect)
+    raise TypeError(f"{effect.kind} is not a TikTok Shop effect")
+
+
+# --------------------------------------------------------------------------- responses
+
+
+def _code_error(
+    settings: TikTokShopSettings, status: int, code: int, message: str, request_id: str | None
+) -> PartnerError:
+    """What TikTok's envelope `code` means: retry, refused credentials, or refused call."""
+    kind: type[PartnerError] = RejectedError
+    if code in settings.retryable_codes:
+        kind = RetryableError
+    elif str(code).startswith(settings.auth_code_prefixes):
+        kind = AuthenticationError
+    return kind(PARTNER, message, status=status, code=code, request_id=request_id)
+
+
+def read_envelope(response: httpx.Response, settings: TikTokShopSettings) -> Any:
+    """`data` of a TikTok answer, or the error it means (`code != 0` is one even under 200)."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = None
+    if not isinstance(body, Mapping):
+        error = status_error(PARTNER, response)
+        # An unreadable answer may hide a success: retrying is safe (idempotency keys).
+        raise error or RetryableError(
+            PARTNER, "the answer is not a JSON envelope", status=response.status_code
+        )
+    code, message, request_id = body.get("code"), body.get("message"), body.get("request_id")
+    message = message if isinstance(message, str) and message else "error"
+    request_id = request_id if isinstance(request_id, str) else None
+    code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    error = status_error(PARTNER, response, code=code, message=message, request_id=request_id)
+    if error is not None:
+        raise error
+    if code is None:
+        raise RetryableError(
+            PARTNER, "the envelope has no numeric code", status=response.status_code
+        )
+    if code != 0:
+        raise _code_error(settings, response.status_code, code, message, request_id)
+    return body.get("data")
+
+
+# --------------------------------------------------------------------------- the clients
+
+
+class _Base:
+    """What both clients share: settings, auth, retry policy, and the calls."""
+
+    def __init__(
+        self,
+        auth: TikTokShopAuth,
+        settings: TikTokShopSettings,
+        retry: RetryPolicy,
+    ) -> None:
+        self.auth = auth
+        self.settings = settings
+        self.retry = retry
+        self.calls = Calls(settings)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.settings.base_url!r}, auth={self.auth!r})"
+
+
+class TikTokShopClient(_Base):
+    """TikTok Shop Open API (202309) over an injected `httpx.Client`.
+
+    Example::
+
+        client = TikTokShopClient(httpx.Client(timeout=10), auth=TikTokShopAuth(...))
+        client.execute(effect)
+    """
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        auth: TikTokShopAuth,
+        *,
+        settings: TikTokShopSettings | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(auth, settings or TikTokShopSettings(), retry or RetryPolicy())
+        self._http = http
+
+    def _once(self, call: Call[T]) -> T:
+        request = call.request(self._http, self.settings.base_url)
+        try:
+            response = self._http.send(request, auth=self.auth)
+        except httpx.TransportError as error:
+            raise transport_error(PARTNER, error) from error
+        return call.read(read_envelope(response, self.settings))
+
+    def _send(self, call: Call[T]) -> T:
+        return call_with_retries(self.retry, lambda: self._once(call))
+
+    def _run(self, plan: Plan[T]) -> T:
+        try:
+            call = next(plan)
+            while True:
+                call = plan.send(self._send(call))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    def get_order_detail(self, order_ids: Sequence[str]) -> tuple[TikTokOrder, ...]:
+        return self._run(order_detail_plan(self.calls, order_ids))
+
+    def get_shipping_providers(self, delivery_option_id: str) -> tuple[ShippingProvider, ...]:
+        return self._send(self.calls.shipping_providers(delivery_option_id))
+
+    def ship_package(
+        self, package_id: str, tracking_number: str, shipping_provider_id: str
+    ) -> None:
+        self._send(self.calls.ship_package(package_id, tracking_number, shipping_provider_id))
+
+    def cancel_order(
+        self, order_id: str, line_item_ids: Sequence[str] | None = None, reason: str = ""
+    ) -> CancellationCreated:
+        return self._send(self.calls.cancel_order(order_id, line_item_ids, reason))
+
+    def approve_cancellation(self, cancel_id: str, idempotency_key: str) -> None:
+        self._send(self.calls.approve_cancellation(cancel_id, idempotency_key))
+
+    def reject_cancellation(self, cancel_id: str, idempotency_key: str, reason: str = "") -> None:
+        self._send(self.calls.reject_cancellation(cancel_id, idempotency_key, reason))
+
+    def approve_return(self, return_id: str, idempotency_key: str, decision: str) -> None:
+        self._send(self.calls.approve_return(return_id, idempotency_key, decision))
+
+    def search_cancellations(self, **filters: Any) -> Page[Cancellation]:
+        return self._send(self.calls.search_cancellations(**filters))
+
+    def search_returns(self, **filters: Any) -> Page[Return]:
+        return self._send(self.calls.search_returns(**filters))
+
+    def execute(self, effect: Effect) -> Any:
+        """Carry out one TikTok Shop effect; each call is retried under the retry policy."""
+        return self._run(effect_plan(self.calls, effect))
+
+
+class AsyncTikTokShopClient(_Base):
+    """`TikTokShopClient` over an injected `httpx.AsyncClient`: same calls, awaited."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        auth: TikTokShopAuth,
+        *,
+        settings: TikTokShopSettings | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(auth, settings or TikTokShopSettings(), retry or RetryPolicy())
+        self._http = http
+
+    async def _once(self, call: Call[T]) -> T:
+        request = call.request(self._http, self.settings.base_url)
+        try:
+            response = await self._http.send(request, auth=self.auth)
+        except httpx.TransportError as error:
+            raise transport_error(PARTNER, error) from error
+        return call.read(read_envelope(response, self.settings))
+
+    async def _send(self, call: Call[T]) -> T:
+        return await acall_with_retries(self.retry, lambda: self._once(call))
+
+    async def _run(self, plan: Plan[T]) -> T:
+        try:
+            call = next(plan)
+            while True:
+                call = plan.send(await self._send(call))
+        except StopIteration as done:
+            result: T = done.value
+            return result
+
+    async def get_order_detail(self, order_ids: Sequence[str]) -> tuple[TikTokOrder, ...]:
+        return await self._run(order_detail_plan(self.calls, order_ids))
+
+    async def get_shipping_providers(self, delivery_option_id: str) -> tuple[ShippingProvider, ...]:
+        return await self._send(self.calls.shipping_providers(delivery_option_id))
+
+    async def ship_package(
+        self, package_id: str, tracking_number: str, shipping_provider_id: str
+    ) -> None:
+        await self._send(self.calls.ship_package(package_id, tracking_number, shipping_provider_id))
+
+    async def cancel_order(
+        self, order_id: str, line_item_ids: Sequence[str] | None = None, reason: str = ""
+    ) -> CancellationCreated:
+        return await self._send(self.calls.cancel_order(order_id, line_item_ids, reason))
+
+    async def approve_cancellation(self, cancel_id: str, idempotency_key: str) -> None:
+        await self._send(self.calls.approve_cancellation(cancel_id, idempotency_key))
+
+    async def reject_cancellation(
+        self, cancel_id: str, idempotency_key: str, reason: str = ""
+    ) -> None:
+        await self._send(self.calls.reject_cancellation(cancel_id, idempotency_key, reason))
+
+    async def approve_return(self, return_id: str, idempotency_key: str, decision: str) -> None:
+        await self._send(self.calls.approve_return(return_id, idempotency_key, decision))
+
+    async def search_cancellations(self, **filters: Any) -> Page[Cancellation]:
+        return await self._send(self.calls.search_cancellations(**filters))
+
+    async def search_returns(self, **filters: Any) -> Page[Return]:
+        return await self._send(self.calls.search_returns(**filters))
+
+    async def execute(self, effect: Effect) -> Any:
+        return await self._run(effect_plan(self.calls, effect))

@@ -1,0 +1,530 @@
+"""Webhooks: signature check, parsing of types 1/4/6/7/11/12, and the commands they imply."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.errors import InboundError, InvalidSignature, MalformedPayload, UnknownValue
+from adapters.tiktok_shop import (
+    AuthorizationExpiring,
+    CancellationStatusChanged,
+    CancelStatus,
+    OrderStatusChanged,
+    OutOfStep,
+    PackageUpdated,
+    ReturnStatusChanged,
+    SellerDeauthorized,
+    TikTokReturnStatus,
+    parse_webhook,
+    read_webhook,
+    verify_webhook,
+    webhook_commands,
+)
+from lifecycle import (
+    CancellationStatus,
+    Initiator,
+    LineStatus,
+    NoLegalPath,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Origin,
+    ReturnStatus,
+    ReturnType,
+    StaleObservation,
+    apply,
+)
+
+from .strategies_tiktok import (
+    APP_KEY,
+    APP_SECRET,
+    T0,
+    T0_SECONDS,
+    envelope,
+    signed_webhook,
+    valid_payloads,
+)
+
+
+def seconds(hours: float) -> int:
+    return T0_SECONDS + int(hours * 3600)
+
+
+def moment(hours: float) -> datetime:
+    return datetime.fromtimestamp(seconds(hours), UTC)
+
+
+def new_order() -> Order:
+    return Order(
+        order_id="O1",
+        shop_id="S1",
+        currency="USD",
+        created_at=T0,
+        lines=[OrderLine("L1"), OrderLine("L2")],
+    )
+
+
+def advance(order: Order, *steps: tuple[str, Initiator, dict[str, Any]], at: float = 0) -> Order:
+    for event, initiator, params in steps:
+        order = apply(
+            order, event, initiator=initiator, now=moment(at), origin=Origin.TIKTOK, **params
+        ).order
+    return order
+
+
+def released() -> Order:
+    """Paid at T0, released an hour later."""
+    return advance(
+        new_order(),
+        ("pay", Initiator.PLATFORM, {}),
+        ("release_hold", Initiator.PLATFORM, {}),
+        at=1,
+    )
+
+
+def delivered() -> Order:
+    return advance(
+        released(),
+        ("ship", Initiator.SELLER, {}),
+        ("collect", Initiator.PLATFORM, {}),
+        ("deliver", Initiator.PLATFORM, {}),
+        at=2,
+    )
+
+
+def parsed(payload: dict[str, Any]) -> Any:
+    headers, body = signed_webhook(payload)
+    return read_webhook(headers, body, APP_KEY, APP_SECRET)
+
+
+def run(order: Order, payload: dict[str, Any], **options: Any) -> tuple[Order, list[str]]:
+    """Parse, derive the commands, apply them; the events applied."""
+    commands = webhook_commands(parsed(payload), order, **options)
+    for command in commands:
+        assert command.origin is Origin.TIKTOK
+        order = command.apply_to(order).order
+    return order, [c.event for c in commands]
+
+
+# --------------------------------------------------------------------------- signature
+
+
+def test_correct_signature_passes_and_header_name_is_case_insensitive() -> None:
+    headers, body = signed_webhook(envelope(6, {}))
+    verify_webhook(headers, body, APP_KEY, APP_SECRET)
+    verify_webhook({"authorization": headers["Authorization"].upper()}, body, APP_KEY, APP_SECRET)
+
+
+def test_signature_is_hmac_of_app_key_and_body_written_out() -> None:
+    import hashlib
+    import hmac
+
+    body = b'{"type":6,"shop_id":"S","timestamp":1,"data":{}}'
+    sign = hmac.new(b"sec", b"key" + body, hashlib.sha256).hexdigest()
+    verify_webhook({"Authorization": sign}, body, "key", "sec")
+    with pytest.raises(InvalidSignature):
+        verify_webhook({"Authorization": sign}, body, "other-key", "sec")
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "no Authorization"),
+        ({"Authorization": "  "}, "no Authorization"),
+        ({"Authorization": "not-hex"}, "not a hex"),
+        ({"Authorization": "ab" * 31}, "not a hex"),
+        ({"Authorization": "0" * 64}, "does not match"),
+    ],
+)
+def test_missing_malformed_or_forged_signature_is_refused(
+    headers: dict[str, str], reason: str
+) -> None:
+    _, body = signed_webhook(envelope(6, {}))
+    with pytest.raises(InvalidSignature, match=reason) as caught:
+        read_webhook(headers, body, APP_KEY, APP_SECRET)
+    assert APP_SECRET not in str(caught.value)
+
+
+def test_a_body_changed_after_signing_is_refused() -> None:
+    headers, body = signed_webhook(
+        envelope(1, {"order_id": "O1", "order_status": "UNPAID", "update_time": 1})
+    )
+    with pytest.raises(InvalidSignature):
+        read_webhook(headers, body.replace(b"UNPAID", b"CANCELLED"), APP_KEY, APP_SECRET)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def test_order_status_webhook() -> None:
+    webhook = parsed(
+        envelope(
+            1,
+            {
+                "order_id": "O1",
+                "order_status": "ON_HOLD",
+                "update_time": seconds(0),
+                "is_on_hold_order": True,
+            },
+        )
+    )
+    assert webhook == OrderStatusChanged(
+        "7494049642642441621", T0, "O1", OrderStatus.ON_HOLD, T0, True
+    )
+
+
+def test_cancellation_webhook() -> None:
+    webhook = parsed(
+        envelope(
+            11,
+            {
+                "order_id": "O1",
+                "cancel_id": "C1",
+                "cancellations_role": "BUYER",
+                "cancel_status": "CANCELLATION_REQUEST_PENDING",
+                "create_time": seconds(2),
+            },
+        )
+    )
+    assert isinstance(webhook, CancellationStatusChanged)
+    assert (webhook.cancel_status, webhook.role, webhook.at) == (
+        CancelStatus.PENDING,
+        Initiator.BUYER,
+        moment(2),
+    )
+
+
+def test_return_webhook_accepts_both_spellings_of_reject() -> None:
+    for spelling in ("RETURN_OR_REFUND_REQUEST_REJECT", "REFUND_OR_RETURN_REQUEST_REJECT"):
+        webhook = parsed(
+            envelope(
+                12,
+                {
+                    "order_id": "O1",
+                    "return_id": "R1",
+                    "return_role": "BUYER",
+                    "return_type": "REFUND",
+                    "return_status": spelling,
+                    "create_time": seconds(1),
+                    "update_time": seconds(3),
+                },
+            )
+        )
+        assert isinstance(webhook, ReturnStatusChanged)
+        assert webhook.return_type is ReturnType.REFUND
+        assert webhook.at == moment(3)
+        assert webhook.return_status in (TikTokReturnStatus.REJECT, TikTokReturnStatus.REJECT_ALT)
+
+
+def test_package_and_authorisation_webhooks() -> None:
+    package = parsed(
+        envelope(4, {"order_id": "O1", "package_id": "P1", "update_time": seconds(1), "sc_type": 1})
+    )
+    assert package == PackageUpdated("7494049642642441621", T0, "O1", "P1", moment(1))
+    gone = parsed(envelope(6, {"message": "bye"}))
+    assert isinstance(gone, SellerDeauthorized)
+    assert gone.data == {"message": "bye"}
+    expiring = parsed(
+        envelope(7, {"message": "expiring in 7 days", "expiration_time": seconds(168)})
+    )
+    assert expiring == AuthorizationExpiring(
+        "7494049642642441621", T0, moment(168), "expiring in 7 days"
+    )
+
+
+def test_shop_id_sent_as_a_number_is_accepted() -> None:
+    payload = envelope(6, {})
+    payload["shop_id"] = 7494049642642441621
+    assert parsed(payload).shop_id == "7494049642642441621"
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        (envelope(99, {}), "webhook type 99"),
+        (
+            envelope(1, {"order_id": "O1", "order_status": "TELEPORTED", "update_time": 1}),
+            "order status 'TELEPORTED'",
+        ),
+        (
+            envelope(11, {"order_id": "O1", "cancel_id": "C", "cancel_status": "MAYBE"}),
+            "cancel_status 'MAYBE'",
+        ),
+        (
+            envelope(
+                11,
+                {
+                    "order_id": "O1",
+                    "cancel_id": "C",
+                    "cancel_status": CancelStatus.PENDING.value,
+                    "cancellations_role": "CAT",
+                },
+            ),
+            "cancellations_role 'CAT'",
+        ),
+        (
+            envelope(12, {"order_id": "O1", "return_id": "R", "return_status": "LOST"}),
+            "return_status 'LOST'",
+        ),
+        (
+            envelope(
+                12,
+                {
+                    "order_id": "O1",
+                    "return_id": "R",
+                    "return_status": "AWAITING_BUYER_SHIP",
+                    "return_type": "SWAP",
+                },
+            ),
+            "return_type 'SWAP'",
+        ),
+    ],
+)
+def test_unknown_values_are_named(payload: dict[str, Any], named: str) -> None:
+    with pytest.raises(UnknownValue, match=named.replace("(", r"\(")):
+        parsed(payload)
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b"not json", "not JSON"),
+        (b"\xff\xfe", "not JSON"),
+        (b"[1, 2]", "JSON object"),
+        (json.dumps({"shop_id": "S", "timestamp": 1, "data": {}}).encode(), "webhook.type"),
+        (
+            json.dumps(envelope(1, {"order_status": "UNPAID", "update_time": 1})).encode(),
+            "data.order_id",
+        ),
+        (
+            json.dumps(envelope(1, {"order_id": "O", "order_status": "UNPAID"})).encode(),
+            "data.update_time",
+        ),
+        (
+            json.dumps(envelope(11, {"order_id": "O", "cancel_status": "X"})).encode(),
+            "data.cancel_id",
+        ),
+        (
+            json.dumps(envelope(12, {"order_id": "O", "return_status": "X"})).encode(),
+            "data.return_id",
+        ),
+        (
+            json.dumps(
+                envelope(1, {"order_id": "O", "order_status": "UNPAID", "update_time": "soon"})
+            ).encode(),
+            "update_time",
+        ),
+    ],
+)
+def test_malformed_bodies_name_what_is_wrong(body: bytes, named: str) -> None:
+    with pytest.raises(MalformedPayload, match=named):
+        parse_webhook(body)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def order_status(status: str, hours: float) -> dict[str, Any]:
+    return envelope(1, {"order_id": "O1", "order_status": status, "update_time": seconds(hours)})
+
+
+def test_order_status_goes_through_reconcile_with_tiktok_origin_and_time() -> None:
+    commands = webhook_commands(parsed(order_status("AWAITING_SHIPMENT", 1)), new_order())
+    assert [(c.event, c.initiator, c.origin, c.at) for c in commands] == [
+        ("pay", Initiator.PLATFORM, Origin.TIKTOK, moment(1)),
+        ("release_hold", Initiator.PLATFORM, Origin.TIKTOK, moment(1)),
+    ]
+
+
+def test_duplicate_order_status_webhook_implies_nothing() -> None:
+    order, events = run(new_order(), order_status("ON_HOLD", 0))
+    assert events == ["pay"]
+    assert run(order, order_status("ON_HOLD", 0))[1] == []
+
+
+def test_cancelled_by_the_buyer_during_the_hold() -> None:
+    order, _ = run(new_order(), order_status("ON_HOLD", 0))
+    order, events = run(order, order_status("CANCELLED", 0.5), cancelled_by=Initiator.BUYER)
+    assert events == ["cancel"]
+    assert order.cancelled_by is Initiator.BUYER
+
+
+def test_stale_order_status_is_the_lifecycles_error() -> None:
+    order = released()
+    with pytest.raises(StaleObservation):
+        webhook_commands(parsed(order_status("UNPAID", -5)), order)
+
+
+def cancellation(
+    status: str, hours: float, role: str = "BUYER", cancel_id: str = "C1"
+) -> dict[str, Any]:
+    data = {
+        "order_id": "O1",
+        "cancel_id": cancel_id,
+        "cancel_status": status,
+        "cancellations_role": role,
+        "create_time": seconds(hours),
+    }
+    return envelope(11, data)
+
+
+def test_buyer_cancellation_request_then_tiktok_approves_it() -> None:
+    order, events = run(released(), cancellation("CANCELLATION_REQUEST_PENDING", 2))
+    assert events == ["request_cancellation"]
+    assert order.pending_cancellation is not None
+    assert run(order, cancellation("CANCELLATION_REQUEST_PENDING", 2))[1] == [], "duplicate"
+    order, events = run(order, cancellation("CANCELLATION_REQUEST_SUCCESS", 3))
+    assert events == ["approve_cancellation"]
+    assert order.status is OrderStatus.CANCELLED
+    assert run(order, cancellation("CANCELLATION_REQUEST_COMPLETE", 4))[1] == []
+
+
+def test_success_without_the_request_ever_seen_still_cancels() -> None:
+    order, events = run(released(), cancellation("CANCELLATION_REQUEST_SUCCESS", 3, role="SYSTEM"))
+    assert events == ["cancel"]
+    assert order.status is OrderStatus.CANCELLED
+
+
+def test_closed_request_is_recorded_as_withdrawn() -> None:
+    order, _ = run(released(), cancellation("CANCELLATION_REQUEST_PENDING", 2))
+    order, events = run(order, cancellation("CANCELLATION_REQUEST_CANCEL", 3))
+    assert events == ["withdraw_cancellation"]
+    assert order.cancellation is not None
+    assert order.cancellation.status is CancellationStatus.WITHDRAWN
+    assert run(released(), cancellation("CANCELLATION_REQUEST_CANCEL", 3, cancel_id="C7"))[1] == []
+
+
+def test_cancellation_request_after_shipment_is_out_of_step() -> None:
+    with pytest.raises(OutOfStep, match="re-read the order"):
+        run(delivered(), cancellation("CANCELLATION_REQUEST_PENDING", 5))
+
+
+def returned(status: str, hours: float, kind: str = "RETURN_AND_REFUND") -> dict[str, Any]:
+    data = {
+        "order_id": "O1",
+        "return_id": "R1",
+        "return_role": "BUYER",
+        "return_type": kind,
+        "return_status": status,
+        "create_time": seconds(hours),
+        "update_time": seconds(hours),
+    }
+    return envelope(12, data)
+
+
+def test_return_lifecycle_from_webhooks_with_late_and_missing_ones() -> None:
+    order, events = run(delivered(), returned("RETURN_OR_REFUND_REQUEST_PENDING", 10))
+    assert events == ["request_return"]
+    order, events = run(order, returned("BUYER_SHIPPED_ITEM", 12))
+    assert events == ["approve_return", "ship_return"], "the lost AWAITING_BUYER_SHIP is filled in"
+    assert run(order, returned("AWAITING_BUYER_SHIP", 11))[1] == [], "late webhook"
+    order, events = run(order, returned("RETURN_OR_REFUND_REQUEST_COMPLETE", 20))
+    assert events == ["receive_return", "refund"]
+    assert order.return_request("R1").status is ReturnStatus.REFUNDED
+    assert all(line.status is LineStatus.REFUNDED for line in order.lines)
+
+
+def test_return_rejected_in_tiktok_and_seller_proposal_implies_nothing() -> None:
+    order, _ = run(delivered(), returned("RETURN_OR_REFUND_REQUEST_PENDING", 10, kind="REFUND"))
+    assert run(order, returned("AWAITING_BUYER_RESPONSE", 11))[1] == []
+    order, events = run(order, returned("REFUND_OR_RETURN_REQUEST_REJECT", 12))
+    assert events == ["reject_return"]
+    assert order.return_request("R1").status is ReturnStatus.REJECTED
+
+
+def test_non_order_webhooks_imply_no_commands() -> None:
+    assert webhook_commands(parsed(envelope(6, {})), None) == ()
+    assert webhook_commands(parsed(envelope(4, {"order_id": "O1"})), new_order()) == ()
+
+
+def test_webhook_for_another_order_is_refused() -> None:
+    with pytest.raises(ValueError, match="given order"):
+        webhook_commands(
+            parsed(order_status("ON_HOLD", 0)),
+            released().__class__(
+                order_id="O2", shop_id="S", currency="USD", created_at=T0, lines=[OrderLine("L1")]
+            ),
+        )
+
+
+def test_final_orders_take_no_more_request_commands() -> None:
+    order, _ = run(new_order(), order_status("CANCELLED", 0))
+    assert run(order, cancellation("CANCELLATION_REQUEST_PENDING", 1))[1] == []
+
+
+# --------------------------------------------------------------------------- generated
+
+
+def order_for(payload: dict[str, Any]) -> Order:
+    return delivered() if payload["type"] == 12 else released()
+
+
+@given(valid_payloads)
+def test_generated_valid_signed_webhooks_parse_and_imply_legal_commands(
+    payload: dict[str, Any],
+) -> None:
+    webhook = parsed(payload)
+    order = order_for(payload)
+    try:
+        commands = webhook_commands(webhook, order)
+    except (OutOfStep, StaleObservation, NoLegalPath):
+        return  # typed refusals: the webhook does not fit the order as stored
+    for command in commands:
+        assert command.origin is Origin.TIKTOK
+        order = command.apply_to(order).order
+
+
+corruptions = st.one_of(
+    st.tuples(st.just("flip"), st.integers(min_value=0), st.integers(min_value=1, max_value=255)),
+    st.tuples(st.just("truncate"), st.integers(min_value=0), st.just(0)),
+    st.tuples(
+        st.just("append"),
+        st.integers(min_value=0, max_value=0),
+        st.integers(min_value=0, max_value=255),
+    ),
+)
+
+
+@given(valid_payloads, corruptions)
+def test_generated_corrupted_webhooks_are_refused_with_a_typed_error(
+    payload: dict[str, Any], corruption: tuple[str, int, int]
+) -> None:
+    headers, body = signed_webhook(payload)
+    kind, where, value = corruption
+    where %= len(body)
+    if kind == "flip":
+        body = body[:where] + bytes([body[where] ^ value]) + body[where + 1 :]
+    elif kind == "truncate":
+        body = body[:where]
+    else:
+        body = body + bytes([value])
+    with pytest.raises(InvalidSignature):
+        read_webhook(headers, body, APP_KEY, APP_SECRET)
+
+
+@given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
+def test_arbitrary_bodies_never_crash_the_parser(body: bytes) -> None:
+    with contextlib.suppress(InboundError):
+        parse_webhook(body)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["type", "shop_id", "timestamp", "data", "x"]),
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.text(max_size=5)
+        | st.dictionaries(st.text(max_size=12), st.integers() | st.text(max_size=5), max_size=4),
+    )
+)
+def test_arbitrary_json_objects_never_crash_the_parser(raw: dict[str, Any]) -> None:
+    with contextlib.suppress(InboundError):
+        parse_webhook(json.dumps(raw).encode())
