@@ -1,0 +1,350 @@
+"""What the reporting and commerce adapters share: wire money, smart mapping, sending.
+
+Sync Order Information, the Events API and SFCC all build a JSON body from an
+order (pure), check it, and send it with the shared retry policy. This module
+holds the parts they have in common, so that each adapter is only its
+partner's field names and rules:
+
+- `MoneyFormat` and `encode_json`: money leaves as a decimal string or as an
+  exact JSON number (a `Decimal` is written digit for digit, never through
+  `float`).
+- `lookup`, `resolve`, `set_path`, `apply_field_map`: the seeds' "smart
+  mapping", where a field takes its value from a named field of the OMS's own
+  data written `{{path.to.field}}`.
+- `InvalidPayload`: a body that would be refused, listing every problem at once.
+- `Call`, `send`, `asend`: one request, sent with retries under
+  `adapters._http.RetryPolicy`; the sync and async variants differ only in
+  the line that sends.
+- `redact`: partners' free-text messages can echo what we sent, so emails
+  and phone-like digit runs are masked before a message reaches an error.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Generic, TypeVar
+
+import httpx
+from attrs import field, frozen
+
+from ._http import (
+    RetryPolicy,
+    acall_with_retries,
+    call_with_retries,
+    status_error,
+    transport_error,
+)
+from .errors import AuthenticationError, PartnerError, RejectedError, RetryableError
+
+T = TypeVar("T")
+
+logger = logging.getLogger("adapters")
+
+CENT = Decimal("0.01")
+_TEMPLATE = re.compile(r"\{\{\s*([^{}\s]+)\s*\}\}")
+
+
+class MoneyFormat(enum.StrEnum):
+    """How an amount is written on the wire: `"12.50"` or `12.50`."""
+
+    STRING = "string"
+    NUMBER = "number"
+
+
+def to_decimal(value: object) -> Decimal | None:
+    """`value` as a finite `Decimal`, or `None` when it is not an amount."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def cents(amount: Decimal) -> Decimal:
+    """`amount` rounded to the cent, half up: the precision money rules are checked at."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def wire_money(amount: Decimal, money: MoneyFormat) -> str | Decimal:
+    """`amount` as the partner wants it; a `Decimal` is later encoded as a JSON number."""
+    return format(amount, "f") if money is MoneyFormat.STRING else amount
+
+
+def encode_json(value: Any) -> bytes:
+    """Compact JSON where a `Decimal` becomes a JSON number with exactly its digits."""
+    return _encode(value).encode()
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, Mapping):
+        items = (f"{json.dumps(str(k))}:{_encode(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_encode(v) for v in value) + "]"
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def decode_json(content: bytes) -> Any:
+    """Parse JSON keeping numbers with a fraction as `Decimal`, as money must be."""
+    return json.loads(content, parse_float=Decimal)
+
+
+# --- smart mapping ---------------------------------------------------------------------------
+
+
+def _steps(path: str) -> list[str]:
+    return [step for step in path.split(".") if step]
+
+
+def lookup(data: Any, path: str) -> Any:
+    """The value at dotted `path` in `data` (keys, or list indices as numbers); else `None`."""
+    current = data
+    for step in _steps(path):
+        if isinstance(current, Mapping):
+            current = current.get(step)
+        elif isinstance(current, list | tuple) and step.isdigit() and int(step) < len(current):
+            current = current[int(step)]
+        else:
+            return None
+        if current is None:
+            return None
+    return current
+
+
+def resolve(template: Any, data: Mapping[str, Any]) -> Any:
+    """A mapped value: `"{{a.b}}"` is looked up in `data`; anything else is a literal."""
+    if isinstance(template, str):
+        match = _TEMPLATE.fullmatch(template.strip())
+        if match is not None:
+            return lookup(data, match.group(1))
+    return template
+
+
+def set_path(target: dict[str, Any], path: str, value: Any) -> None:
+    """Set `value` at dotted `path`, creating objects and lists (`spu_list.0.x`) on the way."""
+    steps = _steps(path)
+    current: Any = target
+    for step, following in zip(steps, [*steps[1:], None], strict=True):
+        if following is None:
+            _assign(current, step, value)
+            return
+        child = _child(current, step)
+        if not isinstance(child, dict | list):
+            child = [] if following.isdigit() else {}
+            _assign(current, step, child)
+        current = child
+
+
+def _child(container: Any, step: str) -> Any:
+    if isinstance(container, list):
+        index = int(step)
+        return container[index] if index < len(container) else None
+    return container.get(step)
+
+
+def _assign(container: Any, step: str, value: Any) -> None:
+    if isinstance(container, list):
+        index = int(step)
+        container.extend([None] * (index + 1 - len(container)))
+        container[index] = value
+    else:
+        container[step] = value
+
+
+def apply_field_map(
+    payload: dict[str, Any],
+    field_map: Mapping[str, Any],
+    data: Mapping[str, Any],
+    convert: Callable[[str, Any], Any] = lambda _path, value: value,
+) -> dict[str, Any]:
+    """Override `payload` fields from the OMS's `data`; a template resolving to nothing is skipped.
+
+    `convert(path, value)` lets the adapter put a mapped amount into its money
+    format, so a value taken from the OMS leaves exactly like a computed one.
+    """
+    for path, template in field_map.items():
+        value = resolve(template, data)
+        if value is not None:
+            set_path(payload, path, convert(path, value))
+    return payload
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+@frozen
+class Problem:
+    """One thing wrong with a payload: where, and what (never the value of personal data)."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class InvalidPayload(RejectedError):
+    """The payload breaks the partner's documented rules, so it was not sent.
+
+    A `RejectedError` because sending it again would not help; `problems` lists
+    every missing or inconsistent field at once, by path.
+    """
+
+    def __init__(self, partner: str, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        listed = "; ".join(str(problem) for problem in self.problems)
+        super().__init__(partner, f"invalid payload, not sent: {listed}")
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(problem.path for problem in self.problems)
+
+
+def is_missing(value: Any) -> bool:
+    """A mandatory field counts as missing when absent, `None` or an empty string or list."""
+    return value is None or value == "" or value == [] or value == {}
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[^\s@\"']+@[^\s@\"']+")
+_DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+
+
+def redact(text: str) -> str:
+    """Mask emails and phone-like digit runs in a partner's free-text message."""
+    return _DIGITS.sub("[redacted]", _EMAIL.sub("[redacted]", text))
+
+
+@frozen
+class Call(Generic[T]):
+    """One request to make and how to read its answer; building it does no I/O."""
+
+    partner: str
+    method: str
+    url: str
+    interpret: Callable[[httpx.Response], T] = field(repr=False)
+    body: Any = field(default=None, repr=False)
+    headers: Mapping[str, str] = field(factory=dict, repr=False)
+    form: Mapping[str, str] | None = field(default=None, repr=False)
+
+    def request(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        headers = {"Accept": "application/json", **self.headers}
+        if self.form is not None:
+            return client.build_request(self.method, self.url, data=self.form, headers=headers)
+        if self.body is None:
+            return client.build_request(self.method, self.url, headers=headers)
+        headers["Content-Type"] = "application/json"
+        return client.build_request(
+            self.method, self.url, content=encode_json(self.body), headers=headers
+        )
+
+    def answer(self, response: httpx.Response) -> T:
+        logger.debug(
+            "%s %s %s -> HTTP %s",
+            self.partner,
+            self.method,
+            response.url.path,
+            response.status_code,
+        )
+        return self.interpret(response)
+
+
+def send(
+    client: httpx.Client, call: Call[T], retry: RetryPolicy, auth: httpx.Auth | None = None
+) -> T:
+    """Make `call` with `client`, retrying what is retryable under `retry`."""
+
+    def once() -> T:
+        try:
+            response = client.send(call.request(client), auth=auth or httpx.USE_CLIENT_DEFAULT)
+        except httpx.TransportError as error:
+            raise transport_error(call.partner, error) from error
+        return call.answer(response)
+
+    return call_with_retries(retry, once)
+
+
+async def asend(
+    client: httpx.AsyncClient, call: Call[T], retry: RetryPolicy, auth: httpx.Auth | None = None
+) -> T:
+    """`send` for an `httpx.AsyncClient`."""
+
+    async def once() -> T:
+        try:
+            response = await client.send(
+                call.request(client), auth=auth or httpx.USE_CLIENT_DEFAULT
+            )
+        except httpx.TransportError as error:
+            raise transport_error(call.partner, error) from error
+        return call.answer(response)
+
+    return await acall_with_retries(retry, once)
+
+
+def response_json(response: httpx.Response) -> Any:
+    """The JSON body, or `None` when there is none or it is not JSON."""
+    if not response.content:
+        return None
+    try:
+        return decode_json(response.content)
+    except ValueError:
+        return None
+
+
+def text_of(value: Any, default: str) -> str:
+    """A partner's message field as redacted text."""
+    return redact(str(value)) if value not in (None, "") else default
+
+
+@frozen
+class Envelope:
+    """TikTok's answer envelope `{code, message, request_id, data}`; `code == 0` is success."""
+
+    code: int | str | None = None
+    message: str = ""
+    request_id: str | None = None
+    data: Any = field(default=None, repr=False)
+
+
+def read_envelope(
+    partner: str,
+    response: httpx.Response,
+    *,
+    retryable_codes: frozenset[int] = frozenset(),
+    auth_codes: frozenset[int] = frozenset(),
+) -> Envelope:
+    """The envelope of a 2xx answer, or the error it means.
+
+    TikTok answers most errors with HTTP 200 and a non-zero `code`, so the HTTP
+    status alone does not say the call worked. An answer without a `code` is
+    judged by its HTTP status only.
+    """
+    body = response_json(response)
+    fields = body if isinstance(body, Mapping) else {}
+    raw_code = fields.get("code")
+    code = raw_code if isinstance(raw_code, int | str) and not isinstance(raw_code, bool) else None
+    request_id = fields.get("request_id")
+    request_id = str(request_id) if request_id else response.headers.get("x-tt-logid")
+    message = text_of(fields.get("message"), response.reason_phrase or "error")
+    error = status_error(partner, response, code=code, message=message, request_id=request_id)
+    if error is not None:
+        raise error
+    if code in (None, 0, "0"):
+        return Envelope(code, message, request_id, fields.get("data"))
+    number = int(code) if str(code).isdigit() else None
+    kind: type[PartnerError] = RejectedError
+    if number in retryable_codes:
+        kind = RetryableError
+    elif number in auth_codes:
+        kind = AuthenticationError
+    raise kind(partner, message, status=response.status_code, code=code, request_id=request_id)

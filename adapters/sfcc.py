@@ -1,0 +1,672 @@
+"""Salesforce Commerce Cloud (SFCC): the TikTok order in the storefront (seed 003).
+
+It carries out the lifecycle's SFCC effects:
+
+- `CreateSfccOrder`: after the hold, create the external order (seed 003's
+  "CreateExternalOrder"; `OrderCreate-Social` in Salesforce's social-channel
+  cartridge) with the TikTok order id as `c_externalOrderId`, status `New`
+  and payment method `SOCIAL_PAY`. SFCC refuses a second order with the same
+  external id and answers with the existing order number: that counts as
+  success (`SfccResult.created` is False), so a retried effect is harmless.
+- `UpdateSfccOrderStatus`: OCAPI `PATCH /orders/{order_no}` with the external
+  status (`CANCELLED`, tagged *cancel after shipped* where it applies).
+- `UpdateSfccShipping`: the same PATCH with the shipped lines, carrier and
+  tracking number and the order's shipping status.
+- `UpdateSfccReturn`: the cartridge's `c_orderAction = return_order`; the
+  seed names no return attribute, so under `SEED_PRESET` it is skipped.
+
+The attribute names and values differ between the seed and the cartridge;
+both are real in the field, so they are `SfccPreset`s: `SEED_PRESET`
+(`c_externalOrderStatus`: `New` / `CANCELLED`) and `CARTRIDGE_PRESET`
+(`c_externalChannelOrderStatus` with integer codes, `c_orderAction`).
+
+Authentication is `SfccClientCredentials`, an `httpx.Auth` doing OAuth 2
+client credentials against Salesforce's Account Manager: fetched once,
+reused, fetched again when it expires or SFCC answers 401; it never reaches
+a `repr`, log or error. Errors are the shared tree of `adapters.errors`.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import functools
+from collections.abc import Callable, Generator, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
+
+import cattrs
+import httpx
+from attrs import field, frozen
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from lifecycle import (
+    CreateSfccOrder,
+    Effect,
+    LineStatus,
+    Order,
+    OrderLine,
+    Recipient,
+    SfccStatus,
+    UpdateSfccOrderStatus,
+    UpdateSfccReturn,
+    UpdateSfccShipping,
+)
+
+from ._http import RetryPolicy, status_error
+from ._outbound import (
+    Call,
+    InvalidPayload,
+    MoneyFormat,
+    Problem,
+    asend,
+    response_json,
+    send,
+    text_of,
+    wire_money,
+)
+from .errors import AuthenticationError, RejectedError
+
+__all__ = [
+    "CARTRIDGE_PRESET",
+    "PARTNER",
+    "PRESETS",
+    "SEED_PRESET",
+    "Address",
+    "AsyncSfccClient",
+    "CreateOrderBody",
+    "Customer",
+    "Payment",
+    "ProductIdSource",
+    "ProductLineItem",
+    "SfccClient",
+    "SfccClientCredentials",
+    "SfccPreset",
+    "SfccResult",
+    "SfccSettings",
+    "Shipment",
+    "Totals",
+    "build_create_body",
+    "build_return_body",
+    "build_shipping_body",
+    "build_status_body",
+    "converter",
+]
+
+PARTNER = "sfcc"
+SfccEffect = CreateSfccOrder | UpdateSfccOrderStatus | UpdateSfccShipping | UpdateSfccReturn
+
+
+def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
+    return MappingProxyType(dict(value))
+
+
+# --- presets and settings -----------------------------------------------------------------------
+
+
+@frozen
+class SfccPreset:
+    """Which custom attributes carry the TikTok status, and with which values.
+
+    A lifecycle status missing from `status_values` is not sent (the update is
+    skipped and `SfccResult.skipped` says so) rather than sent with a guessed
+    value.
+    """
+
+    name: str
+    status_attribute: str
+    status_values: Mapping[SfccStatus, str | int] = field(converter=_frozen_map, hash=False)
+    line_shipped_value: str | int
+    line_status_attribute: str = "c_externalLineItemStatus"
+    carrier_attribute: str = "c_carrier"
+    tracking_attribute: str = "c_trackingNumber"
+    order_action_attribute: str | None = None
+    cancel_action: str | None = None
+    return_action: str | None = None
+    tag_attribute: str | None = "c_orderTag"
+    cancelled_after_shipped_tag: str = "cancel after shipped"
+
+
+SEED_PRESET = SfccPreset(
+    name="seed",
+    status_attribute="c_externalOrderStatus",
+    status_values={SfccStatus.NEW: "New", SfccStatus.CANCELLED: "CANCELLED"},
+    line_shipped_value="shipped",
+)
+"""Seed 003: `c_externalOrderStatus` = `New` on creation, `CANCELLED` on cancellation.
+
+The seed names no value for completion or partial cancellation, so those
+updates are skipped. The *cancel after shipped* tag goes into `c_orderTag`
+(the cartridge's tag attribute); its text is **unconfirmed**, a setting of
+the preset. The line status value `shipped` is **unconfirmed**.
+"""
+
+CARTRIDGE_PRESET = SfccPreset(
+    name="cartridge",
+    status_attribute="c_externalChannelOrderStatus",
+    status_values={
+        SfccStatus.NEW: 3,
+        SfccStatus.COMPLETED: 5,
+        SfccStatus.CANCELLED: 6,
+        SfccStatus.PARTIALLY_CANCELLED: 7,
+    },
+    line_shipped_value=2,
+    order_action_attribute="c_orderAction",
+    cancel_action="cancel_order",
+    return_action="return_order",
+)
+"""Salesforce's TikTok social-channel cartridge: integer external status codes.
+
+NEW 3, COMPLETED 5, CANCELLED 6, CANCELLED_PARTIAL 7; `c_orderAction` routes a
+PATCH to the cartridge's cancel (`cancel_order`) or return (`return_order`)
+hook. Shipped lines carry 2, `dw.order.Order.SHIPPING_STATUS_SHIPPED` (the
+cartridge writes `SHIPPING_STATUS_NOTSHIPPED` there on creation).
+"""
+
+PRESETS: Mapping[str, SfccPreset] = MappingProxyType(
+    {SEED_PRESET.name: SEED_PRESET, CARTRIDGE_PRESET.name: CARTRIDGE_PRESET}
+)
+
+
+class ProductIdSource(enum.StrEnum):
+    """Which TikTok line field is the SFCC `product_id`."""
+
+    SELLER_SKU = "seller_sku"
+    SKU_ID = "sku_id"
+
+
+@frozen
+class SfccSettings:
+    """Where the SFCC instance is and how to talk to it.
+
+    base_url, site_id:
+        The instance (`https://<instance>.demandware.net`) and the site.
+    client_id, client_secret:
+        The Account Manager API client; the secret never reaches a `repr`.
+    preset:
+        `SEED_PRESET` (default) or `CARTRIDGE_PRESET`, or your own.
+    api_version:
+        OCAPI version of the PATCH route; default `v22_6`, the version the
+        cartridge was built on.
+    token_url, scope:
+        Account Manager's token endpoint (default
+        `https://account.demandware.com/dwsso/oauth2/access_token`) and an
+        optional scope.
+    create_path:
+        The storefront controller that creates the order. The cartridge's
+        controller is `OrderCreate-Social`; default
+        `/on/demandware.store/Sites-{site_id}-Site/default/OrderCreate-Social`.
+        **Unconfirmed** for your site (locale segment, custom cartridges): a
+        setting.
+    order_path:
+        OCAPI Shop API order route; default
+        `/s/{site_id}/dw/shop/{api_version}/orders/{order_no}`.
+    product_id_source:
+        The SFCC product id is the TikTok seller SKU (default) or SKU id.
+    shipping_method:
+        Optional `shipment.shipping_method` for created orders.
+    shipping_status_attribute, line_items_attribute, line_id_attribute:
+        OCAPI's order document names: `shipping_status`, `product_items`,
+        `product_id` (defaults).
+    money:
+        Amounts as JSON numbers (default; the cartridge does arithmetic on
+        them) or decimal strings.
+    token_margin:
+        A token this close to expiry is renewed first. Default 60 s.
+    """
+
+    base_url: str
+    site_id: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    preset: SfccPreset = SEED_PRESET
+    api_version: str = "v22_6"
+    token_url: str = "https://account.demandware.com/dwsso/oauth2/access_token"
+    scope: str | None = None
+    create_path: str = "/on/demandware.store/Sites-{site_id}-Site/default/OrderCreate-Social"
+    order_path: str = "/s/{site_id}/dw/shop/{api_version}/orders/{order_no}"
+    product_id_source: ProductIdSource = field(
+        default=ProductIdSource.SELLER_SKU, converter=ProductIdSource
+    )
+    shipping_method: str | None = None
+    shipping_status_attribute: str = "shipping_status"
+    line_items_attribute: str = "product_items"
+    line_id_attribute: str = "product_id"
+    money: MoneyFormat = field(default=MoneyFormat.NUMBER, converter=MoneyFormat)
+    token_margin: timedelta = timedelta(seconds=60)
+
+    def create_url(self) -> str:
+        return self.base_url.rstrip("/") + self.create_path.format(site_id=self.site_id)
+
+    def order_url(self, order_no: str) -> str:
+        path = self.order_path.format(
+            site_id=self.site_id, api_version=self.api_version, order_no=order_no
+        )
+        return self.base_url.rstrip("/") + path
+
+    def credentials(self, clock: Callable[[], datetime] | None = None) -> SfccClientCredentials:
+        return SfccClientCredentials(
+            self.token_url,
+            self.client_id,
+            self.client_secret,
+            scope=self.scope,
+            clock=clock,
+            margin=self.token_margin,
+        )
+
+
+# --- OAuth client credentials -------------------------------------------------------------------
+
+
+@frozen
+class _Token:
+    access_token: str = field(repr=False)
+    expires_at: datetime
+
+
+class SfccClientCredentials(httpx.Auth):
+    """OAuth 2 client credentials as an `httpx.Auth`, for sync and async clients alike.
+
+    The token is fetched on first use, reused until `margin` before it expires,
+    and fetched again once when SFCC answers 401 (a token revoked early). The
+    secret goes in a Basic header to the token endpoint only; neither it nor
+    the token is ever in a `repr`, log line or error.
+    """
+
+    requires_response_body = True
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        scope: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+        margin: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self.token_url = token_url
+        self.scope = scope
+        self.margin = margin
+        self.fetches = 0
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+        self._token: _Token | None = None
+
+    def __repr__(self) -> str:
+        return f"SfccClientCredentials(token_url={self.token_url!r}, fetches={self.fetches})"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if self._token is None or self._clock() >= self._token.expires_at - self.margin:
+            self._store((yield self._token_request()))
+        response = yield self._authorised(request)
+        if response.status_code == 401:
+            self._store((yield self._token_request()))
+            yield self._authorised(request)
+
+    def _authorised(self, request: httpx.Request) -> httpx.Request:
+        assert self._token is not None
+        request.headers["Authorization"] = f"Bearer {self._token.access_token}"
+        return request
+
+    def _token_request(self) -> httpx.Request:
+        form = {"grant_type": "client_credentials"}
+        if self.scope:
+            form["scope"] = self.scope
+        self.fetches += 1
+        return httpx.Request(
+            "POST",
+            self.token_url,
+            data=form,
+            headers={"Authorization": f"Basic {self._basic}", "Accept": "application/json"},
+        )
+
+    def _store(self, response: httpx.Response) -> None:
+        status = response.status_code
+        if status in (400, 401, 403):
+            raise AuthenticationError(PARTNER, "token request refused", status=status)
+        error = status_error(PARTNER, response, message="token request failed")
+        if error is not None:
+            raise error
+        body = response_json(response)
+        token = body.get("access_token") if isinstance(body, Mapping) else None
+        if not isinstance(token, str) or not token:
+            raise AuthenticationError(PARTNER, "token answer without access_token", status=status)
+        lifetime = body.get("expires_in") if isinstance(body, Mapping) else None
+        seconds = (
+            int(lifetime) if isinstance(lifetime, int | str) and str(lifetime).isdigit() else 0
+        )
+        self._token = _Token(token, self._clock() + timedelta(seconds=seconds))
+
+
+# --- the wire shape -----------------------------------------------------------------------------
+
+
+@frozen
+class Address:
+    first_name: str | None = None
+    last_name: str | None = None
+    address1: str | None = None
+    city: str | None = None
+    state_code: str | None = None
+    postal_code: str | None = None
+    country_code: str | None = None
+    phone: str | None = None
+
+
+@frozen
+class Customer:
+    customer_email: str | None = None
+    customer_name: str | None = None
+    billing_address: Address | None = None
+
+
+@frozen
+class Shipment:
+    shipping_address: Address | None = None
+    shipping_method: str | None = None
+
+
+@frozen
+class ProductLineItem:
+    product_id: str
+    quantity: int
+    net_price: Decimal
+
+
+@frozen
+class Totals:
+    adjusted_shipping_total: Decimal | None = None
+
+
+@frozen
+class Payment:
+    payment_method: str
+
+
+@frozen
+class CreateOrderBody:
+    """The cartridge's `OrderCreate-Social` body, the TikTok order id as `c_externalOrderId`."""
+
+    external_order_id: str
+    currency: str
+    customer: Customer
+    shipment: Shipment
+    product_lineitems: tuple[ProductLineItem, ...]
+    totals: Totals
+    payment: Payment
+    buyer_note: str | None = None
+
+
+@frozen
+class SfccResult:
+    """What an SFCC call did: the SFCC order number, and whether anything changed."""
+
+    order_no: str | None
+    created: bool = False
+    skipped: bool = False
+
+
+@functools.cache
+def converter(money: MoneyFormat = MoneyFormat.NUMBER) -> cattrs.Converter:
+    """This partner's converter: `None` fields omitted, cartridge renames, money as configured."""
+    conv = cattrs.Converter(omit_if_default=True)
+    conv.register_unstructure_hook(Decimal, lambda amount: wire_money(amount, money))
+    conv.register_structure_hook(Decimal, lambda value, _type: Decimal(str(value)))
+    renames: dict[str, Any] = {
+        "external_order_id": override(rename="c_externalOrderId"),
+        "buyer_note": override(rename="c_buyerNote"),
+    }
+    unstructure = make_dict_unstructure_fn(
+        CreateOrderBody, conv, _cattrs_omit_if_default=True, **renames
+    )
+    conv.register_unstructure_hook(CreateOrderBody, unstructure)
+    conv.register_structure_hook(
+        CreateOrderBody, make_dict_structure_fn(CreateOrderBody, conv, **renames)
+    )
+    return conv
+
+
+# --- building -----------------------------------------------------------------------------------
+
+
+def _address(recipient: Recipient | None) -> Address | None:
+    if recipient is None:
+        return None
+    first, _, last = recipient.name.strip().partition(" ")
+    return Address(
+        first_name=first or None,
+        last_name=last or None,
+        address1=recipient.full_address or None,
+        city=recipient.city or None,
+        state_code=recipient.state or None,
+        postal_code=recipient.zipcode or None,
+        country_code=recipient.region_code or None,
+        phone=recipient.phone or None,
+    )
+
+
+def _product_id(line: OrderLine, source: ProductIdSource) -> str:
+    primary = line.seller_sku if source is ProductIdSource.SELLER_SKU else line.sku_id
+    return primary or line.sku_id or line.seller_sku or line.product_id or line.line_item_id
+
+
+def _line_items(order: Order, source: ProductIdSource) -> tuple[ProductLineItem, ...]:
+    """One SFCC line per product: 202309 lines are single units, so they add up."""
+    grouped: dict[str, ProductLineItem] = {}
+    for line in order.lines:
+        if line.status is LineStatus.CANCELLED:
+            continue
+        product = _product_id(line, source)
+        price = line.sale_price * line.quantity
+        found = grouped.get(product)
+        if found is not None:
+            price += found.net_price
+        quantity = line.quantity + (found.quantity if found else 0)
+        grouped[product] = ProductLineItem(product, quantity, price)
+    return tuple(grouped.values())
+
+
+def build_create_body(
+    order: Order, effect: CreateSfccOrder, settings: SfccSettings
+) -> dict[str, Any]:
+    """The create-order body: lines at their sale price, shipping, `SOCIAL_PAY`. Pure.
+
+    The preset's status attribute is set to its `NEW` value too (seed 003: the
+    order is created with `c_externalOrderStatus` `New`).
+    """
+    address = _address(order.recipient)
+    name = order.recipient.name if order.recipient and order.recipient.name else None
+    body = CreateOrderBody(
+        external_order_id=order.order_id,
+        currency=order.currency,
+        customer=Customer(order.buyer_email or None, name, address),
+        shipment=Shipment(address, settings.shipping_method),
+        product_lineitems=_line_items(order, settings.product_id_source),
+        totals=Totals(order.shipping_fee),
+        payment=Payment(effect.payment_method),
+        buyer_note=order.buyer_message or None,
+    )
+    unstructured: dict[str, Any] = converter(settings.money).unstructure(body)
+    value = settings.preset.status_values.get(effect.external_status)
+    if value is not None:
+        unstructured[settings.preset.status_attribute] = value
+    return unstructured
+
+
+def _line_id(order: Order, line_item_id: str, settings: SfccSettings) -> str:
+    return _product_id(order.line(line_item_id), settings.product_id_source)
+
+
+def build_status_body(
+    order: Order, effect: UpdateSfccOrderStatus, settings: SfccSettings
+) -> dict[str, Any] | None:
+    """The PATCH for an external status, or `None` when the preset has no value for it. Pure."""
+    preset = settings.preset
+    value = preset.status_values.get(effect.external_status)
+    if value is None:
+        return None
+    body: dict[str, Any] = {preset.status_attribute: value}
+    cancelling = effect.external_status in (SfccStatus.CANCELLED, SfccStatus.PARTIALLY_CANCELLED)
+    if cancelling and preset.order_action_attribute and preset.cancel_action:
+        body[preset.order_action_attribute] = preset.cancel_action
+    if cancelling and effect.cancelled_after_shipped and preset.tag_attribute:
+        body[preset.tag_attribute] = preset.cancelled_after_shipped_tag
+    return body
+
+
+def build_shipping_body(
+    order: Order, effect: UpdateSfccShipping, settings: SfccSettings
+) -> dict[str, Any]:
+    """The PATCH for shipped lines: line status, carrier, tracking; order shipping status."""
+    preset = settings.preset
+    carrier = effect.shipping_provider_name or effect.shipping_provider_id
+    lines = []
+    for line_item_id in dict.fromkeys(_line_id(order, i, settings) for i in effect.line_item_ids):
+        line: dict[str, Any] = {
+            settings.line_id_attribute: line_item_id,
+            preset.line_status_attribute: preset.line_shipped_value,
+        }
+        if carrier:
+            line[preset.carrier_attribute] = carrier
+        if effect.tracking_number:
+            line[preset.tracking_attribute] = effect.tracking_number
+        lines.append(line)
+    return {
+        settings.shipping_status_attribute: effect.shipping_status.value,
+        settings.line_items_attribute: lines,
+    }
+
+
+def build_return_body(
+    order: Order, effect: UpdateSfccReturn, settings: SfccSettings
+) -> dict[str, Any] | None:
+    """The PATCH that routes a return to the cartridge's hook; `None` under a preset without one."""
+    preset = settings.preset
+    if not (preset.order_action_attribute and preset.return_action):
+        return None
+    products = dict.fromkeys(_line_id(order, i, settings) for i in effect.line_item_ids)
+    return {
+        preset.order_action_attribute: preset.return_action,
+        settings.line_items_attribute: [{settings.line_id_attribute: p} for p in products],
+    }
+
+
+# --- reading answers ----------------------------------------------------------------------------
+
+
+def _created(response: httpx.Response) -> SfccResult:
+    """A created order, or the existing one: the cartridge answers a duplicate with HTTP 400,
+    `error: false` and the order number it already has."""
+    body = response_json(response)
+    fields = body if isinstance(body, Mapping) else {}
+    order_no = fields.get("orderNo")
+    if fields.get("error") is False and order_no:
+        return SfccResult(str(order_no), created=response.is_success)
+    error = status_error(PARTNER, response, message=text_of(fields.get("msg"), "order not created"))
+    if error is not None:
+        raise error
+    message = text_of(fields.get("msg"), "order not created")
+    raise RejectedError(PARTNER, message, status=response.status_code)
+
+
+def _patched(order_no: str) -> Callable[[httpx.Response], SfccResult]:
+    def interpret(response: httpx.Response) -> SfccResult:
+        body = response_json(response)
+        fault = body.get("fault") if isinstance(body, Mapping) else None
+        fault = fault if isinstance(fault, Mapping) else {}
+        code = fault.get("type")
+        message = text_of(fault.get("message"), "order update failed")
+        error = status_error(PARTNER, response, code=code, message=message)
+        if error is not None:
+            raise error
+        return SfccResult(order_no)
+
+    return interpret
+
+
+# --- clients ------------------------------------------------------------------------------------
+
+
+class _SfccBase:
+    """Everything but the sending: which request an effect needs, if any."""
+
+    def __init__(
+        self,
+        settings: SfccSettings,
+        retry: RetryPolicy | None = None,
+        auth: SfccClientCredentials | None = None,
+    ) -> None:
+        self.settings = settings
+        self.retry = retry or RetryPolicy()
+        self.auth = auth or settings.credentials()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
+
+    def call(self, order: Order, effect: Effect, order_no: str | None) -> Call[SfccResult] | None:
+        """The request `effect` needs, or `None` when the preset says there is nothing to send."""
+        settings = self.settings
+        if isinstance(effect, CreateSfccOrder):
+            body = build_create_body(order, effect, settings)
+            return Call(PARTNER, "POST", settings.create_url(), _created, body=body)
+        if not order_no:
+            raise InvalidPayload(PARTNER, [Problem("order_no", f"needed for {effect.kind}")])
+        patch: dict[str, Any] | None
+        if isinstance(effect, UpdateSfccOrderStatus):
+            patch = build_status_body(order, effect, settings)
+        elif isinstance(effect, UpdateSfccShipping):
+            patch = build_shipping_body(order, effect, settings)
+        elif isinstance(effect, UpdateSfccReturn):
+            patch = build_return_body(order, effect, settings)
+        else:
+            raise TypeError(f"not an SFCC effect: {effect.kind}")
+        if patch is None:
+            return None
+        url = settings.order_url(order_no)
+        return Call(PARTNER, "PATCH", url, _patched(order_no), body=patch)
+
+
+class SfccClient(_SfccBase):
+    """Carries out the SFCC effects with an injected `httpx.Client`."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        settings: SfccSettings,
+        retry: RetryPolicy | None = None,
+        auth: SfccClientCredentials | None = None,
+    ) -> None:
+        super().__init__(settings, retry, auth)
+        self.client = client
+
+    def execute(self, order: Order, effect: Effect, *, order_no: str | None = None) -> SfccResult:
+        """Carry out `effect`; updates need the SFCC `order_no` that creation returned."""
+        call = self.call(order, effect, order_no)
+        if call is None:
+            return SfccResult(order_no, skipped=True)
+        return send(self.client, call, self.retry, self.auth)
+
+
+class AsyncSfccClient(_SfccBase):
+    """`SfccClient` for an `httpx.AsyncClient`."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: SfccSettings,
+        retry: RetryPolicy | None = None,
+        auth: SfccClientCredentials | None = None,
+    ) -> None:
+        super().__init__(settings, retry, auth)
+        self.client = client
+
+    async def execute(
+        self, order: Order, effect: Effect, *, order_no: str | None = None
+    ) -> SfccResult:
+        call = self.call(order, effect, order_no)
+        if call is None:
+            return SfccResult(order_no, skipped=True)
+        return await asend(self.client, call, self.retry, self.auth)

@@ -1,0 +1,348 @@
+"""Events API 2.0 and Offline Events: payloads per seed table, hashing, batching, sending."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from decimal import Decimal
+
+import attrs
+import httpx
+import phonenumbers
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters._outbound import MoneyFormat, encode_json
+from adapters.errors import AuthenticationError, RejectedError
+from adapters.events_api import (
+    EVENTS_URL,
+    OFFLINE_URL,
+    AsyncEventsApiClient,
+    Content,
+    Event,
+    EventData,
+    EventsApi,
+    EventsApiClient,
+    EventsApiSettings,
+    EventSource,
+    LineDetails,
+    OfflineEvent,
+    Properties,
+    build_bodies,
+    converter,
+    hash_email,
+    hash_external_id,
+    hash_phone,
+    is_sha256_hex,
+    normalise_phone,
+)
+from adapters.sandbox import SandboxServer
+from adapters.sandbox.reporting import EVENTS_PATH, OFFLINE_PATH, reporting_routes
+from lifecycle import LineStatus, ReportTikTokEvent
+
+from ._reporting_support import (
+    DONE,
+    FAST,
+    ORDER_ID,
+    async_mock_client,
+    body_of,
+    hotel_order,
+    mock_client,
+    tiktok_ok,
+)
+
+TOKEN = "events-secret-token-456"
+SETTINGS = EventsApiSettings(access_token=TOKEN, event_source_id="EVENTSET-1")
+EFFECT = ReportTikTokEvent(ORDER_ID, 9, event="CompletePayment", event_time=DONE)
+EMAIL_HASH = hashlib.sha256(b"jane.doe@example.com").hexdigest()
+PHONE_HASH = hashlib.sha256(b"+14155550123").hexdigest()
+EXTERNAL_HASH = hashlib.sha256(b"CUST-77").hexdigest()
+FULL_DATA = EventData(
+    external_id="CUST-77",
+    ttclid="E.C.P.ttclid",
+    ttp="ttp-cookie",
+    ip="203.0.113.9",
+    user_agent="Mozilla/5.0",
+    locale="en-US",
+    page_url="https://hotel.example/checkout",
+    page_referrer="https://www.tiktok.com/",
+    event_channel="store",
+    lines={
+        "SKU-DLX": LineDetails(("Travel", "Hotels", "Rooms"), brand="Harbour"),
+        "SKU-BRK": LineDetails(("Travel", "Food"), content_type="product_group"),
+    },
+)
+CONTENTS = [
+    {
+        "content_id": "SKU-DLX",
+        "content_name": "Deluxe King",
+        "content_type": "product",
+        "content_category": "Travel>Hotels>Rooms",
+        "price": Decimal("180.00"),
+        "quantity": 2,
+        "brand": "Harbour",
+    },
+    {
+        "content_id": "SKU-BRK",
+        "content_name": "Breakfast",
+        "content_type": "product_group",
+        "content_category": "Travel>Food",
+        "price": Decimal("20.00"),
+        "quantity": 1,
+    },
+]
+
+
+def test_events_2_0_golden_payload_has_every_seed_001_field() -> None:
+    """Seed 001's table: source, ids, hashed user, page, contents, value, order and shop ids."""
+    settings = attrs.evolve(SETTINGS, limited_data_use=True)
+    [body] = build_bodies([(hotel_order(), EFFECT, FULL_DATA)], settings)
+    assert body == {
+        "event_source": "offline",
+        "event_source_id": "EVENTSET-1",
+        "data": [
+            {
+                "event": "CompletePayment",
+                "event_time": 1795426200,
+                "event_id": "576461413038785752-CompletePayment",
+                "user": {
+                    "email": EMAIL_HASH,
+                    "phone": PHONE_HASH,
+                    "external_id": EXTERNAL_HASH,
+                    "ttclid": "E.C.P.ttclid",
+                    "ttp": "ttp-cookie",
+                    "ip": "203.0.113.9",
+                    "user_agent": "Mozilla/5.0",
+                    "locale": "en-US",
+                },
+                "properties": {
+                    "contents": CONTENTS,
+                    "content_type": "product",
+                    "currency": "USD",
+                    "value": Decimal("433.00"),
+                    "num_items": 3,
+                    "order_id": "576461413038785752",
+                    "shop_id": "7494049642642441621",
+                    "event_channel": "store",
+                },
+                "page": {
+                    "url": "https://hotel.example/checkout",
+                    "referrer": "https://www.tiktok.com/",
+                },
+                "limited_data_use": True,
+            }
+        ],
+    }
+
+
+def test_offline_golden_payload_has_every_seed_004_field() -> None:
+    """Seed 004's table: event_set_id, ISO-8601 timestamp, context.user lists, properties."""
+    settings = attrs.evolve(SETTINGS, api=EventsApi.OFFLINE)
+    [body] = build_bodies([(hotel_order(), EFFECT, FULL_DATA)], settings)
+    assert body == {
+        "event_set_id": "EVENTSET-1",
+        "event": "CompletePayment",
+        "event_id": "576461413038785752-CompletePayment",
+        "timestamp": "2026-11-23T09:30:00Z",
+        "context": {"user": {"emails": [EMAIL_HASH], "phone_numbers": [PHONE_HASH]}},
+        "properties": {
+            "contents": CONTENTS,
+            "content_type": "product",
+            "currency": "USD",
+            "value": Decimal("433.00"),
+            "num_items": 3,
+            "order_id": "576461413038785752",
+            "shop_id": "7494049642642441621",
+            "event_channel": "store",
+        },
+    }
+    assert settings.endpoint == OFFLINE_URL
+
+
+@pytest.mark.parametrize("source", list(EventSource))
+def test_every_event_source_and_string_money(source: EventSource) -> None:
+    """web / app / offline / crm are sent as configured; money may leave as strings."""
+    settings = attrs.evolve(SETTINGS, event_source=source, money="string")
+    [body] = build_bodies([(hotel_order(), EFFECT, None)], settings)
+    assert body["event_source"] == source.value
+    assert body["data"][0]["properties"]["value"] == "433.00"
+    assert "page" not in body["data"][0]
+
+
+def test_cancelled_lines_are_not_contents_and_value_can_be_overridden() -> None:
+    order = hotel_order()
+    order = attrs.evolve(
+        order, lines=[attrs.evolve(order.lines[0], status=LineStatus.CANCELLED), *order.lines[1:]]
+    )
+    [body] = build_bodies([(order, EFFECT, EventData(value=Decimal("200.00")))], SETTINGS)
+    properties = body["data"][0]["properties"]
+    assert [(c["content_id"], c["quantity"]) for c in properties["contents"]] == [
+        ("SKU-DLX", 1),
+        ("SKU-BRK", 1),
+    ]
+    assert properties["value"] == Decimal("200.00")
+
+
+def test_test_event_code_only_in_a_test_environment() -> None:
+    """The code is refused in live settings and sent in a test environment."""
+    with pytest.raises(ValueError, match="test environments"):
+        attrs.evolve(SETTINGS, test_event_code="TEST123")
+    test = attrs.evolve(SETTINGS, test_environment=True, test_event_code="TEST123")
+    assert build_bodies([(hotel_order(), EFFECT, None)], test)[0]["test_event_code"] == "TEST123"
+    assert "test_event_code" not in build_bodies([(hotel_order(), EFFECT, None)], SETTINGS)[0]
+
+
+def test_smart_mapping_reads_oms_data() -> None:
+    settings = attrs.evolve(SETTINGS, field_map={"properties.shop_id": "{{store.code}}"})
+    data = EventData(oms={"store": {"code": "SF-01"}})
+    [body] = build_bodies([(hotel_order(), EFFECT, data)], settings)
+    assert body["data"][0]["properties"]["shop_id"] == "SF-01"
+
+
+def test_batches_hold_at_most_max_batch_events() -> None:
+    """Five events with max_batch 2 go in three requests of 2, 2 and 1."""
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert (request.method, request.url.path) == ("POST", "/open_api/v1.3/event/track/")
+        assert request.headers["Access-Token"] == TOKEN
+        seen.append(request)
+        return tiktok_ok()
+
+    items = [
+        (hotel_order(order_id=f"10{i}"), attrs.evolve(EFFECT, order_id=f"10{i}"), None)
+        for i in range(5)
+    ]
+    with mock_client(handle) as http:
+        EventsApiClient(http, attrs.evolve(SETTINGS, max_batch=2), retry=FAST).report(items)
+    assert [len(body_of(r)["data"]) for r in seen] == [2, 2, 1]
+    assert [e["event_id"] for r in seen for e in body_of(r)["data"]] == [
+        f"10{i}-CompletePayment" for i in range(5)
+    ]
+    assert str(seen[0].url) == EVENTS_URL
+
+
+@pytest.mark.parametrize(("code", "error"), [(40105, AuthenticationError), (40002, RejectedError)])
+def test_non_zero_codes_are_errors_with_personal_data_redacted(
+    code: int, error: type[Exception]
+) -> None:
+    """TikTok's HTTP 200 errors raise; an echoed email or phone never reaches the message."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        message = "bad user jane.doe@example.com +14155550123"
+        return httpx.Response(200, json={"code": code, "message": message, "request_id": "r9"})
+
+    with mock_client(handle) as http, pytest.raises(error) as raised:
+        EventsApiClient(http, SETTINGS, retry=FAST).execute(hotel_order(), EFFECT)
+    assert "jane.doe" not in str(raised.value)
+    assert "4155550123" not in str(raised.value)
+    assert "r9" in str(raised.value)
+
+
+def test_async_client_sends_the_same_batches() -> None:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/open_api/v1.3/event/track/"
+        seen.append(request)
+        return tiktok_ok()
+
+    async def run() -> None:
+        async with async_mock_client(handle) as http:
+            await AsyncEventsApiClient(http, SETTINGS, retry=FAST).execute(
+                hotel_order(), EFFECT, FULL_DATA
+            )
+
+    asyncio.run(run())
+    assert body_of(seen[0]) == build_bodies([(hotel_order(), EFFECT, FULL_DATA)], SETTINGS)[0]
+
+
+def test_end_to_end_against_the_sandbox_deduplicates_by_event_id() -> None:
+    """A retried effect carries the same event_id; both formats reach the fake on 127.0.0.1."""
+    routes, state = reporting_routes(TOKEN)
+    with SandboxServer(routes) as server, httpx.Client() as http:
+        live = attrs.evolve(SETTINGS, url=server.url + EVENTS_PATH)
+        offline = attrs.evolve(SETTINGS, api=EventsApi.OFFLINE, url=server.url + OFFLINE_PATH)
+        EventsApiClient(http, live, retry=FAST).execute(hotel_order(), EFFECT, FULL_DATA)
+        EventsApiClient(http, live, retry=FAST).execute(hotel_order(), EFFECT, FULL_DATA)
+        EventsApiClient(http, offline, retry=FAST).execute(hotel_order(), EFFECT)
+        wrong = attrs.evolve(live, access_token="nope")
+        with pytest.raises(AuthenticationError):
+            EventsApiClient(http, wrong, retry=FAST).execute(hotel_order(), EFFECT)
+    assert [e["event_id"] for e in state.events] == [EFFECT.event_id] * 2
+    assert state.events[0]["user"]["email"] == EMAIL_HASH
+    assert state.offline_events[0]["context"]["user"]["emails"] == [EMAIL_HASH]
+    assert state.duplicates == 2
+
+
+# --- hashing -----------------------------------------------------------------------------------
+
+REGIONS = ("US", "GB", "DE", "FR", "JP", "BR", "IN", "ID", "TH", "MY")
+
+
+@st.composite
+def phones(draw: st.DrawFn) -> tuple[str, str]:
+    """A valid phone written in one of the common formats, and its region."""
+    region = draw(st.sampled_from(REGIONS))
+    number = phonenumbers.example_number(region)
+    assert number is not None
+    style = draw(st.sampled_from(list(phonenumbers.PhoneNumberFormat.__dict__.values())[1:5]))
+    written = phonenumbers.format_number(number, style)
+    return draw(st.sampled_from([written, f"  {written} "])), region
+
+
+@given(st.emails(), phones())
+def test_hashing_is_idempotent_and_never_leaks(email: str, phone: tuple[str, str]) -> None:
+    """Hashing a digest gives it back; the payload holds no clear email or phone."""
+    written, region = phone
+    e164 = normalise_phone(written, region)
+    assert e164 is not None
+    assert normalise_phone(e164) == e164
+    for hashed in (hash_email(email), hash_phone(written, region), hash_external_id(email)):
+        assert hashed is not None
+        assert is_sha256_hex(hashed)
+    assert hash_email(hash_email(email) or "") == hash_email(email)
+    assert hash_phone(hash_phone(written, region) or "") == hash_phone(written, region)
+    assert hash_email(email) == hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    assert hash_phone(written, region) == hashlib.sha256(e164.encode()).hexdigest()
+    data = EventData(email=email, phone=written, phone_region=region, external_id=email)
+    for api in EventsApi:
+        [body] = build_bodies([(hotel_order(), EFFECT, data)], attrs.evolve(SETTINGS, api=api))
+        wire = encode_json(body).decode()
+        for clear in (email, email.strip().lower(), written.strip(), e164, e164[1:]):
+            assert clear not in wire
+
+
+def test_uppercase_digest_is_passed_on_lowercased_and_junk_phone_dropped() -> None:
+    assert hash_email(EMAIL_HASH.upper()) == EMAIL_HASH
+    assert hash_phone("12") is None
+    assert hash_email("   ") is None
+    event = build_bodies([(hotel_order(), EFFECT, EventData(phone="12"))], SETTINGS)[0]["data"][0]
+    assert "phone" not in event["user"]
+
+
+@given(
+    st.builds(
+        OfflineEvent,
+        properties=st.builds(
+            Properties,
+            contents=st.lists(
+                st.builds(Content, price=st.none() | st.decimals(0, 10**6, places=2))
+            ).map(tuple),
+            value=st.none() | st.decimals(min_value=0, max_value=10**6, places=2),
+        ),
+    ),
+    st.sampled_from(list(MoneyFormat)),
+)
+def test_converter_round_trips_offline_events(event: OfflineEvent, money: MoneyFormat) -> None:
+    """structure(unstructure(x)) == x for the seed 004 shape, in both money formats."""
+    conv = converter(money)
+    assert conv.structure(conv.unstructure(event), OfflineEvent) == event
+
+
+def test_converter_round_trips_an_events_2_0_event() -> None:
+    conv = converter()
+    [body] = build_bodies([(hotel_order(), EFFECT, FULL_DATA)], SETTINGS)
+    event = conv.structure(body["data"][0], Event)
+    assert conv.unstructure(event) == body["data"][0]

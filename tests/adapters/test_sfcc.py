@@ -1,0 +1,437 @@
+"""SFCC: create / status / shipping / return payloads per preset, OAuth, duplicates, sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters._outbound import InvalidPayload, MoneyFormat
+from adapters.errors import AuthenticationError, RejectedError
+from adapters.sandbox import SandboxServer
+from adapters.sandbox.sfcc import TOKEN_PATH, sfcc_routes
+from adapters.sfcc import (
+    CARTRIDGE_PRESET,
+    PRESETS,
+    SEED_PRESET,
+    AsyncSfccClient,
+    CreateOrderBody,
+    ProductLineItem,
+    SfccClient,
+    SfccResult,
+    SfccSettings,
+    Totals,
+    build_create_body,
+    build_return_body,
+    build_shipping_body,
+    build_status_body,
+    converter,
+)
+from lifecycle import (
+    CreateSfccOrder,
+    ReturnStatus,
+    SfccStatus,
+    ShippingStatus,
+    UpdateSfccOrderStatus,
+    UpdateSfccReturn,
+    UpdateSfccShipping,
+)
+
+from ._reporting_support import (
+    FAST,
+    ORDER_ID,
+    async_mock_client,
+    body_of,
+    hotel_order,
+    mock_client,
+)
+
+SECRET = "sfcc-client-secret-789"
+SETTINGS = SfccSettings(
+    base_url="https://shop.example.test",
+    site_id="TikTokSite",
+    client_id="sandbox-client",
+    client_secret=SECRET,
+    token_url="https://account.example.test" + TOKEN_PATH,
+)
+CARTRIDGE = attrs.evolve(SETTINGS, preset=CARTRIDGE_PRESET)
+CREATE = CreateSfccOrder(ORDER_ID, 2)
+CANCEL = UpdateSfccOrderStatus(
+    ORDER_ID, 5, external_status=SfccStatus.CANCELLED, cancelled_after_shipped=True
+)
+SHIP = UpdateSfccShipping(
+    ORDER_ID,
+    3,
+    line_item_ids=("L1", "L2"),
+    shipping_status=ShippingStatus.PART_SHIPPED,
+    tracking_number="1Z999",
+    shipping_provider_name="UPS",
+)
+RETURN = UpdateSfccReturn(
+    ORDER_ID, 6, return_id="R1", return_status=ReturnStatus.APPROVED, line_item_ids=("L3",)
+)
+CREATE_PATH = "/on/demandware.store/Sites-TikTokSite-Site/default/OrderCreate-Social"
+ORDER_PATH = "/s/TikTokSite/dw/shop/v22_6/orders/00000001"
+
+
+def expected_create(status: dict[str, Any]) -> dict[str, Any]:
+    address = {
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "address1": "1 Main St",
+        "city": "San Francisco",
+        "state_code": "CA",
+        "postal_code": "94105",
+        "country_code": "US",
+        "phone": "(415) 555-0123",
+    }
+    return {
+        "c_externalOrderId": "576461413038785752",
+        "currency": "USD",
+        "customer": {
+            "customer_email": " Jane.Doe@Example.COM ",
+            "customer_name": "Jane Doe",
+            "billing_address": address,
+        },
+        "shipment": {"shipping_address": address},
+        "product_lineitems": [
+            {"product_id": "ROOM-DLX", "quantity": 2, "net_price": Decimal("360.00")},
+            {"product_id": "BREAKFAST", "quantity": 1, "net_price": Decimal("20.00")},
+        ],
+        "totals": {"adjusted_shipping_total": Decimal("15.00")},
+        "payment": {"payment_method": "SOCIAL_PAY"},
+        "c_buyerNote": "late arrival",
+        **status,
+    }
+
+
+def test_create_body_seed_preset_golden() -> None:
+    """Seed 003: external id, status New, SOCIAL_PAY; 202309 unit lines add up per product."""
+    assert build_create_body(hotel_order(), CREATE, SETTINGS) == expected_create(
+        {"c_externalOrderStatus": "New"}
+    )
+
+
+def test_create_body_cartridge_preset_golden() -> None:
+    assert build_create_body(hotel_order(), CREATE, CARTRIDGE) == expected_create(
+        {"c_externalChannelOrderStatus": 3}
+    )
+
+
+def test_create_body_money_as_strings() -> None:
+    settings = attrs.evolve(SETTINGS, money=MoneyFormat.STRING)
+    body = build_create_body(hotel_order(), CREATE, settings)
+    assert body["product_lineitems"][0]["net_price"] == "360.00"
+    assert body["totals"] == {"adjusted_shipping_total": "15.00"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "effect", "expected"),
+    [
+        (
+            SETTINGS,
+            CANCEL,
+            {"c_externalOrderStatus": "CANCELLED", "c_orderTag": "cancel after shipped"},
+        ),
+        (
+            CARTRIDGE,
+            CANCEL,
+            {
+                "c_externalChannelOrderStatus": 6,
+                "c_orderAction": "cancel_order",
+                "c_orderTag": "cancel after shipped",
+            },
+        ),
+        (
+            CARTRIDGE,
+            attrs.evolve(
+                CANCEL,
+                external_status=SfccStatus.PARTIALLY_CANCELLED,
+                cancelled_after_shipped=False,
+            ),
+            {"c_externalChannelOrderStatus": 7, "c_orderAction": "cancel_order"},
+        ),
+        (
+            CARTRIDGE,
+            UpdateSfccOrderStatus(ORDER_ID, 8, external_status=SfccStatus.COMPLETED),
+            {"c_externalChannelOrderStatus": 5},
+        ),
+        (SETTINGS, UpdateSfccOrderStatus(ORDER_ID, 8, external_status=SfccStatus.COMPLETED), None),
+        (
+            SETTINGS,
+            attrs.evolve(CANCEL, cancelled_after_shipped=False),
+            {"c_externalOrderStatus": "CANCELLED"},
+        ),
+    ],
+    ids=[
+        "seed-cancel-after-shipped",
+        "cartridge-cancel",
+        "cartridge-partial",
+        "cartridge-completed",
+        "seed-completed-skipped",
+        "seed-cancel",
+    ],
+)
+def test_status_bodies_per_preset(
+    settings: SfccSettings, effect: UpdateSfccOrderStatus, expected: dict[str, Any] | None
+) -> None:
+    """Each preset's attribute and value; a status the preset has no value for is skipped."""
+    assert build_status_body(hotel_order(), effect, settings) == expected
+
+
+def test_shipping_body_golden() -> None:
+    """Shipped lines by product, with carrier and tracking; order shipping status."""
+    assert build_shipping_body(hotel_order(), SHIP, CARTRIDGE) == {
+        "shipping_status": "part_shipped",
+        "product_items": [
+            {
+                "product_id": "ROOM-DLX",
+                "c_externalLineItemStatus": 2,
+                "c_carrier": "UPS",
+                "c_trackingNumber": "1Z999",
+            }
+        ],
+    }
+    assert (
+        build_shipping_body(hotel_order(), SHIP, SETTINGS)["product_items"][0][
+            "c_externalLineItemStatus"
+        ]
+        == "shipped"
+    )
+
+
+def test_return_body_only_where_the_preset_has_a_return_action() -> None:
+    assert build_return_body(hotel_order(), RETURN, CARTRIDGE) == {
+        "c_orderAction": "return_order",
+        "product_items": [{"product_id": "BREAKFAST"}],
+    }
+    assert build_return_body(hotel_order(), RETURN, SETTINGS) is None
+    assert set(PRESETS) == {"seed", "cartridge"}
+    assert PRESETS["seed"] is SEED_PRESET
+
+
+money = st.decimals(min_value=0, max_value=10**6, places=2)
+
+
+@given(
+    st.builds(
+        CreateOrderBody,
+        product_lineitems=st.lists(st.builds(ProductLineItem, net_price=money)).map(tuple),
+        totals=st.builds(Totals, adjusted_shipping_total=st.none() | money),
+    ),
+    st.sampled_from(list(MoneyFormat)),
+)
+def test_converter_round_trips(body: CreateOrderBody, money: MoneyFormat) -> None:
+    """structure(unstructure(x)) == x, with the cartridge's renames, in both money formats."""
+    conv = converter(money)
+    assert conv.structure(conv.unstructure(body), CreateOrderBody) == body
+
+
+# --- a fake instance for MockTransport ---------------------------------------------------------
+
+
+class FakeSfcc:
+    """Routes on method and path, asserts what arrives, and can refuse a token once."""
+
+    def __init__(self, *, expires_in: int = 1800, reject_next_token: bool = False) -> None:
+        self.expires_in = expires_in
+        self.reject_next_token = reject_next_token
+        self.tokens: list[str] = []
+        self.seen: list[httpx.Request] = []
+        self.orders: dict[str, str] = {}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request)
+        route = (request.method, request.url.host, request.url.path)
+        if route == ("POST", "account.example.test", TOKEN_PATH):
+            return self.token(request)
+        auth = request.headers.get("Authorization", "")
+        if auth != f"Bearer {self.tokens[-1] if self.tokens else ''}":
+            return httpx.Response(401, json={"fault": {"type": "InvalidAccessTokenException"}})
+        if self.reject_next_token:
+            self.reject_next_token = False
+            return httpx.Response(401, json={"fault": {"type": "InvalidAccessTokenException"}})
+        if route == ("POST", "shop.example.test", CREATE_PATH):
+            return self.create(request)
+        if route == ("PATCH", "shop.example.test", ORDER_PATH):
+            return httpx.Response(200, json={"order_no": "00000001", **body_of(request)})
+        if request.method == "PATCH":
+            return httpx.Response(404, json={"fault": {"type": "OrderNotFoundException"}})
+        raise AssertionError(f"unexpected {request.method} {request.url}")
+
+    def token(self, request: httpx.Request) -> httpx.Response:
+        basic = base64.b64encode(f"sandbox-client:{SECRET}".encode()).decode()
+        assert request.headers["Authorization"] == f"Basic {basic}"
+        assert request.content == b"grant_type=client_credentials"
+        self.tokens.append(f"token-{len(self.tokens) + 1}")
+        return httpx.Response(
+            200, json={"access_token": self.tokens[-1], "expires_in": self.expires_in}
+        )
+
+    def create(self, request: httpx.Request) -> httpx.Response:
+        external_id = body_of(request)["c_externalOrderId"]
+        if external_id in self.orders:
+            return httpx.Response(
+                400,
+                json={
+                    "error": False,
+                    "orderNo": self.orders[external_id],
+                    "msg": "Order already exists",
+                },
+            )
+        self.orders[external_id] = f"{len(self.orders) + 1:08d}"
+        return httpx.Response(200, json={"error": False, "orderNo": self.orders[external_id]})
+
+    def paths(self) -> list[str]:
+        return [r.url.path for r in self.seen]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 20, 10, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def sfcc_client(
+    fake: FakeSfcc, settings: SfccSettings = SETTINGS, clock: Clock | None = None
+) -> SfccClient:
+    return SfccClient(mock_client(fake), settings, retry=FAST, auth=settings.credentials(clock))
+
+
+def test_create_is_idempotent_and_the_token_is_fetched_once() -> None:
+    """A second create of the same TikTok order is the duplicate answer, taken as success."""
+    fake = FakeSfcc()
+    client = sfcc_client(fake)
+    first = client.execute(hotel_order(), CREATE)
+    again = client.execute(hotel_order(), CREATE)
+    assert first == SfccResult("00000001", created=True)
+    assert again == SfccResult("00000001", created=False)
+    assert fake.paths() == [TOKEN_PATH, CREATE_PATH, CREATE_PATH]
+
+
+def test_updates_patch_the_order_and_need_its_number() -> None:
+    fake = FakeSfcc()
+    client = sfcc_client(fake, CARTRIDGE)
+    assert client.execute(hotel_order(), CANCEL, order_no="00000001") == SfccResult("00000001")
+    client.execute(hotel_order(), SHIP, order_no="00000001")
+    assert body_of(fake.seen[1])["c_orderAction"] == "cancel_order"
+    assert body_of(fake.seen[2])["shipping_status"] == "part_shipped"
+    with pytest.raises(InvalidPayload, match="order_no"):
+        client.execute(hotel_order(), SHIP)
+    skipped = sfcc_client(fake).execute(hotel_order(), RETURN, order_no="00000001")
+    assert skipped == SfccResult("00000001", skipped=True)
+    with pytest.raises(RejectedError) as raised:
+        client.execute(hotel_order(), SHIP, order_no="99")
+    assert (raised.value.status, raised.value.code) == (404, "OrderNotFoundException")
+
+
+def test_token_is_refreshed_after_a_401() -> None:
+    """SFCC refusing a token early makes the auth fetch a new one and replay the request once."""
+    fake = FakeSfcc(reject_next_token=True)
+    auth = SETTINGS.credentials()
+    client = SfccClient(mock_client(fake), SETTINGS, retry=FAST, auth=auth)
+    assert client.execute(hotel_order(), CREATE).order_no == "00000001"
+    assert fake.paths() == [TOKEN_PATH, CREATE_PATH, TOKEN_PATH, CREATE_PATH]
+    assert fake.seen[-1].headers["Authorization"] == "Bearer token-2"
+    assert auth.fetches == 2
+
+
+def test_token_is_renewed_before_it_expires() -> None:
+    """Within the margin of expiry the auth fetches first; before that it reuses the token."""
+    fake, clock = FakeSfcc(expires_in=300), Clock()
+    client = sfcc_client(fake, SETTINGS, clock)
+    client.execute(hotel_order(), CREATE)
+    clock.now += timedelta(seconds=200)
+    client.execute(hotel_order(), CREATE)
+    clock.now += timedelta(seconds=41)  # 241 s: within the 60 s margin of 300 s
+    client.execute(hotel_order(), CREATE)
+    assert fake.paths().count(TOKEN_PATH) == 2
+
+
+def test_refused_credentials_are_an_authentication_error_without_the_secret() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == TOKEN_PATH
+        return httpx.Response(401, json={"error": "invalid_client"})
+
+    client = SfccClient(mock_client(handle), SETTINGS, retry=FAST)
+    with pytest.raises(AuthenticationError) as raised:
+        client.execute(hotel_order(), CREATE)
+    assert SECRET not in str(raised.value)
+    assert SECRET not in repr(client.auth)
+
+
+def test_async_client_shares_the_auth_flow() -> None:
+    fake = FakeSfcc(reject_next_token=True)
+
+    async def run() -> SfccResult:
+        async with async_mock_client(fake) as http:
+            client = AsyncSfccClient(http, CARTRIDGE, retry=FAST)
+            await client.execute(hotel_order(), CREATE)
+            return await client.execute(hotel_order(), RETURN, order_no="00000001")
+
+    assert asyncio.run(run()) == SfccResult("00000001")
+    assert fake.paths() == [TOKEN_PATH, CREATE_PATH, TOKEN_PATH, CREATE_PATH, ORDER_PATH]
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+
+def _sandbox_settings(server: SandboxServer, preset: Any = SEED_PRESET) -> SfccSettings:
+    return attrs.evolve(
+        SETTINGS, base_url=server.url, token_url=server.url + TOKEN_PATH, preset=preset
+    )
+
+
+def test_end_to_end_create_cancel_ship_against_the_sandbox() -> None:
+    """Real HTTP: create twice (one order), ship, cancel after shipped, refresh after revoke."""
+    routes, state = sfcc_routes(client_secret=SECRET)
+    with SandboxServer(routes) as server, httpx.Client() as http:
+        settings = _sandbox_settings(server)
+        client = SfccClient(http, settings, retry=FAST)
+        created = client.execute(hotel_order(), CREATE)
+        assert client.execute(hotel_order(), CREATE) == attrs.evolve(created, created=False)
+        client.execute(
+            hotel_order(),
+            attrs.evolve(
+                SHIP, shipping_status=ShippingStatus.SHIPPED, line_item_ids=("L1", "L2", "L3")
+            ),
+            order_no=created.order_no,
+        )
+        state.revoke_tokens()
+        client.execute(hotel_order(), CANCEL, order_no=created.order_no)
+    order = state.order(ORDER_ID)
+    assert len(state.orders) == 1
+    assert order["c_externalOrderStatus"] == "CANCELLED"
+    assert order["c_orderTag"] == "cancel after shipped"
+    assert order["shipping_status"] == "shipped"
+    assert {i["product_id"]: i["c_trackingNumber"] for i in order["product_items"]} == {
+        "ROOM-DLX": "1Z999",
+        "BREAKFAST": "1Z999",
+    }
+    assert order["payment"] == {"payment_method": "SOCIAL_PAY"}
+    assert state.token_requests == 2
+
+
+def test_end_to_end_async_with_the_cartridge_preset() -> None:
+    routes, state = sfcc_routes(client_secret=SECRET)
+
+    async def run(server: SandboxServer) -> None:
+        async with httpx.AsyncClient() as http:
+            client = AsyncSfccClient(http, _sandbox_settings(server, CARTRIDGE_PRESET), retry=FAST)
+            created = await client.execute(hotel_order(), CREATE)
+            done = UpdateSfccOrderStatus(ORDER_ID, 9, external_status=SfccStatus.COMPLETED)
+            await client.execute(hotel_order(), done, order_no=created.order_no)
+
+    with SandboxServer(routes) as server:
+        asyncio.run(run(server))
+    assert state.order(ORDER_ID)["c_externalChannelOrderStatus"] == 5
