@@ -258,6 +258,9 @@ class Order:
     Money is `Decimal` in `currency`; times are timezone-aware. `version`
     counts the transitions applied through the lifecycle and equals
     `len(history)` for an order that the lifecycle has followed from its start.
+    `extensions` holds the OMS's own data for the order (a stay record,
+    fulfilment amounts, click ids, anything an adapter maps with `{{path}}`);
+    the lifecycle carries it along and never reads it.
     """
 
     order_id: str = field(validator=_non_empty)
@@ -286,6 +289,9 @@ class Order:
     cancelled_by: Initiator | None = None
     history: tuple[HistoryRecord, ...] = field(default=(), converter=_records)
     version: int = field(default=0, validator=attrs.validators.ge(0))
+    extensions: Mapping[str, Any] = field(
+        factory=dict, converter=_freeze_params, repr=False, hash=False
+    )
 
     @lines.validator
     def _check_lines(self, _attribute: attrs.Attribute[Any], lines: tuple[OrderLine, ...]) -> None:
