@@ -1,0 +1,37 @@
+"""MkDocs hook: fill the generated sections of the docs from the machine at build time.
+
+A page marks a section with `<!-- generated: NAME -->`; NAME is one of
+`GENERATORS`. An unknown NAME fails the build, so a typo cannot leave a hole.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from lifecycle import _diagram
+
+GENERATORS: dict[str, Callable[[], str]] = {
+    "mermaid": lambda: f"```mermaid\n{_diagram.mermaid()}\n```",
+    "dot": lambda: f"```text\n{_diagram.dot()}\n```",
+    "transition_table": _diagram.transition_table,
+    "return_table": _diagram.return_table,
+}
+MARKER = re.compile(r"<!-- generated: (\w+) -->")
+
+
+def render(markdown: str) -> str:
+    """`markdown` with every generated section filled in."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in GENERATORS:
+            raise KeyError(f"unknown generated section {name!r}; known: {', '.join(GENERATORS)}")
+        return GENERATORS[name]()
+
+    return MARKER.sub(fill, markdown)
+
+
+def on_page_markdown(markdown: str, **_kwargs: Any) -> str:
+    return render(markdown)
