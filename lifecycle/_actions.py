@@ -46,6 +46,8 @@ from ._model import (
     ReturnRequest,
     ReturnStatus,
     ReturnType,
+    replace_line,
+    replace_order,
 )
 from ._rules import Context
 
@@ -79,8 +81,7 @@ class _Draft:
 def _set_lines(order: Order, ids: Iterable[str], **changes: Any) -> tuple[OrderLine, ...]:
     chosen = set(ids)
     return tuple(
-        attrs.evolve(line, **changes) if line.line_item_id in chosen else line
-        for line in order.lines
+        replace_line(line, changes) if line.line_item_id in chosen else line for line in order.lines
     )
 
 
@@ -351,13 +352,15 @@ def perform(ctx: Context, target: OrderStatus) -> Outcome:
         params={k: v for k, v in ctx.params.given.items() if k != "reason"},
     )
     updated_at = ctx.now if order.updated_at is None else max(order.updated_at, ctx.now)
-    following = attrs.evolve(
+    following = replace_order(
         order,
-        status=target,
-        updated_at=updated_at,
-        history=(*order.history, record),
-        version=version,
-        **draft.changes,
+        {
+            **draft.changes,
+            "status": target,
+            "updated_at": updated_at,
+            "history": (*order.history, record),
+            "version": version,
+        },
     )
     effects = draft.effects
     if target is not order.status:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from statemachine.exceptions import TransitionNotAllowed
 
@@ -15,7 +15,7 @@ from ._policy import DEFAULT_POLICY, Policy
 from ._reconcile import Step, reconcile
 from ._rules import missing_params
 from ._table import Decision, allowed_events, check, context, judge, refuse
-from ._timers import Timer, due_timers, timers
+from ._timers import Timer, due_timers, stable_between, timers
 from .errors import LifecycleError
 
 
@@ -27,6 +27,14 @@ class _Slot:
     def __init__(self, state: OrderStatus) -> None:
         self.state = state
         self.outcome: Outcome | None = None
+
+
+class _Answer(NamedTuple):
+    """A kept answer of `allowed`, true from `since` until just before `until`."""
+
+    since: datetime
+    until: datetime | None
+    events: tuple[str, ...]
 
 
 class OrderLifecycle:
@@ -47,13 +55,14 @@ class OrderLifecycle:
                                  tracking_number="1Z999")
     """
 
-    __slots__ = ("_machine", "_order", "_slot", "policy")
+    __slots__ = ("_allowed", "_machine", "_order", "_slot", "policy")
 
     def __init__(self, order: Order, policy: Policy = DEFAULT_POLICY) -> None:
         self._order = order
         self.policy = policy
         self._slot = _Slot(order.status)
         self._machine: OrderMachine | None = None
+        self._allowed: dict[tuple[object, object], _Answer] = {}
 
     def __repr__(self) -> str:
         return f"OrderLifecycle(order_id={self._order.order_id!r}, status={self.status})"
@@ -74,8 +83,23 @@ class OrderLifecycle:
         now: datetime,
         origin: Origin | str | None = None,
     ) -> tuple[str, ...]:
-        """The events that would succeed now, for `initiator` or for anyone."""
-        return allowed_events(self._order, initiator, now=now, origin=origin, policy=self.policy)
+        """The events that would succeed now, for `initiator` or for anyone.
+
+        The answer only changes when the order does or when one of its timers
+        falls due, so it is kept until then: an OMS grid asking about the same
+        orders on every page view pays for the rules once per change.
+        """
+        answer = self._allowed.get((initiator, origin))
+        if (
+            answer is not None
+            and answer.since <= now
+            and (answer.until is None or now < answer.until)
+        ):
+            return answer.events
+        events = allowed_events(self._order, initiator, now=now, origin=origin, policy=self.policy)
+        since, until = stable_between(self._order, now, self.policy)
+        self._allowed[(initiator, origin)] = _Answer(since, until, events)
+        return events
 
     def check(
         self,
@@ -156,6 +180,7 @@ class OrderLifecycle:
             raise
         outcome = slot.outcome
         slot.outcome = None
+        self._allowed.clear()
         assert outcome is not None
         assert outcome.order.status is slot.state
         self._order = outcome.order

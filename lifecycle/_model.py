@@ -332,3 +332,29 @@ class Order:
             if request.return_id == return_id:
                 return request
         raise KeyError(return_id)
+
+
+def _unchecked_replace(cls: type[Any]) -> Any:
+    """A `replace(instance, changes)` for `cls` that skips `__init__` and its validators.
+
+    `attrs.evolve` re-runs every validator and converter, which costs more
+    than the rest of a transition. The lifecycle only replaces fields with
+    values it derived from already-validated ones, so it uses this instead;
+    values from outside still go through the normal constructor. The body is
+    generated once per class, one line per field, as attrs generates its own
+    methods.
+    """
+    names = [a.name for a in attrs.fields(cls)]
+    lines = ["def replace(instance, changes):", "    new = _new(_cls)"]
+    lines += [
+        f"    _set(new, {name!r}, changes[{name!r}] if {name!r} in changes else instance.{name})"
+        for name in names
+    ]
+    lines.append("    return new")
+    namespace: dict[str, Any] = {"_new": object.__new__, "_set": object.__setattr__, "_cls": cls}
+    exec("\n".join(lines), namespace)
+    return namespace["replace"]
+
+
+replace_order = _unchecked_replace(Order)
+replace_line = _unchecked_replace(OrderLine)

@@ -7,7 +7,7 @@ initiator `PLATFORM`, in an order in which every one of them succeeds.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from attrs import frozen
 
@@ -69,6 +69,24 @@ def next_timer_at(order: Order, policy: Policy = DEFAULT_POLICY) -> datetime | N
     """When the order's next timer falls due; `None` when it has none (an index key)."""
     pending = timers(order, policy)
     return pending[0].at if pending else None
+
+
+_DAWN = datetime.min.replace(tzinfo=UTC)
+
+
+def stable_between(
+    order: Order, now: datetime, policy: Policy = DEFAULT_POLICY
+) -> tuple[datetime, datetime | None]:
+    """The interval around `now` in which no rule's answer about `order` can change.
+
+    Every rule that reads the clock compares it with one of the order's timer
+    moments, so between two of them every answer stays the same: from the
+    last timer moment at or before `now`, until the next one after it.
+    """
+    moments = sorted(timer.at for timer in timers(order, policy))
+    since = max((m for m in moments if m <= now), default=_DAWN)
+    until = min((m for m in moments if m > now), default=None)
+    return since, until
 
 
 def due_timers(order: Order, now: datetime, policy: Policy = DEFAULT_POLICY) -> tuple[Timer, ...]:
