@@ -13,9 +13,10 @@ over (seed 003), so nothing is sent to SFCC about an order it never received.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
-import attrs
 from attrs import frozen
 
 from ._effects import (
@@ -35,6 +36,7 @@ from ._effects import (
     UpdateSfccShipping,
 )
 from ._model import (
+    EMPTY,
     CancellationRequest,
     CancellationStatus,
     HistoryRecord,
@@ -43,11 +45,15 @@ from ._model import (
     Order,
     OrderLine,
     OrderStatus,
+    Origin,
     ReturnRequest,
     ReturnStatus,
     ReturnType,
     replace_line,
     replace_order,
+    replace_record,
+    replace_request,
+    replace_return,
 )
 from ._rules import Context
 
@@ -94,7 +100,7 @@ def _cancel_lines(ctx: Context, version: int, target: OrderStatus, by: Initiator
     request = order.pending_cancellation
     covers_request = request is not None and set(request.line_item_ids) <= set(ids)
     if request is not None and covers_request:
-        changes["cancellation"] = attrs.evolve(request, status=CancellationStatus.APPROVED)
+        changes["cancellation"] = replace_request(request, {"status": CancellationStatus.APPROVED})
         by = Initiator.BUYER
     if target is OrderStatus.CANCELLED:
         changes["cancelled_after_shipped"] = after_shipped
@@ -169,7 +175,7 @@ def _close_request(status: CancellationStatus) -> Callable[[Context, int, OrderS
                     ctx.order.order_id, version, request.cancel_id, reason=ctx.params.reason
                 )
             )
-        return _Draft({"cancellation": attrs.evolve(request, status=status)}, effects)
+        return _Draft({"cancellation": replace_request(request, {"status": status})}, effects)
 
     return close
 
@@ -189,7 +195,7 @@ def _ship(ctx: Context, version: int, target: OrderStatus) -> _Draft:
     request = order.pending_cancellation
     if request is not None and set(request.line_item_ids) & set(params.lines):
         # Seed 003: once shipped, the buyer's cancellation does not proceed.
-        changes["cancellation"] = attrs.evolve(request, status=CancellationStatus.REJECTED)
+        changes["cancellation"] = replace_request(request, {"status": CancellationStatus.REJECTED})
     effects: list[Effect] = [
         UpdateSfccShipping(
             order.order_id,
@@ -266,7 +272,7 @@ def _move_return(ctx: Context, version: int, target: OrderStatus) -> _Draft:
     request = ctx.return_request
     assert request is not None
     status = _next_return_status(ctx, request)
-    moved = attrs.evolve(request, status=status)
+    moved = replace_return(request, {"status": status})
     changes: dict[str, Any] = {
         "returns": tuple(moved if r is request else r for r in order.returns)
     }
@@ -336,20 +342,37 @@ def _status_reports(ctx: Context, order: Order, version: int) -> list[Effect]:
     return effects
 
 
+#: A template whose every field `perform` replaces: records are built without re-validation.
+_RECORD = HistoryRecord(
+    "",
+    OrderStatus.UNPAID,
+    OrderStatus.UNPAID,
+    Initiator.BUYER,
+    Origin.OMS,
+    datetime(1970, 1, 1, tzinfo=UTC),
+)
+
+
 def perform(ctx: Context, target: OrderStatus) -> Outcome:
     """Build the next order and its effects for a transition already judged legal."""
     order = ctx.order
     version = order.version + 1
     draft = _ACTIONS[ctx.event](ctx, version, target)
-    record = HistoryRecord(
-        event=ctx.event,
-        source=order.status,
-        target=target,
-        initiator=ctx.initiator,
-        origin=ctx.origin,
-        at=ctx.now,
-        reason=ctx.params.reason,
-        params={k: v for k, v in ctx.params.given.items() if k != "reason"},
+    given = ctx.params.given
+    record = replace_record(
+        _RECORD,
+        {
+            "event": ctx.event,
+            "source": order.status,
+            "target": target,
+            "initiator": ctx.initiator,
+            "origin": ctx.origin,
+            "at": ctx.now,
+            "reason": ctx.params.reason,
+            "params": MappingProxyType({k: v for k, v in given.items() if k != "reason"})
+            if given
+            else EMPTY,
+        },
     )
     updated_at = ctx.now if order.updated_at is None else max(order.updated_at, ctx.now)
     following = replace_order(

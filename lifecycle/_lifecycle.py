@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 from statemachine.exceptions import TransitionNotAllowed
 
-from ._actions import Outcome
+from ._actions import perform
 from ._effects import Effect
 from ._machine import OrderMachine
 from ._model import Initiator, Order, OrderStatus, Origin
@@ -22,11 +22,10 @@ from .errors import LifecycleError
 class _Slot:
     """The mutable holder python-statemachine writes the state onto; the order stays frozen."""
 
-    __slots__ = ("outcome", "state")
+    __slots__ = ("state",)
 
     def __init__(self, state: OrderStatus) -> None:
         self.state = state
-        self.outcome: Outcome | None = None
 
 
 class _Answer(NamedTuple):
@@ -164,9 +163,9 @@ class OrderLifecycle:
         slot = self._slot
         try:
             machine.send(event, ctx=ctx)
+            outcome = perform(ctx, slot.state)
         except TransitionNotAllowed:
             slot.state = self._order.status
-            slot.outcome = None
             decision = judge(ctx)
             if decision.allowed:
                 raise LifecycleError(
@@ -176,13 +175,8 @@ class OrderLifecycle:
             raise refuse(ctx, decision) from None
         except BaseException:
             slot.state = self._order.status
-            slot.outcome = None
             raise
-        outcome = slot.outcome
-        slot.outcome = None
         self._allowed.clear()
-        assert outcome is not None
-        assert outcome.order.status is slot.state
         self._order = outcome.order
         return outcome.effects
 

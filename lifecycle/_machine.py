@@ -4,14 +4,14 @@ Read a line as: *event* takes the order from *source* to *target* when every
 selector in `cond` holds (they choose between targets) and no guard in
 `unless` objects (a guard returns the reason it refuses, see `_rules`).
 
-Nothing else in the library assigns an order's status. `_table` compiles this
-class into a lookup table for hot paths, and a property test proves the two
-agree.
+The machine chooses the transition and records the status; `perform` in
+`_actions` then builds the next order and its effects from the status it
+chose. Nothing else in the library assigns an order's status. `_table`
+compiles this class into a lookup table for hot paths, and a property test
+proves the two agree.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from statemachine import State, StateMachine
 
@@ -191,9 +191,3 @@ class OrderMachine(StateMachine):
         | in_transit.to.itself(unless=[only_the_buyer_ships_returns, return_is_in_step])
         | delivered.to.itself(unless=[only_the_buyer_ships_returns, return_is_in_step])
     )
-
-    def on_transition(self, ctx: Any, target: State) -> None:
-        """Work out the next order and its effects; `OrderLifecycle` commits them."""
-        from ._actions import perform
-
-        self.model.outcome = perform(ctx, target.value)

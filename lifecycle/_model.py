@@ -172,7 +172,13 @@ def _records(value: Iterable[HistoryRecord]) -> tuple[HistoryRecord, ...]:
     return tuple(value)
 
 
+#: The one empty mapping every record and order without parameters or extensions shares.
+EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 def _freeze_params(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    if not value:
+        return EMPTY
     return MappingProxyType(dict(value))
 
 
@@ -358,3 +364,6 @@ def _unchecked_replace(cls: type[Any]) -> Any:
 
 replace_order = _unchecked_replace(Order)
 replace_line = _unchecked_replace(OrderLine)
+replace_record = _unchecked_replace(HistoryRecord)
+replace_request = _unchecked_replace(CancellationRequest)
+replace_return = _unchecked_replace(ReturnRequest)

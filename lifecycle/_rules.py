@@ -203,6 +203,9 @@ def _default_return(order: Order, event: str) -> str | None:
     return candidates[0] if candidates else None
 
 
+_NOT_TEXT = frozenset({"line_item_ids", "return_type"})
+
+
 def resolve_params(
     order: Order, event: str, initiator: Initiator, raw: Mapping[str, Any]
 ) -> Params:
@@ -210,27 +213,30 @@ def resolve_params(
 
     Raises `ParameterError` naming the first thing wrong.
     """
-    accepted = EVENT_PARAMS[event]
-    unknown = sorted(set(raw) - accepted)
-    if unknown:
-        raise ParameterError(
-            f"{event} takes no parameter {', '.join(unknown)};"
-            f" it takes {', '.join(sorted(accepted))}"
-        )
-    given = {k: v for k, v in raw.items() if v is not None}
-    text = {k: _text(k, v) for k, v in given.items() if k not in ("line_item_ids", "return_type")}
-    line_item_ids = _ids(order, given["line_item_ids"]) if "line_item_ids" in given else None
-    if line_item_ids is not None:
-        given["line_item_ids"] = line_item_ids
+    given: dict[str, Any] = {}
+    text: dict[str, str] = {}
+    line_item_ids: tuple[str, ...] | None = None
     return_type = ReturnType.RETURN_AND_REFUND
-    if "return_type" in given:
-        try:
-            return_type = ReturnType(given["return_type"])
-        except ValueError:
+    if raw:
+        accepted = EVENT_PARAMS[event]
+        unknown = sorted(set(raw) - accepted)
+        if unknown:
             raise ParameterError(
-                f"unknown return_type {given['return_type']!r}; expected one of"
-                f" {', '.join(t.value for t in ReturnType)}"
-            ) from None
+                f"{event} takes no parameter {', '.join(unknown)};"
+                f" it takes {', '.join(sorted(accepted))}"
+            )
+        given = {k: v for k, v in raw.items() if v is not None}
+        text = {k: _text(k, v) for k, v in given.items() if k not in _NOT_TEXT}
+        if "line_item_ids" in given:
+            line_item_ids = given["line_item_ids"] = _ids(order, given["line_item_ids"])
+        if "return_type" in given:
+            try:
+                return_type = ReturnType(given["return_type"])
+            except ValueError:
+                raise ParameterError(
+                    f"unknown return_type {given['return_type']!r}; expected one of"
+                    f" {', '.join(t.value for t in ReturnType)}"
+                ) from None
 
     lines: tuple[str, ...] = line_item_ids or ()
     whole = False

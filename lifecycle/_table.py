@@ -76,6 +76,8 @@ class Decision:
 
 
 def _initiator(value: Initiator | str) -> Initiator:
+    if value.__class__ is Initiator:
+        return value
     try:
         return Initiator(value)
     except ValueError:
@@ -87,6 +89,8 @@ def _initiator(value: Initiator | str) -> Initiator:
 def _origin(value: Origin | str | None, initiator: Initiator) -> Origin:
     if value is None:
         return Origin.default_for(initiator)
+    if value.__class__ is Origin:
+        return value
     try:
         return Origin(value)
     except ValueError:
