@@ -1,0 +1,518 @@
+"""`order-lifecycle`: the command-line tool (also `python -m adapters`).
+
+Commands: `replay`, `allowed`, `history`, `dispatch`, `tick`, `diagram`,
+`sandbox` and `demo`; see docs/cli.md. Every command that reads or writes
+orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
+`postgresql://...`); the default is `sqlite:///order-lifecycle.db` in the
+working directory, or `$ORDER_LIFECYCLE_DB`. Errors are printed as one line
+naming what was wrong, with exit status 2 (1 when the command ran but found
+a problem, such as dead letters).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+import types
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import cattrs
+import httpx
+import psycopg
+from cattrs.errors import StructureHandlerNotFoundError as StructureError
+
+from adapters.dispatch import (
+    Dispatcher,
+    PartnerSettings,
+    TikTokShopPartner,
+    build_executors,
+)
+from adapters.errors import AdapterError
+from adapters.events_api import EventsApiSettings
+from adapters.replay import BadLine, ReplayReport, parse_time, replay
+from adapters.service import OrderService
+from adapters.sfcc import SfccSettings
+from adapters.store import (
+    DEFAULT_URL,
+    OutboxStatus,
+    Store,
+    StoreError,
+    effect_to_dict,
+    open_store,
+)
+from adapters.sync_order_info import SyncOrderInfoSettings
+from adapters.tiktok_shop import TikTokShopSettings
+from lifecycle import (
+    EVENTS,
+    TABLE,
+    Initiator,
+    LifecycleError,
+    OrderLifecycle,
+    OrderStatus,
+    allowed_events,
+)
+
+__all__ = ["CliError", "GraphvizMissing", "diagram", "main"]
+
+DB_ENV = "ORDER_LIFECYCLE_DB"
+
+
+class CliError(Exception):
+    """A command cannot run as asked; the message says why."""
+
+
+class GraphvizMissing(CliError):
+    """`diagram --format svg` needs Graphviz's `dot` program."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "diagram --format svg needs Graphviz's `dot` program, which is not installed"
+            " (Debian/Ubuntu: apt-get install graphviz); --format dot or mermaid need nothing"
+        )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextmanager
+def _opened(url: str | None) -> Iterator[Store]:
+    store = open_store(url or os.environ.get(DB_ENV) or DEFAULT_URL)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+# --------------------------------------------------------------------------- replay
+
+
+class _Progress:
+    """A one-line progress bar on a terminal; nothing otherwise."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total = max(total, 1)
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def __call__(self, done: int) -> None:
+        if not self.enabled or (done % 25 and done != self.total):
+            return
+        width = 30
+        filled = width * done // self.total
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def order_documents(store: Store, report: ReplayReport) -> list[dict[str, Any]]:
+    """One JSON object per order the replay touched."""
+    rejected: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line, order_id, error_type, reason in report.rejected():
+        if order_id is not None:
+            rejected[order_id].append({"line": line, "error_type": error_type, "reason": reason})
+    documents = []
+    for order_id in report.order_ids:
+        order = store.load(order_id)
+        documents.append(
+            {
+                "order_id": order_id,
+                "status": None if order is None else order.status.value,
+                "cancelled_after_shipped": None if order is None else order.cancelled_after_shipped,
+                "history": [
+                    {
+                        "event": t.event,
+                        "from": t.source,
+                        "to": t.target,
+                        "initiator": t.initiator,
+                        "at": t.at.isoformat(),
+                    }
+                    for t in store.history(order_id)
+                ],
+                "effects": [effect_to_dict(e.effect) for e in store.outbox(order_id)],
+                "rejected": rejected.get(order_id, []),
+            }
+        )
+    return documents
+
+
+def _summary(store: Store, report: ReplayReport, out: TextIO) -> None:
+    statuses = Counter(
+        order.status for order in store.orders() if order.order_id in set(report.order_ids)
+    )
+    kinds: Counter[str] = Counter()
+    for order_id in report.order_ids:
+        kinds.update(entry.kind for entry in store.outbox(order_id))
+    outcomes = report.outcomes()
+    out.write(f"{len(report.lines)} inputs: ")
+    out.write(", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) + "\n")
+    out.write(f"\norders by status ({len(report.order_ids)} orders)\n")
+    for status in OrderStatus:
+        if statuses[status.value]:
+            out.write(f"  {status.value:<22}{statuses[status.value]:>5}\n")
+    out.write(f"\neffects by kind ({sum(kinds.values())} effects)\n")
+    for kind, count in sorted(kinds.items()):
+        out.write(f"  {kind:<28}{count:>5}\n")
+    rejected = report.rejected()
+    out.write(f"\ninputs rejected ({len(rejected)})\n")
+    for line, rejected_id, error_type, reason in rejected:
+        out.write(f"  line {line}: {rejected_id or '-'}: {error_type}: {reason}\n")
+
+
+def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    path = Path(args.file)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+    with _opened(args.db) as store:
+        service = OrderService(store, shop_id=args.shop_id)
+        progress = _Progress(len(lines), err)
+        report = replay(service, lines, progress=progress)
+        progress.close()
+        for line in report.lines:
+            if line.error_type:
+                err.write(f"line {line.line}: {line.error_type}: {line.reason} (skipped)\n")
+        if args.json:
+            for document in order_documents(store, report):
+                out.write(json.dumps(document, sort_keys=False) + "\n")
+        else:
+            _summary(store, report, out)
+    return 0
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def _allowed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    now = parse_time(args.now, "--now") if args.now else _now()
+    with _opened(args.db) as store:
+        order = store.load(args.order_id)
+    if order is None:
+        raise CliError(f"order {args.order_id} is not in the store")
+    lifecycle = OrderLifecycle(order)
+    who = [Initiator(args.initiator)] if args.initiator else list(Initiator)
+    out.write(f"order {order.order_id} is {order.status} (version {order.version})\n")
+    for initiator in who:
+        allowed = allowed_events(order, initiator, now=now)
+        out.write(f"{initiator.lower():<9}may {', '.join(allowed) or 'nothing'}\n")
+        for event in EVENTS if args.initiator else ():
+            if event in allowed or (order.status, event) not in TABLE:
+                continue
+            decision = lifecycle.check(event, initiator=initiator, now=now)
+            if not decision.allowed:
+                out.write(f"{'':<9}not {event}: {decision.reason}\n")
+    return 0
+
+
+def _history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _opened(args.db) as store:
+        order = store.load(args.order_id)
+        if order is None:
+            raise CliError(f"order {args.order_id} is not in the store")
+        transitions = store.history(args.order_id)
+        refs = store.refs(args.order_id)
+        outbox = store.outbox(args.order_id)
+    out.write(f"order {order.order_id}: {order.status}, version {order.version}\n")
+    for t in transitions:
+        reason = f"  ({t.reason})" if t.reason else ""
+        out.write(
+            f"{t.version:>3}  {t.at:%Y-%m-%d %H:%M}  {t.event:<22}{t.source} -> {t.target}"
+            f"  by {t.initiator} via {t.origin}{reason}\n"
+        )
+    if outbox:
+        out.write("effects:\n")
+        for entry in outbox:
+            error = f"  {entry.last_error}" if entry.last_error else ""
+            out.write(
+                f"{entry.version:>3}  {entry.kind:<28}{entry.status:<10}"
+                f" attempts {entry.attempts}{error}\n"
+            )
+    for system, ref in sorted(refs.items()):
+        out.write(f"{system}: {ref}\n")
+    return 0
+
+
+def _tick(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    now = parse_time(args.now, "--now") if args.now else _now()
+    with _opened(args.db) as store:
+        results = OrderService(store).tick(now)
+    for result in results:
+        kinds = ", ".join(effect.kind for effect in result.effects) or "no effects"
+        out.write(f"{result.order_id}: version {result.version}: {kinds}\n")
+    out.write(f"{len(results)} orders had timers due at {now.isoformat()}\n")
+    return 0
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _from_env(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("env:"):
+        name = value.removeprefix("env:")
+        if name not in os.environ:
+            raise CliError(f"the partners file names ${name}, which is not set")
+        return os.environ[name]
+    if isinstance(value, dict):
+        return {key: _from_env(item) for key, item in value.items()}
+    return value
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain_union(type_: Any) -> bool:
+    """`str | int` and the like: JSON gives the value as it is."""
+    if type(type_) is not types.UnionType:
+        return False
+    return all(arg in _PLAIN for arg in type_.__args__)
+
+
+def load_partners(path: Path) -> PartnerSettings:
+    """Partner settings from a JSON file; a value `"env:NAME"` is read from `$NAME`."""
+    try:
+        raw = _from_env(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise CliError(f"{path} is not JSON: {error}") from None
+    conv = cattrs.Converter()
+    conv.register_structure_hook_func(_plain_union, lambda value, _type: value)
+    try:
+        tiktok = None
+        if "tiktok_shop" in raw:
+            fields = dict(raw["tiktok_shop"])
+            settings = conv.structure(fields.pop("settings", {}), TikTokShopSettings)
+            tiktok = TikTokShopPartner(settings=settings, **fields)
+        return PartnerSettings(
+            tiktok_shop=tiktok,
+            sfcc=conv.structure(raw["sfcc"], SfccSettings) if "sfcc" in raw else None,
+            sync_order_info=conv.structure(raw["sync_order_info"], SyncOrderInfoSettings)
+            if "sync_order_info" in raw
+            else None,
+            events_api=conv.structure(raw["events_api"], EventsApiSettings)
+            if "events_api" in raw
+            else None,
+        )
+    except (TypeError, ValueError, KeyError, cattrs.BaseValidationError, StructureError) as error:
+        raise CliError(f"{path}: bad partner settings: {type(error).__name__}: {error}") from None
+
+
+def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.sandbox:
+        from adapters.local_partners import sandbox_settings
+
+        partners = sandbox_settings(args.sandbox)
+    elif args.partners:
+        partners = load_partners(Path(args.partners))
+    else:
+        raise CliError(
+            "say where the partners are: --partners FILE.json, or --sandbox URL for the"
+            " local fakes (order-lifecycle sandbox)"
+        )
+    with _opened(args.db) as store, httpx.Client(timeout=30) as http:
+        dispatcher = Dispatcher(store, build_executors(partners, http), secrets=partners.secrets())
+        if args.redrive:
+            out.write(f"{dispatcher.redrive()} dead letters back to pending\n")
+        stop = threading.Event()
+        total = dispatcher.drain()
+        while not args.once and not stop.wait(args.interval):
+            total = total + dispatcher.drain()
+        dead = len(store.outbox(status=OutboxStatus.DEAD))
+    out.write(
+        f"delivered {total.done}, retrying {total.retried}, dead letters {total.dead}"
+        f" (dead letters in the store: {dead})\n"
+    )
+    return 1 if total.dead else 0
+
+
+# --------------------------------------------------------------------------- diagram
+
+
+def _edges() -> dict[tuple[OrderStatus, OrderStatus], list[str]]:
+    edges: dict[tuple[OrderStatus, OrderStatus], list[str]] = defaultdict(list)
+    for (source, event), entries in TABLE.items():
+        for entry in entries:
+            names = [guard.__name__ for guard in entry.guards]
+            label = event + (f" [{', '.join(names)}]" if names else "")
+            if label not in edges[(source, entry.target)]:
+                edges[(source, entry.target)].append(label)
+    return edges
+
+
+def diagram(fmt: str = "mermaid") -> str:
+    """The lifecycle as a state diagram, read off the compiled machine (`lifecycle.TABLE`)."""
+    edges = _edges()
+    if fmt == "mermaid":
+        lines = ["stateDiagram-v2", f"    [*] --> {OrderStatus.UNPAID.value}"]
+        for (source, target), labels in edges.items():
+            for label in labels:
+                lines.append(f"    {source.value} --> {target.value} : {label}")
+        lines += [f"    {s.value} --> [*]" for s in OrderStatus if s.is_final]
+        return "\n".join(lines) + "\n"
+    if fmt in ("dot", "svg"):
+        lines = ["digraph OrderLifecycle {", "    rankdir=LR;", "    node [shape=box];"]
+        for status in OrderStatus:
+            shape = ", peripheries=2" if status.is_final else ""
+            lines.append(f'    "{status.value}" [label="{status.value}"{shape}];')
+        for (source, target), labels in edges.items():
+            label = "\\n".join(labels)
+            lines.append(f'    "{source.value}" -> "{target.value}" [label="{label}"];')
+        lines.append("}")
+        text = "\n".join(lines) + "\n"
+        if fmt == "dot":
+            return text
+        dot = shutil.which("dot")
+        if dot is None:
+            raise GraphvizMissing()
+        result = subprocess.run(
+            [dot, "-Tsvg"], input=text, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise CliError(f"Graphviz dot failed: {result.stderr.strip()}")
+        return result.stdout
+    raise CliError(f"unknown diagram format {fmt!r}; use mermaid, dot or svg")
+
+
+def _diagram(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    out.write(diagram(args.format))
+    return 0
+
+
+# --------------------------------------------------------------------------- sandbox, demo
+
+
+def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from adapters.local_partners import SANDBOX_CREDENTIALS, local_partners
+
+    with local_partners(port=args.port) as partners:
+        out.write(f"sandbox listening on {partners.url}\n")
+        out.write("  TikTok Shop API and token refresh, Sync Order Information, Events API, SFCC\n")
+        for name, value in SANDBOX_CREDENTIALS.items():
+            out.write(f"  {name} = {value}\n")
+        out.write(f"dispatch to it: order-lifecycle dispatch --sandbox {partners.url}\n")
+        out.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait(args.seconds)
+        calls = partners.calls()
+    out.write(f"sandbox stopped after {sum(calls.values())} requests\n")
+    return 0
+
+
+def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from adapters.demo import run_demo
+
+    return run_demo(Path(args.db_file), out, err)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="order-lifecycle",
+        description="The TikTok Shop order lifecycle: replay inputs, inspect orders,"
+        " dispatch effects, run timers, draw the machine, serve partner fakes.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[..., int], help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    def with_db(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--db",
+            metavar="URL",
+            help=f"database URL (default ${DB_ENV} or {DEFAULT_URL})",
+        )
+
+    sub = command("replay", _replay, "feed a JSON-lines file of inputs through the store")
+    sub.add_argument("file", metavar="FILE.jsonl")
+    with_db(sub)
+    sub.add_argument("--json", action="store_true", help="print one JSON object per order")
+    sub.add_argument("--shop-id", help="shop of order details that do not name one")
+
+    sub = command("allowed", _allowed, "what each initiator may do with an order now, and why not")
+    sub.add_argument("order_id", metavar="ORDER_ID")
+    sub.add_argument("--initiator", choices=[i.value for i in Initiator], type=str.upper)
+    sub.add_argument("--now", metavar="ISO", help="judge at this time (default: now)")
+    with_db(sub)
+
+    sub = command("history", _history, "an order's transitions, effects and references")
+    sub.add_argument("order_id", metavar="ORDER_ID")
+    with_db(sub)
+
+    sub = command("dispatch", _dispatch, "carry out the outbox through the partner adapters")
+    sub.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    sub.add_argument("--partners", metavar="FILE.json", help="partner settings (see docs/cli.md)")
+    sub.add_argument("--sandbox", metavar="URL", help="deliver to a running sandbox")
+    sub.add_argument("--redrive", action="store_true", help="first put dead letters back")
+    sub.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
+    with_db(sub)
+
+    sub = command("tick", _tick, "apply the timers due now (or at --now)")
+    sub.add_argument("--now", metavar="ISO")
+    with_db(sub)
+
+    sub = command("diagram", _diagram, "draw the state machine")
+    sub.add_argument("--format", choices=("mermaid", "dot", "svg"), default="mermaid")
+
+    sub = command("sandbox", _sandbox, "serve every partner fake on 127.0.0.1")
+    sub.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    sub.add_argument(
+        "--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)"
+    )
+
+    sub = command("demo", _demo, "replay a bundled sample against the sandbox and show it")
+    sub.add_argument(
+        "--db-file",
+        default="order-lifecycle-demo.db",
+        help="SQLite file for the demo, recreated each run (default order-lifecycle-demo.db)",
+    )
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args, out, err)
+    except (
+        CliError,
+        StoreError,
+        AdapterError,
+        LifecycleError,
+        BadLine,
+        psycopg.Error,
+        sqlite3.Error,
+    ) as error:
+        err.write(f"order-lifecycle {args.command}: {type(error).__name__}: {error}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as shell tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    return code

@@ -1,0 +1,182 @@
+"""Feed a file of inputs (JSON lines) through the service.
+
+Each line is one of:
+
+* a TikTok webhook envelope exactly as TikTok sends it (`type`, `shop_id`,
+  `timestamp`, `data`);
+* `{"order_detail": {...}}`: one order object as Get Order Detail returns it,
+  which seeds the order (or re-reads a stored one); `shop_id` and
+  `extensions` (the OMS's own data) may stand beside it;
+* `{"command": EVENT, "order_id": ..., "initiator": ..., "at": ISO-8601, ...}`:
+  an OMS action, its parameters beside it under TikTok's names
+  (`line_item_ids`, `package_id`, `tracking_number`, `shipping_provider_id`,
+  `cancel_id`, `return_id`, `reason`, ...), optionally an `origin`;
+* `{"tick": ISO-8601}`: advance the clock, applying the timers due then.
+
+A line that is not one of these raises `BadLine` naming what is wrong; the
+caller reports it and goes on with the next line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from attrs import define, field, frozen
+
+from adapters.errors import InboundError
+from adapters.service import OrderService, Result
+from adapters.store import InputOutcome
+from lifecycle import Command, Initiator, Origin
+
+__all__ = ["BadLine", "LineResult", "ReplayReport", "parse_time", "replay"]
+
+_COMMAND_KEYS = frozenset({"command", "order_id", "initiator", "at", "origin"})
+_WEBHOOK_KEYS = frozenset({"type", "shop_id", "timestamp", "data"})
+
+
+class BadLine(InboundError):
+    """A line that is not one of the input formats."""
+
+
+@frozen
+class LineResult:
+    """One line's fate: its number, and the results it produced (a tick may give many)."""
+
+    line: int
+    kind: str
+    results: tuple[Result, ...] = ()
+    error_type: str = ""
+    reason: str = ""
+
+
+@define
+class ReplayReport:
+    lines: list[LineResult] = field(factory=list)
+    order_ids: list[str] = field(factory=list)
+
+    def outcomes(self) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for line in self.lines:
+            if line.error_type:
+                counts["bad line"] += 1
+            elif line.kind == "tick":
+                counts["ticks"] += 1
+                counts["timer changes"] += len(line.results)
+            for result in line.results:
+                if line.kind != "tick":
+                    counts[result.outcome.value] += 1
+        return counts
+
+    def rejected(self) -> list[tuple[int, str | None, str, str]]:
+        """(line, order id, error type, reason) of every rejected input and bad line."""
+        found: list[tuple[int, str | None, str, str]] = []
+        for line in self.lines:
+            if line.error_type:
+                found.append((line.line, None, line.error_type, line.reason))
+            for result in line.results:
+                if result.outcome is InputOutcome.REJECTED:
+                    found.append((line.line, result.order_id, result.error_type, result.reason))
+        return found
+
+
+def parse_time(value: Any, what: str) -> datetime:
+    if not isinstance(value, str):
+        raise BadLine(f"{what} must be an ISO-8601 time with an offset, got {value!r}")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadLine(f"{what} is not an ISO-8601 time: {value!r}") from None
+    if moment.utcoffset() is None:
+        raise BadLine(f"{what} needs a UTC offset (like +00:00 or Z): {value!r}")
+    return moment
+
+
+def _command(raw: Mapping[str, Any]) -> Command:
+    missing = [key for key in ("command", "order_id", "initiator", "at") if raw.get(key) is None]
+    if missing:
+        raise BadLine(f"a command line needs {', '.join(missing)}")
+    try:
+        initiator = Initiator(raw["initiator"])
+    except ValueError:
+        raise BadLine(
+            f"unknown initiator {raw['initiator']!r}; expected one of {', '.join(Initiator)}"
+        ) from None
+    origin = None
+    if raw.get("origin") is not None:
+        try:
+            origin = Origin(raw["origin"])
+        except ValueError:
+            raise BadLine(
+                f"unknown origin {raw['origin']!r}; expected one of {', '.join(Origin)}"
+            ) from None
+    params = {key: value for key, value in raw.items() if key not in _COMMAND_KEYS}
+    if isinstance(params.get("line_item_ids"), list):
+        params["line_item_ids"] = tuple(params["line_item_ids"])
+    return Command(
+        order_id=str(raw["order_id"]),
+        event=str(raw["command"]),
+        initiator=initiator,
+        at=parse_time(raw["at"], "at"),
+        origin=origin,
+        params=params,
+    )
+
+
+def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
+    try:
+        raw = json.loads(text)
+    except ValueError as error:
+        raise BadLine(f"not JSON: {error}") from None
+    if not isinstance(raw, dict):
+        raise BadLine(f"a line must be a JSON object, got {type(raw).__name__}")
+    if "order_detail" in raw:
+        detail = raw["order_detail"]
+        if not isinstance(detail, dict):
+            raise BadLine("order_detail must be an object (one Get Order Detail order)")
+        extensions = raw.get("extensions")
+        if extensions is not None and not isinstance(extensions, dict):
+            raise BadLine("extensions must be an object")
+        result = service.seed(detail, shop_id=raw.get("shop_id"), extensions=extensions)
+        return "order_detail", (result,)
+    if "command" in raw:
+        return "command", (service.command(_command(raw), raw=raw),)
+    if "tick" in raw:
+        return "tick", tuple(service.tick(parse_time(raw["tick"], "tick")))
+    if raw.keys() >= _WEBHOOK_KEYS:
+        return "webhook", (service.webhook(text.encode()),)
+    raise BadLine(
+        "not an input: expected a TikTok webhook envelope (type, shop_id, timestamp, data),"
+        " order_detail, command or tick"
+    )
+
+
+def replay(
+    service: OrderService,
+    lines: Iterable[str],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> ReplayReport:
+    """Feed every non-blank line to `service`; bad lines are reported, not fatal."""
+    report = ReplayReport()
+    seen: set[str] = set()
+    for number, text in enumerate(lines, start=1):
+        if progress is not None:
+            progress(number)
+        text = text.strip()
+        if not text:
+            continue
+        try:
+            kind, results = _feed(service, text)
+        except BadLine as error:
+            report.lines.append(LineResult(number, "bad", (), type(error).__name__, str(error)))
+            continue
+        report.lines.append(LineResult(number, kind, results))
+        for result in results:
+            if result.order_id is not None and result.order_id not in seen:
+                seen.add(result.order_id)
+                report.order_ids.append(result.order_id)
+    return report

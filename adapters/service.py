@@ -1,0 +1,421 @@
+"""Apply inputs to stored orders: inbox -> lifecycle -> order + history + outbox, atomically.
+
+An input (a TikTok webhook, an order detail that seeds or re-reads an order,
+an OMS command) is first kept in the inbox, deduplicated by TikTok's
+notification id where the envelope has one (`tts_notification_id`) and by a
+hash of its content otherwise. Then the stored order is loaded, the lifecycle
+decides (the fast path `lifecycle.apply`), and the next order, its new
+history and the effects are written in one transaction, only if the order is
+still at the version that was read. A writer that lost the race reads again
+and decides again, so no update is lost and nothing is applied twice.
+
+Every input ends with one outcome in the inbox:
+
+* ``applied``: the order changed (or the input is a signal that changes nothing);
+* ``duplicate``: the same input was seen before, or the order already reflects it;
+* ``stale``: it reports something older than the order's last change;
+* ``rejected``: it cannot be used; `error_type` and `reason` say why.
+
+Only ``applied`` changes anything besides the inbox. `tick(now)` applies the
+timers that fall due, finding the orders through the indexed due-time column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+from adapters.errors import InboundError, MalformedPayload
+from adapters.store import (
+    AlreadyProcessed,
+    Change,
+    InputOutcome,
+    ReceiptState,
+    Store,
+    StoreError,
+    VersionConflict,
+)
+from adapters.tiktok_shop import (
+    AuthorizationExpiring,
+    PackageUpdated,
+    SellerDeauthorized,
+    order_from_detail,
+    parse_webhook,
+    verify_webhook,
+    webhook_commands,
+)
+from lifecycle import (
+    DEFAULT_POLICY,
+    Command,
+    Effect,
+    Initiator,
+    LifecycleError,
+    Order,
+    Origin,
+    Policy,
+    StaleObservation,
+    apply,
+    due_timers,
+    next_timer_at,
+    reconcile,
+)
+
+__all__ = [
+    "OrderService",
+    "Result",
+    "TooManyConflicts",
+    "UnknownOrder",
+    "content_key",
+]
+
+
+class UnknownOrder(InboundError):
+    """The input is about an order the store does not hold."""
+
+    def __init__(self, order_id: str) -> None:
+        self.order_id = order_id
+        super().__init__(
+            f"order {order_id} is not in the store: seed it with its order detail first"
+        )
+
+
+class TooManyConflicts(StoreError):
+    """Other writers kept changing the order; the input stays in the inbox, unfinished."""
+
+
+@frozen
+class Result:
+    """What became of one input (or of one order's due timers)."""
+
+    outcome: InputOutcome
+    order_id: str | None
+    inbox_id: int | None = None
+    version: int | None = None
+    effects: tuple[Effect, ...] = ()
+    reason: str = ""
+    error_type: str = ""
+
+
+@frozen
+class _Plan:
+    """A decided change, or (`order is None`) an outcome without a change."""
+
+    outcome: InputOutcome
+    order: Order | None = None
+    effects: tuple[Effect, ...] = ()
+    reason: str = ""
+    error_type: str = ""
+    steps: tuple[Order, ...] = ()
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_key(value: Any) -> str:
+    """The dedup key of an input without an identity of its own: a hash of its content."""
+    text = value if isinstance(value, str) else _canonical(value)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def _rejected(error: Exception) -> _Plan:
+    return _Plan(InputOutcome.REJECTED, reason=str(error), error_type=type(error).__name__)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@frozen
+class OrderService:
+    """Apply inputs to the orders in `store` under `policy`.
+
+    `clock` stamps inbox and outbox rows (not lifecycle events: those carry
+    their own times). `app_key` / `app_secret`, when given, make `webhook`
+    verify the signature header before anything is stored. `shop_id` is
+    used for order details that do not say which shop they belong to.
+    """
+
+    store: Store
+    policy: Policy = DEFAULT_POLICY
+    clock: Callable[[], datetime] = _utc_now
+    app_key: str | None = None
+    app_secret: str | None = field(default=None, repr=False)
+    shop_id: str | None = None
+    max_conflicts: int = 50
+
+    # ------------------------------------------------------------------ inputs
+
+    def webhook(self, body: bytes | str, headers: Mapping[str, str] | None = None) -> Result:
+        """A TikTok webhook, its raw body exactly as posted.
+
+        With `app_key` / `app_secret` set and `headers` given, the signature is
+        checked first: a forged one raises `InvalidSignature` and nothing is kept.
+        """
+        raw = body.encode() if isinstance(body, str) else body
+        if headers is not None and self.app_key and self.app_secret:
+            verify_webhook(headers, raw, self.app_key, self.app_secret)
+        try:
+            envelope = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            envelope = None
+        data = envelope.get("data") if isinstance(envelope, dict) else None
+        order_id = data.get("order_id") if isinstance(data, dict) else None
+        notification = envelope.get("tts_notification_id") if isinstance(envelope, dict) else None
+        if notification:
+            key = f"tiktok:{notification}"
+        elif envelope is not None:
+            key = content_key(envelope)
+        else:
+            key = "sha256:" + hashlib.sha256(raw).hexdigest()
+        payload = raw.decode("utf-8", "backslashreplace")
+        order = str(order_id) if isinstance(order_id, str | int) else None
+
+        def decide(stored: Order | None) -> _Plan:
+            return self._decide_webhook(raw, stored)
+
+        return self._process("webhook", key, payload, order, decide)
+
+    def seed(
+        self,
+        detail: Mapping[str, Any],
+        *,
+        shop_id: str | None = None,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> Result:
+        """An order object as Get Order Detail returns it: stores a new order, or
+        brings a stored one to the status the detail reports (a re-read)."""
+        raw = {"order_detail": dict(detail), "shop_id": shop_id, "extensions": extensions}
+        order_id = detail.get("id")
+
+        def decide(stored: Order | None) -> _Plan:
+            return self._decide_detail(detail, shop_id, extensions, stored)
+
+        return self._process(
+            "order_detail",
+            content_key(raw),
+            _canonical(raw),
+            str(order_id) if isinstance(order_id, str | int) else None,
+            decide,
+        )
+
+    def command(self, command: Command, *, raw: Mapping[str, Any] | None = None) -> Result:
+        """An OMS action (or any lifecycle command), applied through the fast path."""
+        document = dict(raw) if raw is not None else _command_document(command)
+
+        def decide(stored: Order | None) -> _Plan:
+            if stored is None:
+                raise UnknownOrder(command.order_id)
+            outcome = command.apply_to(stored, self.policy)
+            return _Plan(InputOutcome.APPLIED, outcome.order, outcome.effects)
+
+        return self._process(
+            "command", content_key(document), _canonical(document), command.order_id, decide
+        )
+
+    def tick(self, now: datetime) -> list[Result]:
+        """Apply every timer due at `now`; one result per order that changed."""
+        if now.utcoffset() is None:
+            raise ValueError(f"now must be timezone-aware, got {now!r}")
+        results = []
+        for order_id in self.store.due_orders(now):
+            result = self._tick_order(order_id, now)
+            if result is not None:
+                results.append(result)
+        return results
+
+    # ------------------------------------------------------------------ deciding
+
+    def _decide_webhook(self, raw: bytes, stored: Order | None) -> _Plan:
+        webhook = parse_webhook(raw)
+        if isinstance(webhook, SellerDeauthorized | AuthorizationExpiring):
+            return _Plan(InputOutcome.APPLIED, reason=f"shop {webhook.shop_id}: no order change")
+        if isinstance(webhook, PackageUpdated):
+            return _Plan(InputOutcome.APPLIED, reason="a package signal: re-read the order detail")
+        if stored is None:
+            raise UnknownOrder(webhook.order_id)
+        try:
+            commands = webhook_commands(webhook, stored, policy=self.policy)
+        except StaleObservation as error:
+            return _Plan(InputOutcome.STALE, reason=str(error), error_type=type(error).__name__)
+        if not commands:
+            if stored.updated_at is not None and webhook.at < stored.updated_at:
+                return _Plan(
+                    InputOutcome.STALE,
+                    reason=f"reported at {webhook.at.isoformat()}, before the order's last"
+                    f" update at {stored.updated_at.isoformat()}",
+                )
+            return _Plan(InputOutcome.DUPLICATE, reason="the order already reflects it")
+        return self._run(stored, commands)
+
+    def _decide_detail(
+        self,
+        detail: Mapping[str, Any],
+        shop_id: str | None,
+        extensions: Mapping[str, Any] | None,
+        stored: Order | None,
+    ) -> _Plan:
+        shop = shop_id or (stored.shop_id if stored is not None else self.shop_id)
+        if not shop:
+            raise MalformedPayload(
+                "an order detail needs a shop_id beside it (TikTok's detail does not carry one)"
+            )
+        reported = order_from_detail(dict(detail), shop_id=shop)
+        if stored is None:
+            if extensions:
+                reported = attrs.evolve(reported, extensions=dict(extensions))
+            return _Plan(InputOutcome.APPLIED, reported)
+        observed_at = reported.updated_at or reported.created_at
+        try:
+            steps = reconcile(
+                stored,
+                reported.status,
+                observed_at=observed_at,
+                cancelled_by=reported.cancelled_by,
+                policy=self.policy,
+            )
+        except StaleObservation as error:
+            return _Plan(InputOutcome.STALE, reason=str(error), error_type=type(error).__name__)
+        if not steps:
+            return _Plan(InputOutcome.DUPLICATE, reason=f"the order already is {stored.status}")
+        commands = tuple(
+            Command(stored.order_id, step.event, step.initiator, observed_at, Origin.TIKTOK)
+            for step in steps
+        )
+        return self._run(stored, commands)
+
+    def _run(self, order: Order, commands: tuple[Command, ...]) -> _Plan:
+        effects: list[Effect] = []
+        steps: list[Order] = []
+        for command in commands:
+            outcome = command.apply_to(order, self.policy)
+            order = outcome.order
+            steps.append(order)
+            effects.extend(outcome.effects)
+        return _Plan(InputOutcome.APPLIED, order, tuple(effects), steps=tuple(steps))
+
+    # ------------------------------------------------------------------ writing
+
+    def _process(
+        self,
+        kind: str,
+        key: str,
+        payload: str,
+        order_id: str | None,
+        decide: Callable[[Order | None], _Plan],
+    ) -> Result:
+        receipt = self.store.receive(kind, key, payload, self.clock(), order_id)
+        if receipt.state is ReceiptState.DONE:
+            return Result(
+                InputOutcome.DUPLICATE,
+                order_id,
+                receipt.inbox_id,
+                reason="the same input was received before",
+            )
+        for _ in range(self.max_conflicts):
+            stored = self.store.load(order_id) if order_id is not None else None
+            try:
+                plan = decide(stored)
+            except (InboundError, LifecycleError, ValueError) as error:
+                plan = _rejected(error)
+            if plan.order is None:
+                finished = self.store.finish(
+                    receipt.inbox_id, plan.outcome, plan.reason, plan.error_type
+                )
+                outcome = plan.outcome if finished else InputOutcome.DUPLICATE
+                return Result(
+                    outcome,
+                    order_id,
+                    receipt.inbox_id,
+                    None if stored is None else stored.version,
+                    reason=plan.reason,
+                    error_type=plan.error_type,
+                )
+            try:
+                self._commit(stored, plan, receipt.inbox_id)
+            except VersionConflict:
+                continue
+            except AlreadyProcessed:
+                return Result(
+                    InputOutcome.DUPLICATE,
+                    order_id,
+                    receipt.inbox_id,
+                    reason="another worker processed the same input",
+                )
+            return Result(
+                InputOutcome.APPLIED,
+                plan.order.order_id,
+                receipt.inbox_id,
+                plan.order.version,
+                plan.effects,
+                plan.reason,
+            )
+        raise TooManyConflicts(
+            f"order {order_id}: gave up after {self.max_conflicts} concurrent changes;"
+            f" inbox entry {receipt.inbox_id} stays unfinished and is processed on redelivery"
+        )
+
+    def _commit(self, stored: Order | None, plan: _Plan, inbox_id: int | None) -> None:
+        order = plan.order
+        assert order is not None
+        before = 0 if stored is None else len(stored.history)
+        self.store.commit(
+            Change(
+                order=order,
+                expected_version=None if stored is None else stored.version,
+                records=order.history[before:],
+                effects=plan.effects,
+                next_timer_at=next_timer_at(order, self.policy),
+                inbox_id=inbox_id,
+                outcome=plan.outcome,
+                reason=plan.reason,
+                steps=plan.steps,
+            ),
+            self.clock(),
+        )
+
+    def _tick_order(self, order_id: str, now: datetime) -> Result | None:
+        for _ in range(self.max_conflicts):
+            stored = self.store.load(order_id)
+            if stored is None:
+                return None
+            order, effects, steps = stored, list[Effect](), list[Order]()
+            for timer in due_timers(stored, now, self.policy):
+                outcome = apply(
+                    order,
+                    timer.event,
+                    initiator=Initiator.PLATFORM,
+                    origin=Origin.TIMER,
+                    now=now,
+                    policy=self.policy,
+                    reason=timer.reason,
+                )
+                order = outcome.order
+                steps.append(order)
+                effects.extend(outcome.effects)
+            if order is stored:
+                return None
+            plan = _Plan(InputOutcome.APPLIED, order, tuple(effects), steps=tuple(steps))
+            try:
+                self._commit(stored, plan, None)
+            except VersionConflict:
+                continue
+            return Result(InputOutcome.APPLIED, order_id, None, order.version, tuple(effects))
+        raise TooManyConflicts(f"order {order_id}: gave up ticking after repeated conflicts")
+
+
+def _command_document(command: Command) -> dict[str, Any]:
+    return {
+        "command": command.event,
+        "order_id": command.order_id,
+        "initiator": command.initiator.value,
+        "at": command.at.isoformat(),
+        "origin": None if command.origin is None else command.origin.value,
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in command.params.items()},
+    }

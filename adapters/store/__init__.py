@@ -1,0 +1,94 @@
+"""The durable store: orders, history, inbox, outbox and partner references.
+
+`open_store(url)` opens `sqlite:///path.db`, `sqlite:///:memory:` or
+`postgresql://...`; `SqliteStore` and `PostgresStore` implement the `Store`
+port with the same behaviour. See docs/store.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ._codec import (
+    CONVERTER,
+    effect_from_dict,
+    effect_to_dict,
+    order_from_json,
+    order_to_json,
+)
+from ._port import (
+    CHANNELS,
+    AlreadyProcessed,
+    Change,
+    InboxEntry,
+    InputOutcome,
+    OrderSummary,
+    OutboxEntry,
+    OutboxStatus,
+    Receipt,
+    ReceiptState,
+    SchemaTooNew,
+    Store,
+    StoreError,
+    Transition,
+    VersionConflict,
+    channel_of,
+)
+from ._postgres import PostgresStore
+from ._sqlite import SqliteStore
+
+__all__ = [
+    "CHANNELS",
+    "CONVERTER",
+    "DEFAULT_URL",
+    "AlreadyProcessed",
+    "Change",
+    "InboxEntry",
+    "InputOutcome",
+    "OrderSummary",
+    "OutboxEntry",
+    "OutboxStatus",
+    "PostgresStore",
+    "Receipt",
+    "ReceiptState",
+    "SchemaTooNew",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "Transition",
+    "VersionConflict",
+    "channel_of",
+    "effect_from_dict",
+    "effect_to_dict",
+    "open_store",
+    "order_from_json",
+    "order_to_json",
+]
+
+#: The default database: a SQLite file in the working directory.
+DEFAULT_URL = "sqlite:///order-lifecycle.db"
+
+
+def open_store(url: str = DEFAULT_URL) -> SqliteStore | PostgresStore:
+    """Open (and migrate) the store a URL names.
+
+    `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
+    `sqlite:///:memory:`, or a PostgreSQL URL (`postgresql://user@host/db`).
+    A bare file path is taken as a SQLite file.
+    """
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresStore(url)
+    if url.startswith("sqlite://"):
+        path = url.removeprefix("sqlite://")
+        if not path.startswith("/"):
+            raise StoreError(f"a SQLite URL is sqlite:///path.db, got {url!r}")
+        path = path[1:]
+        if not path:
+            raise StoreError(f"no database file in {url!r}; use sqlite:///path.db")
+        return SqliteStore(path)
+    if "://" in url:
+        scheme = url.split("://", 1)[0]
+        raise StoreError(
+            f"unknown database scheme {scheme!r}; use sqlite:///path.db or postgresql://..."
+        )
+    return SqliteStore(Path(url))

@@ -1,0 +1,265 @@
+"""The store port: what the service and the dispatcher need from a durable store.
+
+Two backends implement it (`SqliteStore`, `PostgresStore`) and pass one
+shared test suite. The tables:
+
+* ``orders``: the current order (serialised with the store's converter), its
+  status, its version and the moment its next timer falls due (indexed, so
+  `tick` never scans every order);
+* ``transitions``: the append-only history, one row per version;
+* ``inbox``: every input as received, stored before it is processed, with
+  its outcome (applied, duplicate, stale, rejected) and the reason;
+* ``outbox``: the effects to carry out, written in the same transaction as the
+  transition that asked for them, with their delivery state;
+* ``external_refs``: what partners gave back that later calls need (the SFCC
+  ``order_no``);
+* ``schema_version``: the migrations applied.
+
+Errors::
+
+    StoreError
+    ├── VersionConflict     another writer changed the order first: read again, retry
+    ├── AlreadyProcessed    the inbox entry already has an outcome (a racing duplicate)
+    └── SchemaTooNew        the database was migrated by a newer version of this library
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from attrs import field, frozen
+
+from lifecycle import Effect, HistoryRecord, Order
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class VersionConflict(StoreError):
+    """The order's version is not the one the change was computed from."""
+
+    def __init__(self, order_id: str, expected: int | None) -> None:
+        self.order_id = order_id
+        self.expected = expected
+        what = "not to exist yet" if expected is None else f"at version {expected}"
+        super().__init__(f"order {order_id} changed concurrently: expected it {what}")
+
+
+class AlreadyProcessed(StoreError):
+    """The inbox entry was processed by another worker meanwhile."""
+
+    def __init__(self, inbox_id: int) -> None:
+        self.inbox_id = inbox_id
+        super().__init__(f"inbox entry {inbox_id} already has an outcome")
+
+
+class SchemaTooNew(StoreError):
+    """The database's schema is newer than this library knows."""
+
+
+class InputOutcome(enum.StrEnum):
+    """What became of one input."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+    REJECTED = "rejected"
+
+
+class OutboxStatus(enum.StrEnum):
+    """Where one effect's delivery stands."""
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    DEAD = "dead"
+
+
+class ReceiptState(enum.StrEnum):
+    """What the inbox knew of an input when it arrived."""
+
+    NEW = "new"  # first time: process it
+    PENDING = "pending"  # seen, but never finished (a crash): process it again
+    DONE = "done"  # seen and finished: a duplicate
+
+
+#: Which partner carries out each effect kind; effects of one order and one
+#: channel are delivered in the order they were produced.
+CHANNELS: Mapping[str, str] = {
+    "CreateSfccOrder": "sfcc",
+    "UpdateSfccOrderStatus": "sfcc",
+    "UpdateSfccShipping": "sfcc",
+    "UpdateSfccReturn": "sfcc",
+    "ShipTikTokPackage": "tiktok_shop",
+    "CancelTikTokOrder": "tiktok_shop",
+    "ApproveTikTokCancellation": "tiktok_shop",
+    "RejectTikTokCancellation": "tiktok_shop",
+    "ApproveTikTokReturn": "tiktok_shop",
+    "SyncOrderInfo": "sync_order_info",
+    "ReportTikTokEvent": "events_api",
+}
+
+
+def channel_of(kind: str) -> str:
+    return CHANNELS.get(kind, kind)
+
+
+@frozen
+class Receipt:
+    """The inbox entry of an input, and whether it needs processing."""
+
+    inbox_id: int
+    state: ReceiptState
+    outcome: InputOutcome | None = None
+
+
+@frozen
+class InboxEntry:
+    id: int
+    kind: str
+    dedup_key: str
+    payload: str
+    received_at: datetime
+    order_id: str | None
+    outcome: InputOutcome | None
+    reason: str
+    error_type: str
+    duplicate_of: int | None
+
+
+@frozen
+class Transition:
+    """One row of the append-only history."""
+
+    order_id: str
+    version: int
+    event: str
+    source: str
+    target: str
+    initiator: str
+    origin: str
+    at: datetime
+    reason: str
+    params: Mapping[str, Any] = field(factory=dict)
+
+
+@frozen
+class OutboxEntry:
+    """One effect to deliver, with the order as it was when the effect was asked for."""
+
+    id: int
+    order_id: str
+    version: int
+    kind: str
+    channel: str
+    idempotency_key: str
+    effect: Effect
+    order: Order
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    created_at: datetime
+
+
+@frozen
+class OrderSummary:
+    order_id: str
+    status: str
+    version: int
+    next_timer_at: datetime | None
+    updated_at: datetime | None
+
+
+@frozen
+class Change:
+    """One transaction: the order's next state, its new history and effects, the input's fate.
+
+    `expected_version` is the version the change was computed from (`None`
+    for an order not stored yet); the write fails with `VersionConflict`
+    when the stored order is not at that version. `steps` holds the order
+    after each transition of the change, so each effect is kept with the
+    order as it was when the effect was asked for (default: `order`).
+    """
+
+    order: Order
+    expected_version: int | None
+    records: tuple[HistoryRecord, ...]
+    effects: tuple[Effect, ...]
+    next_timer_at: datetime | None
+    inbox_id: int | None = None
+    outcome: InputOutcome = InputOutcome.APPLIED
+    reason: str = ""
+    steps: tuple[Order, ...] = ()
+
+    def order_at(self, version: int) -> Order:
+        """The order as it was right after the transition to `version`."""
+        for step in self.steps:
+            if step.version == version:
+                return step
+        return self.order
+
+
+class Store(Protocol):
+    """A durable store of orders, history, inbox, outbox and external references."""
+
+    def schema_version(self) -> int: ...
+
+    def receive(
+        self, kind: str, dedup_key: str, payload: str, received_at: datetime, order_id: str | None
+    ) -> Receipt:
+        """Keep an input before it is processed; say whether it was seen already."""
+        ...
+
+    def finish(
+        self, inbox_id: int, outcome: InputOutcome, reason: str = "", error_type: str = ""
+    ) -> bool:
+        """Record an input's outcome when nothing else changes; False if it already had one."""
+        ...
+
+    def load(self, order_id: str) -> Order | None: ...
+
+    def commit(self, change: Change, now: datetime) -> None:
+        """Write order, history, outbox and the input's outcome in one transaction."""
+        ...
+
+    def due_orders(self, now: datetime, limit: int = 500) -> list[str]:
+        """Orders whose next timer is due at `now`, earliest first (indexed)."""
+        ...
+
+    def orders(self) -> list[OrderSummary]: ...
+
+    def history(self, order_id: str) -> list[Transition]: ...
+
+    def inbox(self, order_id: str | None = None) -> list[InboxEntry]: ...
+
+    def outbox(
+        self, order_id: str | None = None, status: OutboxStatus | None = None
+    ) -> list[OutboxEntry]: ...
+
+    def claim(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxEntry]:
+        """Take due effects for delivery (each order's channel in order), leased until
+        `now + lease`: a crashed worker's effects fall due again when its lease ends."""
+        ...
+
+    def complete(self, entry_id: int, now: datetime, refs: Mapping[str, str]) -> None:
+        """Mark an effect delivered and keep what the partner gave back, atomically."""
+        ...
+
+    def retry_later(self, entry_id: int, error: str, at: datetime) -> None: ...
+
+    def bury(self, entry_id: int, error: str, now: datetime) -> None:
+        """Park an effect as a dead letter with its (secret-free) error."""
+        ...
+
+    def redrive(self, now: datetime, ids: Sequence[int] | None = None) -> int:
+        """Dead letters (all, or these) back to pending with fresh attempts; how many."""
+        ...
+
+    def refs(self, order_id: str) -> dict[str, str]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,478 @@
+"""The SQL both backends share; each backend supplies connections, times and its dialect.
+
+Statements are written with `?` placeholders; the PostgreSQL backend turns
+them into `%s`. Every write that belongs to one input happens inside one
+transaction (`_transaction`), and the order row is only ever updated where
+its version is the one the change was computed from (optimistic concurrency).
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from lifecycle import Effect, Order
+
+from ._codec import effect_from_json, effect_to_json, order_from_json, order_to_json
+from ._port import (
+    AlreadyProcessed,
+    Change,
+    InboxEntry,
+    InputOutcome,
+    OrderSummary,
+    OutboxEntry,
+    OutboxStatus,
+    Receipt,
+    ReceiptState,
+    SchemaTooNew,
+    Transition,
+    VersionConflict,
+    channel_of,
+)
+
+#: Errors kept in the outbox are cut to this many characters.
+MAX_ERROR = 1000
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Executor(Protocol):
+    def __call__(self, sql: str, params: Sequence[Any] = ()) -> Cursor: ...
+
+
+class SqlStore(ABC):
+    """The store's logic over any DB-API-like connection; subclasses pick the engine."""
+
+    #: `(version, statements)` in order; each backend lists its own DDL.
+    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = ()
+    #: Appended to the claim query (PostgreSQL: row locks that other workers skip).
+    CLAIM_LOCK = ""
+
+    @abstractmethod
+    def _transaction(self) -> AbstractContextManager[Executor]:
+        """A transaction that holds the write lock from its start, committed on exit."""
+
+    @abstractmethod
+    def _ts(self, moment: datetime) -> Any:
+        """A time as the engine stores it."""
+
+    @abstractmethod
+    def _dt(self, value: Any) -> datetime:
+        """A stored time back as an aware datetime."""
+
+    @abstractmethod
+    def _lock_migrations(self, execute: Executor) -> None:
+        """Serialise concurrent migrations."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    # ------------------------------------------------------------------ schema
+
+    def migrate(self) -> int:
+        """Apply the forward migrations this database lacks; the version it is at now."""
+        latest = max(version for version, _ in self.MIGRATIONS)
+        with self._transaction() as execute:
+            self._lock_migrations(execute)
+            execute(
+                "CREATE TABLE IF NOT EXISTS schema_version"
+                " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            current = execute("SELECT COALESCE(MAX(version), 0) FROM schema_version").fetchone()[0]
+            if current > latest:
+                raise SchemaTooNew(
+                    f"the database is at schema version {current}; this library knows"
+                    f" up to {latest}: upgrade the library"
+                )
+            for version, statements in self.MIGRATIONS:
+                if version <= current:
+                    continue
+                for statement in statements:
+                    execute(statement)
+                execute(
+                    "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)",
+                    (version, datetime.now().astimezone().isoformat()),
+                )
+            return latest
+
+    def schema_version(self) -> int:
+        with self._transaction() as execute:
+            return int(execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
+
+    # ------------------------------------------------------------------ inbox
+
+    def receive(
+        self, kind: str, dedup_key: str, payload: str, received_at: datetime, order_id: str | None
+    ) -> Receipt:
+        with self._transaction() as execute:
+            row = execute(
+                "INSERT INTO inbox (kind, dedup_key, payload, received_at, order_id)"
+                " VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (dedup_key) WHERE duplicate_of IS NULL DO NOTHING RETURNING id",
+                (kind, dedup_key, payload, self._ts(received_at), order_id),
+            ).fetchone()
+            if row is not None:
+                return Receipt(int(row[0]), ReceiptState.NEW)
+            first_id, outcome = execute(
+                "SELECT id, outcome FROM inbox WHERE dedup_key = ? AND duplicate_of IS NULL",
+                (dedup_key,),
+            ).fetchone()
+            if outcome is None:
+                return Receipt(int(first_id), ReceiptState.PENDING)
+            duplicate = execute(
+                "INSERT INTO inbox (kind, dedup_key, payload, received_at, order_id, outcome,"
+                " reason, duplicate_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    kind,
+                    dedup_key,
+                    payload,
+                    self._ts(received_at),
+                    order_id,
+                    InputOutcome.DUPLICATE.value,
+                    f"same input as inbox entry {first_id}",
+                    first_id,
+                ),
+            ).fetchone()
+            return Receipt(int(duplicate[0]), ReceiptState.DONE, InputOutcome(outcome))
+
+    def finish(
+        self, inbox_id: int, outcome: InputOutcome, reason: str = "", error_type: str = ""
+    ) -> bool:
+        with self._transaction() as execute:
+            return self._finish(execute, inbox_id, outcome, reason, error_type)
+
+    @staticmethod
+    def _finish(
+        execute: Executor,
+        inbox_id: int,
+        outcome: InputOutcome,
+        reason: str,
+        error_type: str,
+        order_id: str | None = None,
+    ) -> bool:
+        cursor = execute(
+            "UPDATE inbox SET outcome = ?, reason = ?, error_type = ?,"
+            " order_id = COALESCE(order_id, ?) WHERE id = ? AND outcome IS NULL",
+            (outcome.value, reason, error_type, order_id, inbox_id),
+        )
+        return cursor.rowcount == 1
+
+    def inbox(self, order_id: str | None = None) -> list[InboxEntry]:
+        sql = (
+            "SELECT id, kind, dedup_key, payload, received_at, order_id, outcome, reason,"
+            " error_type, duplicate_of FROM inbox"
+        )
+        params: tuple[Any, ...] = ()
+        if order_id is not None:
+            sql += " WHERE order_id = ?"
+            params = (order_id,)
+        with self._transaction() as execute:
+            rows = execute(sql + " ORDER BY id", params).fetchall()
+        return [
+            InboxEntry(
+                id=int(r[0]),
+                kind=r[1],
+                dedup_key=r[2],
+                payload=r[3],
+                received_at=self._dt(r[4]),
+                order_id=r[5],
+                outcome=None if r[6] is None else InputOutcome(r[6]),
+                reason=r[7],
+                error_type=r[8],
+                duplicate_of=r[9],
+            )
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ orders
+
+    def load(self, order_id: str) -> Order | None:
+        with self._transaction() as execute:
+            row = execute("SELECT body FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+        return None if row is None else order_from_json(row[0])
+
+    def commit(self, change: Change, now: datetime) -> None:
+        order = change.order
+        body = order_to_json(order)
+        timer = None if change.next_timer_at is None else self._ts(change.next_timer_at)
+        updated = None if order.updated_at is None else self._ts(order.updated_at)
+        with self._transaction() as execute:
+            if change.expected_version is None:
+                cursor = execute(
+                    "INSERT INTO orders (order_id, status, version, body, next_timer_at,"
+                    " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
+                    (order.order_id, order.status.value, order.version, body, timer, updated),
+                )
+            else:
+                cursor = execute(
+                    "UPDATE orders SET status = ?, version = ?, body = ?, next_timer_at = ?,"
+                    " updated_at = ? WHERE order_id = ? AND version = ?",
+                    (
+                        order.status.value,
+                        order.version,
+                        body,
+                        timer,
+                        updated,
+                        order.order_id,
+                        change.expected_version,
+                    ),
+                )
+            if cursor.rowcount != 1:
+                raise VersionConflict(order.order_id, change.expected_version)
+            first = order.version - len(change.records) + 1
+            for version, record in enumerate(change.records, start=first):
+                execute(
+                    "INSERT INTO transitions (order_id, version, event, source, target,"
+                    " initiator, origin, at, reason, params)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        order.order_id,
+                        version,
+                        record.event,
+                        record.source.value,
+                        record.target.value,
+                        record.initiator.value,
+                        record.origin.value,
+                        self._ts(record.at),
+                        record.reason,
+                        json.dumps(_jsonable(record.params), sort_keys=True),
+                    ),
+                )
+            for effect in change.effects:
+                self._enqueue(execute, effect, order_to_json(change.order_at(effect.version)), now)
+            if change.inbox_id is not None and not self._finish(
+                execute,
+                change.inbox_id,
+                change.outcome,
+                change.reason,
+                "",
+                order.order_id,
+            ):
+                raise AlreadyProcessed(change.inbox_id)
+
+    def _enqueue(self, execute: Executor, effect: Effect, snapshot: str, now: datetime) -> None:
+        execute(
+            "INSERT INTO outbox (order_id, version, kind, channel, idempotency_key, effect,"
+            " order_body, status, attempts, next_attempt_at, last_error, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?)",
+            (
+                effect.order_id,
+                effect.version,
+                effect.kind,
+                channel_of(effect.kind),
+                effect.idempotency_key,
+                effect_to_json(effect),
+                snapshot,
+                OutboxStatus.PENDING.value,
+                self._ts(now),
+                self._ts(now),
+            ),
+        )
+
+    def due_orders(self, now: datetime, limit: int = 500) -> list[str]:
+        with self._transaction() as execute:
+            rows = execute(
+                "SELECT order_id FROM orders WHERE next_timer_at IS NOT NULL"
+                " AND next_timer_at <= ? ORDER BY next_timer_at, order_id LIMIT ?",
+                (self._ts(now), limit),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def orders(self) -> list[OrderSummary]:
+        with self._transaction() as execute:
+            rows = execute(
+                "SELECT order_id, status, version, next_timer_at, updated_at FROM orders"
+                " ORDER BY order_id"
+            ).fetchall()
+        return [
+            OrderSummary(
+                order_id=r[0],
+                status=r[1],
+                version=int(r[2]),
+                next_timer_at=None if r[3] is None else self._dt(r[3]),
+                updated_at=None if r[4] is None else self._dt(r[4]),
+            )
+            for r in rows
+        ]
+
+    def history(self, order_id: str) -> list[Transition]:
+        with self._transaction() as execute:
+            rows = execute(
+                "SELECT order_id, version, event, source, target, initiator, origin, at,"
+                " reason, params FROM transitions WHERE order_id = ? ORDER BY version",
+                (order_id,),
+            ).fetchall()
+        return [
+            Transition(
+                order_id=r[0],
+                version=int(r[1]),
+                event=r[2],
+                source=r[3],
+                target=r[4],
+                initiator=r[5],
+                origin=r[6],
+                at=self._dt(r[7]),
+                reason=r[8],
+                params=json.loads(r[9]),
+            )
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ outbox
+
+    _OUTBOX_COLUMNS = (
+        "id, order_id, version, kind, channel, idempotency_key, effect, order_body, status,"
+        " attempts, next_attempt_at, last_error, created_at"
+    )
+
+    def _entry(self, r: Any) -> OutboxEntry:
+        return OutboxEntry(
+            id=int(r[0]),
+            order_id=r[1],
+            version=int(r[2]),
+            kind=r[3],
+            channel=r[4],
+            idempotency_key=r[5],
+            effect=effect_from_json(r[6]),
+            order=order_from_json(r[7]),
+            status=OutboxStatus(r[8]),
+            attempts=int(r[9]),
+            next_attempt_at=self._dt(r[10]),
+            last_error=r[11],
+            created_at=self._dt(r[12]),
+        )
+
+    def outbox(
+        self, order_id: str | None = None, status: OutboxStatus | None = None
+    ) -> list[OutboxEntry]:
+        where, params = [], []
+        if order_id is not None:
+            where.append("order_id = ?")
+            params.append(order_id)
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        sql = f"SELECT {self._OUTBOX_COLUMNS} FROM outbox"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        with self._transaction() as execute:
+            rows = execute(sql + " ORDER BY id", params).fetchall()
+        return [self._entry(r) for r in rows]
+
+    def claim(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxEntry]:
+        active = (OutboxStatus.PENDING.value, OutboxStatus.IN_FLIGHT.value)
+        with self._transaction() as execute:
+            rows = execute(
+                "SELECT id FROM outbox o WHERE o.status IN (?, ?) AND o.next_attempt_at <= ?"
+                " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.order_id = o.order_id"
+                " AND p.channel = o.channel AND p.id < o.id AND p.status IN (?, ?))"
+                f" ORDER BY o.id LIMIT ?{self.CLAIM_LOCK}",
+                (*active, self._ts(now), *active, limit),
+            ).fetchall()
+            claimed = []
+            for (entry_id,) in rows:
+                row = execute(
+                    "UPDATE outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ?"
+                    f" WHERE id = ? RETURNING {self._OUTBOX_COLUMNS}",
+                    (OutboxStatus.IN_FLIGHT.value, self._ts(now + lease), entry_id),
+                ).fetchone()
+                claimed.append(self._entry(row))
+        return claimed
+
+    def complete(self, entry_id: int, now: datetime, refs: Mapping[str, str]) -> None:
+        with self._transaction() as execute:
+            row = execute(
+                "UPDATE outbox SET status = ?, last_error = '', done_at = ?"
+                " WHERE id = ? AND status = ? RETURNING order_id",
+                (
+                    OutboxStatus.DONE.value,
+                    self._ts(now),
+                    entry_id,
+                    OutboxStatus.IN_FLIGHT.value,
+                ),
+            ).fetchone()
+            if row is None:
+                return  # another worker finished it after this one's lease ran out
+            for system, ref in refs.items():
+                execute(
+                    "INSERT INTO external_refs (order_id, system, ref, updated_at)"
+                    " VALUES (?, ?, ?, ?) ON CONFLICT (order_id, system)"
+                    " DO UPDATE SET ref = excluded.ref, updated_at = excluded.updated_at",
+                    (row[0], system, ref, self._ts(now)),
+                )
+
+    def retry_later(self, entry_id: int, error: str, at: datetime) -> None:
+        with self._transaction() as execute:
+            execute(
+                "UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ?"
+                " WHERE id = ? AND status = ?",
+                (
+                    OutboxStatus.PENDING.value,
+                    self._ts(at),
+                    error[:MAX_ERROR],
+                    entry_id,
+                    OutboxStatus.IN_FLIGHT.value,
+                ),
+            )
+
+    def bury(self, entry_id: int, error: str, now: datetime) -> None:
+        with self._transaction() as execute:
+            execute(
+                "UPDATE outbox SET status = ?, last_error = ?, done_at = ?"
+                " WHERE id = ? AND status = ?",
+                (
+                    OutboxStatus.DEAD.value,
+                    error[:MAX_ERROR],
+                    self._ts(now),
+                    entry_id,
+                    OutboxStatus.IN_FLIGHT.value,
+                ),
+            )
+
+    def redrive(self, now: datetime, ids: Sequence[int] | None = None) -> int:
+        sql = (
+            "UPDATE outbox SET status = ?, attempts = 0, next_attempt_at = ?, done_at = NULL"
+            " WHERE status = ?"
+        )
+        params: list[Any] = [OutboxStatus.PENDING.value, self._ts(now), OutboxStatus.DEAD.value]
+        if ids is not None:
+            if not ids:
+                return 0
+            sql += f" AND id IN ({', '.join('?' for _ in ids)})"
+            params.extend(ids)
+        with self._transaction() as execute:
+            return execute(sql, params).rowcount
+
+    def refs(self, order_id: str) -> dict[str, str]:
+        with self._transaction() as execute:
+            rows = execute(
+                "SELECT system, ref FROM external_refs WHERE order_id = ?", (order_id,)
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)

@@ -1,0 +1,143 @@
+"""The SQLite backend: the embedded default (stdlib `sqlite3`, WAL).
+
+Several processes may share one database file: every write transaction
+starts with `BEGIN IMMEDIATE`, so writers queue on SQLite's lock (up to
+`busy_timeout`) instead of failing half way, and WAL lets readers go on
+meanwhile. Times are stored as UTC ISO-8601 text, which sorts as time does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ._sql import Cursor, Executor, SqlStore
+
+_SCHEMA_1 = (
+    """CREATE TABLE orders (
+        order_id TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        next_timer_at TEXT,
+        updated_at TEXT
+    )""",
+    "CREATE INDEX orders_next_timer_at ON orders (next_timer_at) WHERE next_timer_at IS NOT NULL",
+    """CREATE TABLE transitions (
+        order_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        source TEXT NOT NULL,
+        target TEXT NOT NULL,
+        initiator TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        at TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        params TEXT NOT NULL,
+        PRIMARY KEY (order_id, version)
+    )""",
+    """CREATE TABLE inbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        dedup_key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        order_id TEXT,
+        outcome TEXT,
+        reason TEXT NOT NULL DEFAULT '',
+        error_type TEXT NOT NULL DEFAULT '',
+        duplicate_of INTEGER REFERENCES inbox (id)
+    )""",
+    "CREATE UNIQUE INDEX inbox_first_of_key ON inbox (dedup_key) WHERE duplicate_of IS NULL",
+    "CREATE INDEX inbox_order ON inbox (order_id)",
+    """CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        effect TEXT NOT NULL,
+        order_body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        done_at TEXT
+    )""",
+    "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
+    "CREATE INDEX outbox_order_channel ON outbox (order_id, channel, id)",
+    """CREATE TABLE external_refs (
+        order_id TEXT NOT NULL,
+        system TEXT NOT NULL,
+        ref TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (order_id, system)
+    )""",
+)
+
+
+def _utc_text(moment: datetime) -> str:
+    if moment.utcoffset() is None:
+        raise ValueError(f"times must be timezone-aware, got {moment!r}")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class SqliteStore(SqlStore):
+    """The store in a SQLite file (or `:memory:`), migrated on open.
+
+    One connection per store object, shared by its threads under a lock;
+    open one store per process.
+    """
+
+    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = ((1, _SCHEMA_1),)
+
+    def __init__(self, path: str | Path = ":memory:", *, busy_timeout: float = 30.0) -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r})"
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Executor]:
+        with self._lock:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+
+            def execute(sql: str, params: Sequence[Any] = ()) -> Cursor:
+                return conn.execute(sql, tuple(params))
+
+            try:
+                yield execute
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def _ts(self, moment: datetime) -> str:
+        return _utc_text(moment)
+
+    def _dt(self, value: Any) -> datetime:
+        return datetime.fromisoformat(str(value))
+
+    def _lock_migrations(self, execute: Executor) -> None:
+        return  # BEGIN IMMEDIATE already serialises writers
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

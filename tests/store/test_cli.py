@@ -1,0 +1,286 @@
+"""The `order-lifecycle` command line: replay, allowed, history, tick, dispatch, diagram,
+sandbox and the demo, run as a user runs them."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+
+from adapters.cli import GraphvizMissing, diagram, main
+from adapters.demo import sample_lines
+from lifecycle import TABLE
+from tests.factories import T0
+from tests.store.helpers import seed_detail, status_webhook
+
+ROOT = Path(__file__).resolve().parents[2]
+ORDER = "576461413038785752"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def write_inputs(path: Path) -> Path:
+    lines = [
+        json.dumps({"order_detail": seed_detail(ORDER), "shop_id": "S1"}),
+        status_webhook(ORDER, "ON_HOLD", T0).decode(),
+        status_webhook(ORDER, "ON_HOLD", T0).decode(),
+        "{this is not json",
+        json.dumps({"tick": "2026-11-20T10:31:00Z"}),
+        json.dumps(
+            {
+                "command": "ship",
+                "order_id": ORDER,
+                "initiator": "SELLER",
+                "at": "2026-11-20T12:00:00+00:00",
+                "tracking_number": "1Z999",
+                "line_item_ids": ["L1"],
+            }
+        ),
+        json.dumps(
+            {
+                "command": "cancel",
+                "order_id": ORDER,
+                "initiator": "SELLER",
+                "at": "2026-11-20T13:00:00Z",
+                "bogus": 1,
+            }
+        ),
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_replay_json_prints_one_object_per_order_with_the_documented_keys(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl")
+    code, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
+    assert code == 0
+    [document] = [json.loads(line) for line in out.splitlines()]
+    assert list(document) == [
+        "order_id",
+        "status",
+        "cancelled_after_shipped",
+        "history",
+        "effects",
+        "rejected",
+    ]
+    assert document["status"] == "PARTIALLY_SHIPPING"
+    assert document["cancelled_after_shipped"] is False
+    assert [h["event"] for h in document["history"]] == ["pay", "release_hold", "ship"]
+    assert set(document["history"][0]) == {"event", "from", "to", "initiator", "at"}
+    assert document["history"][2]["from"] == "AWAITING_SHIPMENT"
+    effects = document["effects"]
+    assert [e["kind"] for e in effects] == [
+        "CreateSfccOrder",
+        "UpdateSfccShipping",
+        "ShipTikTokPackage",
+    ]
+    assert effects[2]["tracking_number"] == "1Z999"
+    assert effects[2]["line_item_ids"] == ["L1"]
+    [rejected] = document["rejected"]
+    assert rejected["line"] == 7
+    assert rejected["error_type"] == "InvalidParameters"
+    assert "bogus" in rejected["reason"]
+    assert "line 4: BadLine: not JSON" in err
+
+
+def test_replay_summary_counts_statuses_effects_and_rejections(tmp_path: Path) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl")
+    code, out, _ = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db")
+    assert code == 0
+    assert "1 duplicate" in out
+    assert "PARTIALLY_SHIPPING" in out
+    assert "ShipTikTokPackage" in out
+    assert "inputs rejected (2)" in out
+    # Replaying the same file again changes nothing: every input is a duplicate.
+    _, again, _ = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
+    assert json.loads(again)["history"][-1]["event"] == "ship"
+
+
+def test_allowed_history_and_tick_read_the_same_database(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path}/x.db"
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(
+        json.dumps({"order_detail": seed_detail(ORDER), "shop_id": "S1"})
+        + "\n"
+        + status_webhook(ORDER, "ON_HOLD", T0).decode()
+        + "\n"
+    )
+    assert run("replay", str(inputs), "--db", db)[0] == 0
+    code, out, _ = run(
+        "allowed", ORDER, "--initiator", "seller", "--db", db, "--now", "2026-11-20T09:40:00Z"
+    )
+    assert code == 0
+    assert "ON_HOLD" in out
+    assert "seller   may cancel" in out
+    assert "not release_hold: seller cannot release_hold: order is ON_HOLD" in out
+    code, out, _ = run("tick", "--now", "2026-11-20T10:31:00+00:00", "--db", db)
+    assert (code, out.splitlines()[0]) == (0, f"{ORDER}: version 2: CreateSfccOrder")
+    code, out, _ = run("history", ORDER, "--db", db)
+    assert code == 0
+    assert "release_hold" in out
+    assert "CreateSfccOrder" in out
+    code, _, err = run("history", "missing", "--db", db)
+    assert code == 2
+    assert "order missing is not in the store" in err
+
+
+def test_dispatch_needs_to_know_where_the_partners_are(tmp_path: Path) -> None:
+    code, _, err = run("dispatch", "--once", "--db", f"sqlite:///{tmp_path}/x.db")
+    assert code == 2
+    assert "--partners FILE.json" in err
+    partners = tmp_path / "partners.json"
+    partners.write_text(json.dumps({"sfcc": {"base_url": "https://x", "site_id": "s"}}))
+    code, _, err = run(
+        "dispatch", "--once", "--partners", str(partners), "--db", f"sqlite:///{tmp_path}/x.db"
+    )
+    assert code == 2
+    assert "bad partner settings" in err
+
+
+def test_diagram_is_drawn_from_the_compiled_machine() -> None:
+    mermaid = diagram("mermaid")
+    assert mermaid.startswith("stateDiagram-v2\n    [*] --> UNPAID\n")
+    for (source, event), entries in TABLE.items():
+        for entry in entries:
+            assert f"    {source.value} --> {entry.target.value} : {event}" in mermaid
+    dot = diagram("dot")
+    assert dot.startswith("digraph OrderLifecycle {")
+    assert '"ON_HOLD" -> "AWAITING_SHIPMENT"' in dot
+
+
+def test_svg_without_graphviz_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(GraphvizMissing, match="apt-get install graphviz"):
+        diagram("svg")
+    code, out, err = run("diagram", "--format", "svg")
+    assert (code, out) == (2, "")
+    assert "GraphvizMissing" in err
+
+
+def test_the_console_script_is_declared_and_python_m_works() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["scripts"]["order-lifecycle"] == "adapters.cli:main"
+    result = subprocess.run(
+        [sys.executable, "-m", "adapters", "--help"], capture_output=True, text=True, check=True
+    )
+    for command in (
+        "replay",
+        "allowed",
+        "history",
+        "dispatch",
+        "tick",
+        "diagram",
+        "sandbox",
+        "demo",
+    ):
+        assert command in result.stdout
+
+
+def test_the_sandbox_command_serves_every_partner_on_one_local_port() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "adapters", "sandbox", "--seconds", "60"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.startswith("sandbox listening on http://127.0.0.1:")
+        url = first.split()[-1]
+        token = httpx.post(
+            url + "/dwsso/oauth2/access_token",
+            data={"grant_type": "client_credentials"},
+            auth=("sandbox-client", "sandbox-secret"),
+        )
+        assert token.json()["token_type"] == "Bearer"
+        unsigned = httpx.get(url + "/order/202309/orders", params={"ids": "1"})
+        assert unsigned.json()["message"] == "invalid app_key"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def test_the_bundled_sample_covers_every_path_of_the_design() -> None:
+    lines = [json.loads(line) for line in sample_lines()]
+    webhooks = [line for line in lines if "type" in line]
+    assert all({"type", "shop_id", "timestamp", "data"} <= line.keys() for line in webhooks)
+    assert len({line["order_detail"]["id"] for line in lines if "order_detail" in line}) >= 40
+    assert {line["command"] for line in lines if "command" in line} >= {
+        "ship",
+        "cancel",
+        "approve_cancellation",
+        "reject_cancellation",
+        "approve_return",
+    }
+    made = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_demo_sample.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert "wrote" in made.stdout
+    assert sample_lines() == [json.dumps(line, separators=(",", ":")) for line in lines]
+
+
+def test_demo_replays_the_sample_against_the_sandbox_with_no_dead_letters(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "adapters", "demo"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "0 dead letters" in out
+    for path in (
+        "pay > cancel",  # the buyer cancels in the hold
+        "request_cancellation > approve_cancellation",
+        "request_cancellation > reject_cancellation > ship",
+        "release_hold > cancel",  # seller, TikTok fraud, SLA
+        "request_cancellation > cancel",  # the seller cancels with a request pending
+        "cancel (after shipped)",
+        "ship x2",
+        "request_return > approve_return > ship_return > receive_return > refund > complete",
+    ):
+        assert path in out, path
+    for call in (
+        "OrderCreate-Social",
+        "/ship",
+        "/cancellations/{cancel_id}/approve",
+        "sync_order_info",
+        "event/track",
+    ):
+        assert call in out, call
+    assert "UnknownValue" in out
+    assert (tmp_path / "order-lifecycle-demo.db").exists()
+    history = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "adapters",
+            "history",
+            "576461413000000001",
+            "--db",
+            "sqlite:///order-lifecycle-demo.db",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    )
+    assert "sfcc_order_no" in history.stdout

@@ -1,0 +1,378 @@
+"""The shared store suite: every test runs on SQLite and on PostgreSQL (see conftest)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapters.errors import InvalidSignature
+from adapters.service import OrderService
+from adapters.store import (
+    Change,
+    InputOutcome,
+    OutboxStatus,
+    ReceiptState,
+    SchemaTooNew,
+    Store,
+    StoreError,
+    VersionConflict,
+    effect_from_dict,
+    effect_to_dict,
+    open_store,
+    order_from_json,
+    order_to_json,
+)
+from adapters.tiktok_shop import webhook_signature
+from lifecycle import (
+    ApproveTikTokCancellation,
+    CreateSfccOrder,
+    Initiator,
+    OrderStatus,
+    Origin,
+    ShipTikTokPackage,
+    apply,
+)
+from tests.factories import T0, at, delivered, new_order, paid, released, shipped
+from tests.store.helpers import (
+    cancel_webhook,
+    projection,
+    seed_detail,
+    seller,
+    status_webhook,
+)
+
+ORDER = "576461413038785752"
+NOW = T0 + timedelta(days=30)  # the service's wall clock in these tests
+
+
+def service(store: Store, **kwargs: object) -> OrderService:
+    return OrderService(store, clock=lambda: NOW, **kwargs)  # type: ignore[arg-type]
+
+
+def seeded(store: Store) -> OrderService:
+    svc = service(store)
+    assert svc.seed(seed_detail(ORDER), shop_id="S1").outcome is InputOutcome.APPLIED
+    return svc
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def test_a_new_store_is_migrated_to_the_latest_schema_and_reopening_keeps_it(
+    store_url: str,
+) -> None:
+    first = open_store(store_url)
+    assert first.schema_version() == 1
+    first.close()
+    again = open_store(store_url)
+    assert again.schema_version() == 1
+    again.close()
+
+
+def test_a_database_from_a_newer_library_is_refused(store: Store, store_url: str) -> None:
+    assert hasattr(store, "_transaction")
+    with store._transaction() as execute:
+        execute("INSERT INTO schema_version (version, applied_at) VALUES (99, 'later')")
+    with pytest.raises(SchemaTooNew, match="schema version 99"):
+        open_store(store_url)
+
+
+def test_unknown_database_urls_are_refused_by_name() -> None:
+    with pytest.raises(StoreError, match="unknown database scheme 'mysql'"):
+        open_store("mysql://localhost/db")
+    with pytest.raises(StoreError, match=r"sqlite:///path\.db"):
+        open_store("sqlite://relative.db")
+
+
+# --------------------------------------------------------------------------- codec
+
+
+@given(st.sampled_from([paid, released, shipped, delivered]), st.integers(1, 3))
+def test_orders_and_effects_round_trip_through_the_store_converter(builder, lines) -> None:  # type: ignore[no-untyped-def]
+    order = builder(lines).order
+    order = attrs.evolve(order, extensions={"stay": {"nights": 2}, "tags": ["a", "b"]})
+    assert order_from_json(order_to_json(order)) == order
+    outcome = (
+        apply(order, "complete", initiator=Initiator.PLATFORM, now=at(days=40))
+        if (order.status is OrderStatus.DELIVERED)
+        else None
+    )
+    effects = [
+        CreateSfccOrder(order.order_id, 2),
+        ShipTikTokPackage(order.order_id, 3, ("L1",), "1Z", package_id="P1"),
+        *(outcome.effects if outcome else ()),
+    ]
+    for effect in effects:
+        assert effect_from_dict(json.loads(json.dumps(effect_to_dict(effect)))) == effect
+
+
+def test_extensions_that_are_not_json_are_refused_before_anything_is_written(
+    store: Store,
+) -> None:
+    order = attrs.evolve(new_order(), extensions={"when": object()})
+    with pytest.raises(StoreError, match="extensions must hold JSON"):
+        store.commit(Change(order, None, (), (), None), NOW)
+    assert store.load(order.order_id) is None
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def test_a_change_writes_order_history_and_outbox_together(store: Store) -> None:
+    svc = seeded(store)
+    svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
+    result = svc.tick(at(hours=1))[0]
+    assert [e.kind for e in result.effects] == ["CreateSfccOrder"]
+    order = store.load(ORDER)
+    assert order is not None
+    assert order.status is OrderStatus.AWAITING_SHIPMENT
+    assert order.version == 2 == len(store.history(ORDER))
+    assert [t.event for t in store.history(ORDER)] == ["pay", "release_hold"]
+    assert [t.version for t in store.history(ORDER)] == [1, 2]
+    [entry] = store.outbox(ORDER)
+    assert entry.idempotency_key == f"{ORDER}-2-CreateSfccOrder"
+    assert entry.status is OutboxStatus.PENDING
+    assert entry.order.version == 2
+
+
+def test_a_write_from_a_stale_read_is_refused_and_changes_nothing(store: Store) -> None:
+    svc = seeded(store)
+    svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
+    stale = store.load(ORDER)
+    assert stale is not None
+    svc.tick(at(hours=1))
+    outcome = apply(stale, "cancel", initiator=Initiator.BUYER, now=T0)
+    with pytest.raises(VersionConflict, match="expected it at version 1"):
+        store.commit(
+            Change(outcome.order, stale.version, outcome.order.history[1:], outcome.effects, None),
+            NOW,
+        )
+    current = store.load(ORDER)
+    assert current is not None
+    assert current.status is OrderStatus.AWAITING_SHIPMENT
+    assert len(store.history(ORDER)) == 2
+    assert [e.kind for e in store.outbox(ORDER)] == ["CreateSfccOrder"]
+
+
+def test_storing_an_order_twice_as_new_is_a_conflict(store: Store) -> None:
+    order = new_order()
+    store.commit(Change(order, None, (), (), None), NOW)
+    with pytest.raises(VersionConflict, match="not to exist yet"):
+        store.commit(Change(order, None, (), (), None), NOW)
+
+
+def test_due_orders_come_from_the_timer_column(store: Store) -> None:
+    svc = seeded(store)
+    svc.seed(seed_detail("O2"), shop_id="S1")
+    svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
+    svc.webhook(status_webhook("O2", "ON_HOLD", at(hours=2)))
+    assert store.due_orders(T0 + timedelta(minutes=59)) == []
+    assert store.due_orders(at(hours=1)) == [ORDER]
+    assert store.due_orders(at(hours=3)) == [ORDER, "O2"]
+    assert [o.next_timer_at for o in store.orders()] == [at(hours=1), at(hours=3)]
+
+
+# --------------------------------------------------------------------------- inbox
+
+
+def test_an_input_is_kept_before_processing_and_a_repeat_is_recorded_as_duplicate(
+    store: Store,
+) -> None:
+    first = store.receive("webhook", "k1", "{}", NOW, ORDER)
+    assert first.state is ReceiptState.NEW
+    assert store.receive("webhook", "k1", "{}", NOW, ORDER).state is ReceiptState.PENDING
+    assert store.finish(first.inbox_id, InputOutcome.STALE, "old news")
+    assert not store.finish(first.inbox_id, InputOutcome.APPLIED)
+    again = store.receive("webhook", "k1", "{}", NOW, ORDER)
+    assert again.state is ReceiptState.DONE
+    assert again.outcome is InputOutcome.STALE
+    entries = store.inbox(ORDER)
+    assert [(e.outcome, e.duplicate_of) for e in entries] == [
+        (InputOutcome.STALE, None),
+        (InputOutcome.DUPLICATE, first.inbox_id),
+    ]
+
+
+def test_webhooks_are_deduplicated_by_tiktok_notification_id(store: Store) -> None:
+    svc = seeded(store)
+    body = status_webhook(ORDER, "ON_HOLD", T0, notification="7327")
+    assert svc.webhook(body).outcome is InputOutcome.APPLIED
+    again = svc.webhook(body.replace(b'"timestamp"', b'"timestamp" ').replace(b"  ", b" "))
+    assert again.outcome is InputOutcome.DUPLICATE
+    assert store.inbox(ORDER)[-1].dedup_key == "tiktok:7327"
+    assert len(store.history(ORDER)) == 1
+
+
+def test_stale_duplicate_and_rejected_inputs_are_recorded_and_change_nothing(
+    store: Store,
+) -> None:
+    svc = seeded(store)
+    svc.webhook(status_webhook(ORDER, "AWAITING_SHIPMENT", at(hours=1)))
+    before = store.load(ORDER)
+    results = [
+        svc.webhook(status_webhook(ORDER, "ON_HOLD", T0)),
+        svc.webhook(status_webhook(ORDER, "AWAITING_SHIPMENT", at(hours=2))),
+        svc.webhook(status_webhook(ORDER, "AWAITING_PICKUP", at(hours=3))),
+        svc.webhook(b"{not json"),
+        svc.command(seller(ORDER, "complete", at(hours=3))),
+        svc.command(seller("nobody", "ship", at(hours=3))),
+    ]
+    assert [(r.outcome, r.error_type) for r in results] == [
+        (InputOutcome.STALE, "StaleObservation"),
+        (InputOutcome.DUPLICATE, ""),
+        (InputOutcome.REJECTED, "UnknownValue"),
+        (InputOutcome.REJECTED, "MalformedPayload"),
+        (InputOutcome.REJECTED, "IllegalTransition"),
+        (InputOutcome.REJECTED, "UnknownOrder"),
+    ]
+    assert "AWAITING_PICKUP" in results[2].reason
+    assert store.load(ORDER) == before
+    assert len(store.history(ORDER)) == 2
+    assert all(e.outcome is not None for e in store.inbox())
+
+
+def test_a_forged_webhook_raises_and_nothing_is_stored(store: Store) -> None:
+    svc = seeded(store)
+    svc = attrs.evolve(svc, app_key="key", app_secret="secret")
+    body = status_webhook(ORDER, "ON_HOLD", T0)
+    inbox = len(store.inbox())
+    with pytest.raises(InvalidSignature):
+        svc.webhook(body, headers={"Authorization": "0" * 64})
+    assert len(store.inbox()) == inbox
+    good = {"Authorization": webhook_signature(body, "key", "secret")}
+    assert svc.webhook(body, headers=good).outcome is InputOutcome.APPLIED
+    assert "secret" not in repr(svc)
+
+
+def test_an_input_left_unfinished_by_a_crash_is_processed_on_redelivery(store: Store) -> None:
+    svc = seeded(store)
+    body = status_webhook(ORDER, "ON_HOLD", T0)
+    crashed = store.receive("webhook", "sha256:x", body.decode(), NOW, ORDER)
+    assert crashed.state is ReceiptState.NEW
+    # The same notification delivered again finds the unfinished entry and finishes it.
+    with store._transaction() as execute:  # type: ignore[attr-defined]
+        execute("UPDATE inbox SET dedup_key = ? WHERE id = ?", (_key(svc, body), crashed.inbox_id))
+    result = svc.webhook(body)
+    assert result.outcome is InputOutcome.APPLIED
+    assert result.inbox_id == crashed.inbox_id
+
+
+def _key(svc: OrderService, body: bytes) -> str:
+    from adapters.service import content_key
+
+    return content_key(json.loads(body))
+
+
+def test_seed_reread_brings_a_stored_order_to_the_reported_status(store: Store) -> None:
+    svc = seeded(store)
+    order = store.load(ORDER)
+    assert order is not None
+    later = attrs.evolve(
+        order, status=OrderStatus.AWAITING_SHIPMENT, paid_at=T0, updated_at=at(hours=1)
+    )
+    from adapters.tiktok_shop import detail_from_order
+
+    result = svc.seed(detail_from_order(later), shop_id="S1")
+    assert result.outcome is InputOutcome.APPLIED
+    assert [t.event for t in store.history(ORDER)] == ["pay", "release_hold"]
+    assert all(t.origin == Origin.TIKTOK.value for t in store.history(ORDER))
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+def _released_with_request(store: Store) -> OrderService:
+    svc = seeded(store)
+    svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
+    svc.tick(at(hours=1))
+    svc.webhook(cancel_webhook(ORDER, "CANCELLATION_REQUEST_PENDING", "C1", at(hours=2)))
+    svc.command(seller(ORDER, "approve_cancellation", at(hours=3), cancel_id="C1"))
+    return svc
+
+
+def test_claims_follow_each_orders_channel_in_order_and_lease_the_rows(store: Store) -> None:
+    _released_with_request(store)
+    kinds = [e.kind for e in store.outbox(ORDER)]
+    assert kinds == [
+        "CreateSfccOrder",
+        "UpdateSfccOrderStatus",
+        "ApproveTikTokCancellation",
+        "SyncOrderInfo",
+    ]
+    claimed = store.claim(NOW, 10, timedelta(minutes=5))
+    # SFCC's update waits for SFCC's create; other partners go at once.
+    assert [e.kind for e in claimed] == [
+        "CreateSfccOrder",
+        "ApproveTikTokCancellation",
+        "SyncOrderInfo",
+    ]
+    assert all(e.status is OutboxStatus.IN_FLIGHT and e.attempts == 1 for e in claimed)
+    assert store.claim(NOW, 10, timedelta(minutes=5)) == []
+    store.complete(claimed[0].id, NOW, {"sfcc_order_no": "00001"})
+    [update] = store.claim(NOW, 10, timedelta(minutes=5))
+    assert update.kind == "UpdateSfccOrderStatus"
+    assert store.refs(ORDER) == {"sfcc_order_no": "00001"}
+    # A crashed worker's lease runs out: its rows fall due again.
+    again = store.claim(NOW + timedelta(minutes=6), 10, timedelta(minutes=5))
+    assert sorted(e.kind for e in again) == sorted(
+        ["ApproveTikTokCancellation", "SyncOrderInfo", "UpdateSfccOrderStatus"]
+    )
+    assert all(e.attempts == 2 for e in again)
+
+
+def test_retry_later_bury_and_redrive(store: Store) -> None:
+    _released_with_request(store)
+    lease = timedelta(minutes=5)
+    first, *_ = store.claim(NOW, 1, lease)
+    store.retry_later(first.id, "RetryableError: busy", NOW + timedelta(minutes=1))
+    assert store.claim(NOW, 1, lease)[0].id != first.id  # not due yet; the next one is
+    [entry] = [e for e in store.outbox() if e.id == first.id]
+    assert entry.status is OutboxStatus.PENDING
+    assert entry.last_error == "RetryableError: busy"
+    [retry] = [e for e in store.claim(NOW + timedelta(minutes=2), 10, lease) if e.id == first.id]
+    store.bury(retry.id, "RejectedError: no", NOW)
+    dead = store.outbox(status=OutboxStatus.DEAD)
+    assert [(e.id, e.last_error) for e in dead] == [(first.id, "RejectedError: no")]
+    assert store.redrive(NOW, [999_999]) == 0
+    assert store.redrive(NOW) == 1
+    [back] = [e for e in store.outbox() if e.id == first.id]
+    assert (back.status, back.attempts) == (OutboxStatus.PENDING, 0)
+
+
+def test_a_late_completion_after_another_worker_finished_changes_nothing(store: Store) -> None:
+    _released_with_request(store)
+    [entry] = store.claim(NOW, 1, timedelta(minutes=5))
+    store.complete(entry.id, NOW, {})
+    store.bury(entry.id, "late", NOW)
+    store.retry_later(entry.id, "late", NOW)
+    [done] = [e for e in store.outbox() if e.id == entry.id]
+    assert done.status is OutboxStatus.DONE
+    assert done.last_error == ""
+
+
+def test_effects_carry_the_order_as_it_was_when_they_were_asked_for(store: Store) -> None:
+    _released_with_request(store)
+    by_kind = {e.kind: e for e in store.outbox(ORDER)}
+    assert by_kind["CreateSfccOrder"].order.status is OrderStatus.AWAITING_SHIPMENT
+    assert by_kind["SyncOrderInfo"].order.status is OrderStatus.CANCELLED
+    approve = by_kind["ApproveTikTokCancellation"].effect
+    assert isinstance(approve, ApproveTikTokCancellation)
+    assert approve.cancel_id == "C1"
+
+
+def test_history_and_version_agree_for_every_order(store: Store) -> None:
+    svc = _released_with_request(store)
+    svc.tick(at(days=40))
+    for summary in store.orders():
+        history = store.history(summary.order_id)
+        assert [t.version for t in history] == list(range(1, summary.version + 1))
+        order = store.load(summary.order_id)
+        assert order is not None
+        assert projection(order)[2] == tuple(
+            (t.event, t.source, t.target, t.initiator, t.origin) for t in history
+        )
