@@ -62,6 +62,8 @@ from lifecycle import (
     OrderLifecycle,
     OrderStatus,
     allowed_events,
+    dot_diagram,
+    mermaid_diagram,
 )
 
 __all__ = ["CliError", "GraphvizMissing", "diagram", "main"]
@@ -344,49 +346,22 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # --------------------------------------------------------------------------- diagram
 
 
-def _edges() -> dict[tuple[OrderStatus, OrderStatus], list[str]]:
-    edges: dict[tuple[OrderStatus, OrderStatus], list[str]] = defaultdict(list)
-    for (source, event), entries in TABLE.items():
-        for entry in entries:
-            names = [guard.__name__ for guard in entry.guards]
-            label = event + (f" [{', '.join(names)}]" if names else "")
-            if label not in edges[(source, entry.target)]:
-                edges[(source, entry.target)].append(label)
-    return edges
-
-
 def diagram(fmt: str = "mermaid") -> str:
-    """The lifecycle as a state diagram, read off the compiled machine (`lifecycle.TABLE`)."""
-    edges = _edges()
+    """The lifecycle as a state diagram, drawn from the machine by `lifecycle.mermaid_diagram`."""
     if fmt == "mermaid":
-        lines = ["stateDiagram-v2", f"    [*] --> {OrderStatus.UNPAID.value}"]
-        for (source, target), labels in edges.items():
-            for label in labels:
-                lines.append(f"    {source.value} --> {target.value} : {label}")
-        lines += [f"    {s.value} --> [*]" for s in OrderStatus if s.is_final]
-        return "\n".join(lines) + "\n"
-    if fmt in ("dot", "svg"):
-        lines = ["digraph OrderLifecycle {", "    rankdir=LR;", "    node [shape=box];"]
-        for status in OrderStatus:
-            shape = ", peripheries=2" if status.is_final else ""
-            lines.append(f'    "{status.value}" [label="{status.value}"{shape}];')
-        for (source, target), labels in edges.items():
-            label = "\\n".join(labels)
-            lines.append(f'    "{source.value}" -> "{target.value}" [label="{label}"];')
-        lines.append("}")
-        text = "\n".join(lines) + "\n"
-        if fmt == "dot":
-            return text
-        dot = shutil.which("dot")
-        if dot is None:
-            raise GraphvizMissing()
-        result = subprocess.run(
-            [dot, "-Tsvg"], input=text, capture_output=True, text=True, check=False
-        )
-        if result.returncode != 0:
-            raise CliError(f"Graphviz dot failed: {result.stderr.strip()}")
-        return result.stdout
-    raise CliError(f"unknown diagram format {fmt!r}; use mermaid, dot or svg")
+        return mermaid_diagram() + "\n"
+    if fmt not in ("dot", "svg"):
+        raise CliError(f"unknown diagram format {fmt!r}; use mermaid, dot or svg")
+    text = dot_diagram() + "\n"
+    if fmt == "dot":
+        return text
+    dot = shutil.which("dot")
+    if dot is None:
+        raise GraphvizMissing()
+    result = subprocess.run([dot, "-Tsvg"], input=text, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise CliError(f"Graphviz dot failed: {result.stderr.strip()}")
+    return result.stdout
 
 
 def _diagram(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

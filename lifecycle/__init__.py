@@ -7,6 +7,9 @@ fast path over many orders.
 
 from ._actions import Outcome
 from ._command import Command
+from ._diagram import dot as dot_diagram
+from ._diagram import mermaid as mermaid_diagram
+from ._diagram import transition_table
 from ._effects import (
     EFFECT_TYPES,
     ApproveTikTokCancellation,
@@ -104,8 +107,11 @@ __all__ = [
     "UpdateSfccShipping",
     "allowed_events",
     "apply",
+    "dot_diagram",
     "due_timers",
+    "mermaid_diagram",
     "next_timer_at",
     "reconcile",
     "timers",
+    "transition_table",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -150,12 +151,14 @@ def test_dispatch_needs_to_know_where_the_partners_are(tmp_path: Path) -> None:
 def test_diagram_is_drawn_from_the_compiled_machine() -> None:
     mermaid = diagram("mermaid")
     assert mermaid.startswith("stateDiagram-v2\n    [*] --> UNPAID\n")
+    edges = dict(re.findall(r"^    (\w+ --> \w+): (.+)$", mermaid, re.MULTILINE))
     for (source, event), entries in TABLE.items():
         for entry in entries:
-            assert f"    {source.value} --> {entry.target.value} : {event}" in mermaid
+            if entry.target is not source:  # events that keep the status are not drawn
+                assert event in edges[f"{source.value} --> {entry.target.value}"].split(", ")
     dot = diagram("dot")
     assert dot.startswith("digraph OrderLifecycle {")
-    assert '"ON_HOLD" -> "AWAITING_SHIPMENT"' in dot
+    assert 'ON_HOLD -> AWAITING_SHIPMENT [label="release_hold"]' in dot
 
 
 def test_svg_without_graphviz_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
