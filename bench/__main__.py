@@ -15,12 +15,13 @@ import platform
 import sys
 from collections.abc import Callable
 
-from bench import core
+from bench import core, replay
 
 BENCHMARKS: dict[str, Callable[[bool], tuple[str, list[tuple[str, bool]]]]] = {
     "allowed": core.bench_allowed,
     "apply": core.bench_apply,
     "memory": core.bench_memory,
+    "replay": replay.bench_replay,
 }
 
 

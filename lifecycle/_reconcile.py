@@ -15,8 +15,8 @@ from attrs import frozen
 
 from ._model import Initiator, Order, OrderStatus, Origin
 from ._policy import DEFAULT_POLICY, Policy
-from ._table import apply
-from .errors import IllegalTransition, NoLegalPath, StaleObservation
+from ._table import attempt
+from .errors import NoLegalPath, StaleObservation
 
 _MAX_STEPS = 10
 
@@ -82,16 +82,15 @@ def reconcile(
         if len(path) >= _MAX_STEPS:
             continue
         for step in moves:
-            try:
-                outcome = apply(
-                    current,
-                    step.event,
-                    initiator=step.initiator,
-                    origin=Origin.TIKTOK,
-                    now=observed_at,
-                    policy=policy,
-                )
-            except IllegalTransition:
+            outcome = attempt(
+                current,
+                step.event,
+                initiator=step.initiator,
+                origin=Origin.TIKTOK,
+                now=observed_at,
+                policy=policy,
+            )
+            if outcome is None:
                 continue
             reached = outcome.order.status
             if reached is goal:

@@ -31,7 +31,7 @@ from ._rules import (
     resolve_params,
     why_no_transition,
 )
-from .errors import IllegalTransition, InvalidParameters, UnknownEvent
+from .errors import IllegalTransition, InvalidParameters, LifecycleError, UnknownEvent
 
 
 @frozen
@@ -238,4 +238,31 @@ def apply(
     if not decision.allowed:
         raise refuse(ctx, decision)
     assert decision.target is not None
+    return perform(ctx, decision.target)
+
+
+def attempt(
+    order: Order,
+    event: str,
+    *,
+    initiator: Initiator | str,
+    now: datetime,
+    origin: Origin | str | None = None,
+    policy: Policy = DEFAULT_POLICY,
+    **params: Any,
+) -> Outcome | None:
+    """`apply`, answering `None` instead of raising when the event is refused.
+
+    For searches that try many events (`reconcile`, `due_timers`): building an
+    `IllegalTransition` lists every allowed event, which such a search never reads.
+    """
+    try:
+        ctx = context(
+            order, event, initiator=initiator, now=now, origin=origin, policy=policy, params=params
+        )
+    except LifecycleError:
+        return None
+    decision = check(ctx)
+    if decision.target is None or not decision.allowed:
+        return None
     return perform(ctx, decision.target)

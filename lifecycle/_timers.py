@@ -14,8 +14,7 @@ from attrs import frozen
 from ._model import Initiator, Order, OrderStatus, Origin
 from ._policy import DEFAULT_POLICY, Policy
 from ._rules import paid_at
-from ._table import apply
-from .errors import IllegalTransition
+from ._table import attempt
 
 #: How many timers can fall due one after the other for one order (hold, SLA, ...).
 _MAX_CHAIN = 8
@@ -96,17 +95,16 @@ def due_timers(order: Order, now: datetime, policy: Policy = DEFAULT_POLICY) -> 
         for timer in timers(order, policy):
             if timer.at > now:
                 break
-            try:
-                outcome = apply(
-                    order,
-                    timer.event,
-                    initiator=Initiator.PLATFORM,
-                    origin=Origin.TIMER,
-                    now=now,
-                    policy=policy,
-                    reason=timer.reason,
-                )
-            except IllegalTransition:
+            outcome = attempt(
+                order,
+                timer.event,
+                initiator=Initiator.PLATFORM,
+                origin=Origin.TIMER,
+                now=now,
+                policy=policy,
+                reason=timer.reason,
+            )
+            if outcome is None:
                 continue
             chain.append(timer)
             order = outcome.order
