@@ -15,13 +15,14 @@ import platform
 import sys
 from collections.abc import Callable
 
-from bench import core, replay
+from bench import core, dispatch, replay
 
 BENCHMARKS: dict[str, Callable[[bool], tuple[str, list[tuple[str, bool]]]]] = {
     "allowed": core.bench_allowed,
     "apply": core.bench_apply,
     "memory": core.bench_memory,
     "replay": replay.bench_replay,
+    "dispatch": dispatch.bench_dispatch,
 }
 
 

@@ -52,7 +52,7 @@ def new_order(number: int = 0, lines: int = 2) -> Order:
 PATH: tuple[tuple[str, Initiator, Origin | None, float, dict[str, Any]], ...] = (
     ("pay", BUYER, None, 0, {}),
     ("release_hold", PLATFORM, None, 1, {}),
-    ("ship", SELLER, None, 5, {"tracking_number": "1Z999"}),
+    ("ship", SELLER, None, 5, {"tracking_number": "1Z999", "shipping_provider_name": "UPS"}),
     ("collect", PLATFORM, Origin.TIKTOK, 8, {}),
     ("deliver", PLATFORM, Origin.TIKTOK, 60, {}),
     ("complete", PLATFORM, None, 24 * 20, {}),

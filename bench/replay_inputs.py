@@ -25,6 +25,7 @@ def _detail(order_id: str, at: int) -> dict[str, object]:
                     "product_name": "Red mug",
                     "sale_price": "12.50",
                     "original_price": "12.50",
+                    "package_id": f"P{order_id}",
                 },
                 {
                     "id": f"{order_id}-2",
@@ -33,8 +34,10 @@ def _detail(order_id: str, at: int) -> dict[str, object]:
                     "product_name": "Blue mug",
                     "sale_price": "12.50",
                     "original_price": "12.50",
+                    "package_id": f"P{order_id}",
                 },
             ],
+            "packages": [{"id": f"P{order_id}"}],
         },
         "shop_id": SHOP,
     }
@@ -75,6 +78,7 @@ def order_path(number: int) -> list[str]:
             "initiator": "SELLER",
             "at": _iso(at + 7200),
             "tracking_number": f"1Z{number:010d}",
+            "shipping_provider_name": "UPS",
         },
         _status(order_id, "IN_TRANSIT", at + 30000, number * 10 + 3),
         _status(order_id, "DELIVERED", at + 200000, number * 10 + 4),

@@ -53,7 +53,9 @@ def main() -> None:
     step("TikTok reports payment", lifecycle.send("pay", initiator="BUYER", now=now), now)
 
     now += timedelta(minutes=20)
-    refused = lifecycle.check("ship", initiator="SELLER", now=now, tracking_number="1Z999")
+    refused = lifecycle.check(
+        "ship", initiator="SELLER", now=now, tracking_number="1Z999", shipping_provider_name="UPS"
+    )
     print(f"\n   ship during the hold? {refused.allowed}: {refused.reason}")
 
     now = placed + timedelta(hours=1, minutes=1)

@@ -89,7 +89,7 @@ def _samples() -> dict[OrderStatus, list[Order]]:
 _PARAMS: dict[str, dict[str, Any]] = {
     "request_cancellation": {"cancel_id": "C2"},
     "request_return": {"return_id": "R2"},
-    "ship": {"tracking_number": "1Z"},
+    "ship": {"tracking_number": "1Z", "shipping_provider_name": "UPS"},
 }
 
 

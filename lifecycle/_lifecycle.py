@@ -51,7 +51,7 @@ class OrderLifecycle:
         lifecycle = OrderLifecycle(order)
         lifecycle.allowed(Initiator.SELLER, now=now)
         effects = lifecycle.send("ship", initiator=Initiator.SELLER, now=now,
-                                 tracking_number="1Z999")
+                                 tracking_number="1Z999", shipping_provider_name="UPS")
     """
 
     __slots__ = ("_allowed", "_machine", "_order", "_slot", "policy")

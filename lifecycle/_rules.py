@@ -297,11 +297,17 @@ def missing_params(ctx: Context) -> str | None:
         return "request_cancellation needs the cancel_id TikTok gave the request"
     if event == "request_return" and params.return_id is None:
         return "request_return needs the return_id TikTok gave the request"
-    if event == "ship" and ctx.to_tiktok_shop and params.tracking_number is None:
-        return (
-            "ship needs a tracking_number: TikTok's Ship Package takes one tracking number"
-            " per package (split by line to ship in several parcels)"
-        )
+    if event == "ship" and ctx.to_tiktok_shop:
+        if params.tracking_number is None:
+            return (
+                "ship needs a tracking_number: TikTok's Ship Package takes one tracking number"
+                " per package (split by line to ship in several parcels)"
+            )
+        if params.shipping_provider_id is None and params.shipping_provider_name is None:
+            return (
+                "ship needs a shipping_provider_id or a shipping_provider_name: TikTok's Ship"
+                " Package names the carrier (a name is looked up in Get Shipping Providers)"
+            )
     return None
 
 

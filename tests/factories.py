@@ -55,7 +55,13 @@ def released(lines: int = 2, policy: Policy | None = None) -> OrderLifecycle:
 def shipped(lines: int = 2) -> OrderLifecycle:
     """Every line shipped from the OMS two hours after payment: AWAITING_COLLECTION."""
     lifecycle = released(lines)
-    lifecycle.send("ship", initiator=SELLER, now=at(hours=2), tracking_number="1Z999")
+    lifecycle.send(
+        "ship",
+        initiator=SELLER,
+        now=at(hours=2),
+        tracking_number="1Z999",
+        shipping_provider_name="UPS",
+    )
     return lifecycle
 
 

@@ -178,6 +178,8 @@ class Ref:
             raise Refused
         if who == "SELLER" and origin == "OMS" and p.get("tracking_number") is None:
             raise Refused("tracking number is mandatory for TikTok")
+        if who == "SELLER" and origin == "OMS" and p.get("shipping_provider_name") is None:
+            raise Refused("TikTok's Ship Package names the carrier")
         for i in ids:
             self.lines[i] = "SHIPPED"
         if self.pending is not None and set(self.pending["lines"]) & set(ids):

@@ -26,7 +26,7 @@ from tests.factories import T0, new_order
 PARAMS: dict[str, dict[str, Any]] = {
     "request_cancellation": {"cancel_id": "C1"},
     "request_return": {"return_id": "R1"},
-    "ship": {"tracking_number": "1Z"},
+    "ship": {"tracking_number": "1Z", "shipping_provider_name": "UPS"},
 }
 steps = st.lists(
     st.tuples(

@@ -63,11 +63,23 @@ def test_buyer_cancels_some_lines_during_hold_and_the_order_stays_on_hold() -> N
 def test_nobody_ships_during_the_hold() -> None:
     lifecycle = paid()
     for who in (SELLER, PLATFORM):
-        decision = lifecycle.check("ship", initiator=who, now=at(hours=0.5), tracking_number="1Z")
+        decision = lifecycle.check(
+            "ship",
+            initiator=who,
+            now=at(hours=0.5),
+            tracking_number="1Z",
+            shipping_provider_name="UPS",
+        )
         assert not decision.allowed
         assert "remorse hold" in decision.reason
     with pytest.raises(IllegalTransition) as raised:
-        lifecycle.send("ship", initiator=SELLER, now=at(hours=0.5), tracking_number="1Z")
+        lifecycle.send(
+            "ship",
+            initiator=SELLER,
+            now=at(hours=0.5),
+            tracking_number="1Z",
+            shipping_provider_name="UPS",
+        )
     assert raised.value.state is OrderStatus.ON_HOLD
     assert raised.value.event == "ship"
     assert raised.value.allowed == ("cancel",)
@@ -183,7 +195,13 @@ def test_shipping_over_a_pending_request_closes_it() -> None:
     """Seed 003: once shipped, the buyer's cancellation does not proceed."""
     lifecycle = released()
     lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
-    lifecycle.send("ship", initiator=SELLER, now=at(hours=3), tracking_number="1Z")
+    lifecycle.send(
+        "ship",
+        initiator=SELLER,
+        now=at(hours=3),
+        tracking_number="1Z",
+        shipping_provider_name="UPS",
+    )
     assert lifecycle.order.cancellation.status is CancellationStatus.REJECTED  # type: ignore[union-attr]
     assert lifecycle.due(at(days=10)) == ()
 
@@ -331,8 +349,8 @@ def test_partial_shipment_then_the_rest() -> None:
         initiator=SELLER,
         now=at(hours=2),
         tracking_number="1Z1",
-        line_item_ids=["L1"],
         shipping_provider_name="UPS",
+        line_item_ids=["L1"],
     )
     assert lifecycle.status is OrderStatus.PARTIALLY_SHIPPING
     assert kinds(effects) == ["UpdateSfccShipping", "ShipTikTokPackage"]
@@ -343,11 +361,22 @@ def test_partial_shipment_then_the_rest() -> None:
     assert lifecycle.order.line("L1").tracking_number == "1Z1"
 
     refused = lifecycle.check(
-        "ship", initiator=SELLER, now=at(hours=3), tracking_number="1Z2", line_item_ids=["L1"]
+        "ship",
+        initiator=SELLER,
+        now=at(hours=3),
+        tracking_number="1Z2",
+        shipping_provider_name="UPS",
+        line_item_ids=["L1"],
     )
     assert "line L1 is SHIPPED" in refused.reason
 
-    lifecycle.send("ship", initiator=SELLER, now=at(hours=3), tracking_number="1Z2")
+    lifecycle.send(
+        "ship",
+        initiator=SELLER,
+        now=at(hours=3),
+        tracking_number="1Z2",
+        shipping_provider_name="UPS",
+    )
     assert lifecycle.status is OrderStatus.AWAITING_COLLECTION
     assert {line.tracking_number for line in lifecycle.order.lines} == {"1Z1", "1Z2"}
 
@@ -459,7 +488,12 @@ def test_bad_parameters_are_typed_errors_naming_the_parameter() -> None:
     before = lifecycle.order
     with pytest.raises(InvalidParameters, match="no line L9"):
         lifecycle.send(
-            "ship", initiator=SELLER, now=at(hours=2), tracking_number="1Z", line_item_ids=["L9"]
+            "ship",
+            initiator=SELLER,
+            now=at(hours=2),
+            tracking_number="1Z",
+            shipping_provider_name="UPS",
+            line_item_ids=["L9"],
         )
     with pytest.raises(InvalidParameters, match="takes no parameter colour"):
         lifecycle.send("ship", initiator=SELLER, now=at(hours=2), colour="red")
@@ -492,10 +526,22 @@ def test_a_failing_callback_propagates_and_leaves_the_order_unchanged(
 
     monkeypatch.setitem(_actions._ACTIONS, "ship", explode)
     with pytest.raises(RuntimeError, match="adapter bug"):
-        lifecycle.send("ship", initiator=SELLER, now=at(hours=2), tracking_number="1Z")
+        lifecycle.send(
+            "ship",
+            initiator=SELLER,
+            now=at(hours=2),
+            tracking_number="1Z",
+            shipping_provider_name="UPS",
+        )
     assert lifecycle.order is before
     monkeypatch.undo()
-    lifecycle.send("ship", initiator=SELLER, now=at(hours=2), tracking_number="1Z")
+    lifecycle.send(
+        "ship",
+        initiator=SELLER,
+        now=at(hours=2),
+        tracking_number="1Z",
+        shipping_provider_name="UPS",
+    )
     assert lifecycle.status is OrderStatus.AWAITING_COLLECTION
 
 
@@ -527,3 +573,14 @@ def test_unpaid_orders_are_paid_by_the_buyer_or_cancelled() -> None:
             initiator="MERCHANT",
         ),
     )
+
+
+def test_a_shipment_from_the_oms_must_name_the_carrier() -> None:
+    """TikTok's Ship Package needs the carrier; refusing here beats a dead letter later."""
+    lifecycle = released()
+    with pytest.raises(InvalidParameters, match="shipping_provider_id or a shipping_provider_name"):
+        lifecycle.send("ship", initiator=SELLER, now=at(hours=2), tracking_number="1Z")
+    effects = lifecycle.send(
+        "ship", initiator=SELLER, now=at(hours=2), tracking_number="1Z", shipping_provider_id="7117"
+    )
+    assert effects[1].shipping_provider_id == "7117"  # type: ignore[attr-defined]

@@ -42,7 +42,7 @@ _ENDINGS = {"cancel", "approve_cancellation"}
 _ENOUGH = {
     "request_cancellation": {"cancel_id": "C-new"},
     "request_return": {"return_id": "R-new"},
-    "ship": {"tracking_number": "1Z"},
+    "ship": {"tracking_number": "1Z", "shipping_provider_name": "UPS"},
 }
 STEPS = st.sampled_from(
     [
@@ -87,6 +87,8 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
             )
         if event == "ship" and data.draw(st.booleans()):
             params["tracking_number"] = f"1Z{self.counter}"
+        if event == "ship" and data.draw(st.integers(0, 3)):
+            params["shipping_provider_name"] = "UPS"
         if event == "request_cancellation" and data.draw(st.integers(0, 4)):
             params["cancel_id"] = f"C{self.counter}"
         answers = ("approve_cancellation", "reject_cancellation", "withdraw_cancellation")

@@ -37,7 +37,11 @@ def ship(url: str, worker: int, workers: int, orders: int, lines: int) -> None:
                 "ship",
                 Initiator.SELLER,
                 T_SHIP + timedelta(minutes=line),
-                params={"line_item_ids": (f"L{line + 1}",), "tracking_number": f"T{line}"},
+                params={
+                    "line_item_ids": (f"L{line + 1}",),
+                    "tracking_number": f"T{line}",
+                    "shipping_provider_name": "UPS",
+                },
             )
             applied += service.command(command).outcome == "applied"
     store.close()

@@ -44,6 +44,7 @@ def write_inputs(path: Path) -> Path:
                 "initiator": "SELLER",
                 "at": "2026-11-20T12:00:00+00:00",
                 "tracking_number": "1Z999",
+                "shipping_provider_name": "UPS",
                 "line_item_ids": ["L1"],
             }
         ),

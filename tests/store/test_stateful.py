@@ -97,7 +97,11 @@ class StoreAgainstLifecycle(RuleBasedStateMachine):
 
     @rule(order=st.sampled_from(ORDERS), event=st.sampled_from(["ship", "cancel"]))
     def seller_acts(self, order: str, event: str) -> None:
-        params = {"tracking_number": f"1Z-{order}"} if event == "ship" else {}
+        params = (
+            {"tracking_number": f"1Z-{order}", "shipping_provider_name": "UPS"}
+            if event == "ship"
+            else {}
+        )
         command = Command(order, event, Initiator.SELLER, self.clock, params=params)
         result = self.service.command(command)
         seen = repr(command).encode()
