@@ -35,31 +35,6 @@ from .errors import IllegalTransition, InvalidParameters, LifecycleError, Unknow
 
 
 @frozen
-class Entry:
-    """One declared transition: where it goes, what chooses it, what may refuse it."""
-
-    target: OrderStatus
-    selectors: tuple[Selector, ...]
-    guards: tuple[Guard, ...]
-
-
-def compile_table(machine: type[Any]) -> dict[tuple[OrderStatus, str], tuple[Entry, ...]]:
-    """Read every transition off a declared machine class, in declaration order."""
-    table: dict[tuple[OrderStatus, str], list[Entry]] = {}
-    for state in machine.states:
-        for transition in state.transitions:
-            selectors = tuple(spec.func for spec in transition.cond if spec.expected_value)
-            guards = tuple(spec.func for spec in transition.cond if not spec.expected_value)
-            entry = Entry(OrderStatus(transition.target.value), selectors, guards)
-            for event in transition.events:
-                table.setdefault((OrderStatus(state.value), event.id), []).append(entry)
-    return {key: tuple(entries) for key, entries in table.items()}
-
-
-TABLE: Mapping[tuple[OrderStatus, str], tuple[Entry, ...]] = compile_table(OrderMachine)
-
-
-@frozen
 class Decision:
     """Whether an event may happen now, and if not, why not.
 
@@ -73,6 +48,34 @@ class Decision:
 
     def __bool__(self) -> bool:
         return self.allowed
+
+
+@frozen
+class Entry:
+    """One declared transition: where it goes, what chooses it, what may refuse it."""
+
+    target: OrderStatus
+    selectors: tuple[Selector, ...]
+    guards: tuple[Guard, ...]
+    decision: Decision
+
+
+def compile_table(machine: type[Any]) -> dict[tuple[OrderStatus, str], tuple[Entry, ...]]:
+    """Read every transition off a declared machine class, in declaration order."""
+    table: dict[tuple[OrderStatus, str], list[Entry]] = {}
+    for state in machine.states:
+        for transition in state.transitions:
+            selectors = tuple(spec.func for spec in transition.cond if spec.expected_value)
+            guards = tuple(spec.func for spec in transition.cond if not spec.expected_value)
+            target = OrderStatus(transition.target.value)
+            for event in transition.events:
+                entry = Entry(target, selectors, guards, Decision(event.id, True, target=target))
+                table.setdefault((OrderStatus(state.value), event.id), []).append(entry)
+    return {key: tuple(entries) for key, entries in table.items()}
+
+
+TABLE: Mapping[tuple[OrderStatus, str], tuple[Entry, ...]] = compile_table(OrderMachine)
+_EVENTS = frozenset(EVENTS)
 
 
 def _initiator(value: Initiator | str) -> Initiator:
@@ -114,7 +117,7 @@ def context(
     params: Mapping[str, Any] | None = None,
 ) -> Context:
     """Build the `Context` the rules judge; raises on an unknown event or bad parameters."""
-    if event not in EVENTS:
+    if event not in _EVENTS:
         raise UnknownEvent(event, EVENTS)
     who = _initiator(initiator)
     where = _origin(origin, who)
@@ -133,12 +136,15 @@ def judge(ctx: Context) -> Decision:
         reason = f"{ctx.initiator.lower()} cannot {ctx.event}: order is {ctx.order.status}; "
         return Decision(ctx.event, False, reason + why_no_transition(ctx.order.status, ctx.event))
     for entry in entries:
-        if all(select(ctx) for select in entry.selectors):
+        for select in entry.selectors:
+            if not select(ctx):
+                break
+        else:
             for guard in entry.guards:
                 refusal = guard(ctx)
                 if refusal:
                     return Decision(ctx.event, False, refusal)
-            return Decision(ctx.event, True, target=entry.target)
+            return entry.decision
     return Decision(
         ctx.event,
         False,
