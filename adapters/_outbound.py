@@ -218,10 +218,15 @@ def is_missing(value: Any) -> bool:
 
 _EMAIL = re.compile(r"[^\s@\"']+@[^\s@\"']+")
 _DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
+# A partner that quotes the request back may quote a token issued at run time,
+# which no configured secret list knows.
+_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)\s+[^\s'\",;}]+")
 
 
 def redact(text: str) -> str:
-    """Mask emails and phone-like digit runs in a partner's free-text message."""
+    """Mask emails, phone-like digit runs and `Bearer` / `Basic` credentials in a
+    partner's free-text message."""
+    text = _CREDENTIAL.sub(lambda m: f"{m.group(1)} [redacted]", text)
     return _DIGITS.sub("[redacted]", _EMAIL.sub("[redacted]", text))
 
 

@@ -1,7 +1,7 @@
 """`order-lifecycle`: the command-line tool (also `python -m adapters`).
 
-Commands: `replay`, `allowed`, `history`, `dispatch`, `tick`, `diagram`,
-`sandbox` and `demo`; see docs/cli.md. Every command that reads or writes
+Commands: `replay`, `allowed`, `history`, `serve`, `work`, `dispatch`,
+`tick`, `diagram`, `sandbox` and `demo`; see docs/cli.md. Every command that reads or writes
 orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
 `postgresql://...`); the default is `sqlite:///order-lifecycle.db` in the
 working directory, or `$ORDER_LIFECYCLE_DB`. Errors are printed as one line
@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,7 +26,7 @@ import types
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,6 +36,7 @@ import psycopg
 from cattrs.errors import StructureHandlerNotFoundError as StructureError
 
 from adapters.dispatch import (
+    Backoff,
     Dispatcher,
     PartnerSettings,
     TikTokShopPartner,
@@ -69,6 +72,10 @@ from lifecycle import (
 __all__ = ["CliError", "GraphvizMissing", "diagram", "main"]
 
 DB_ENV = "ORDER_LIFECYCLE_DB"
+#: Where `serve` reads the TikTok app's credentials (never from the command line,
+#: where every user of the machine could read them).
+APP_KEY_ENV = "TIKTOK_APP_KEY"
+APP_SECRET_ENV = "TIKTOK_APP_SECRET"
 
 
 class CliError(Exception):
@@ -327,11 +334,18 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "say where the partners are: --partners FILE.json, or --sandbox URL for the"
             " local fakes (order-lifecycle sandbox)"
         )
-    with _opened(args.db) as store, httpx.Client(timeout=30) as http:
-        dispatcher = Dispatcher(store, build_executors(partners, http), secrets=partners.secrets())
+    with _opened(args.db) as store, httpx.Client(timeout=args.http_timeout) as http:
+        dispatcher = Dispatcher(
+            store,
+            build_executors(partners, http),
+            secrets=partners.secrets(),
+            max_attempts=args.max_attempts,
+            backoff=Backoff(initial=timedelta(seconds=args.retry_after)),
+            lease=timedelta(seconds=args.lease),
+        )
         if args.redrive:
             out.write(f"{dispatcher.redrive()} dead letters back to pending\n")
-        stop = threading.Event()
+        stop = _stop_after(args.seconds)
         total = dispatcher.drain()
         while not args.once and not stop.wait(args.interval):
             total = total + dispatcher.drain()
@@ -341,6 +355,94 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f" (dead letters in the store: {dead})\n"
     )
     return 1 if total.dead else 0
+
+
+def _stop_after(seconds: float | None) -> threading.Event:
+    """An event that is set after `seconds` (never, for `None`)."""
+    stop = threading.Event()
+    if seconds is not None:
+        timer = threading.Timer(seconds, stop.set)
+        timer.daemon = True
+        timer.start()
+    return stop
+
+
+# --------------------------------------------------------------------------- serve, work
+
+
+def _log_to(err: TextIO) -> None:
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.getLogger("adapters").addHandler(handler)
+    logging.getLogger("adapters").setLevel(logging.INFO)
+
+
+def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        raise CliError("serve needs uvicorn: pip install 'tiktok-order-lifecycle[serve]'") from None
+    from adapters.webhook_app import WebhookApp
+
+    key, secret = os.environ.get(APP_KEY_ENV), os.environ.get(APP_SECRET_ENV)
+    if not key or not secret:
+        raise CliError(
+            f"serve checks TikTok's signatures: set ${APP_KEY_ENV} and ${APP_SECRET_ENV}"
+        )
+    _log_to(err)
+    with _opened(args.db) as store:
+        service = OrderService(store, app_key=key, app_secret=secret)
+        app = WebhookApp(service, max_body=args.max_body, process_inline=args.inline)
+        # Bound here, not by uvicorn, so that --port 0 can say which port it got.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((args.host, args.port))
+        except OSError as error:
+            sock.close()
+            raise CliError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
+        host, port = sock.getsockname()[:2]
+        server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        )
+        if args.seconds is not None:
+            timer = threading.Timer(args.seconds, lambda: setattr(server, "should_exit", True))
+            timer.daemon = True
+            timer.start()
+        out.write(f"webhook endpoint listening on http://{host}:{port}\n")
+        out.flush()
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()
+    out.write("webhook endpoint stopped\n")
+    return 0
+
+
+def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _log_to(err)
+    log = logging.getLogger("adapters.worker")
+    outcomes: Counter[str] = Counter()
+    with _opened(args.db) as store:
+        service = OrderService(store)
+        stop = _stop_after(args.seconds)
+        while not stop.is_set():
+            results = service.process_pending(args.batch)
+            outcomes.update(result.outcome.value for result in results)
+            for result in results:
+                if result.error_type:
+                    log.info(
+                        "webhook inbox_id=%s order_id=%s outcome=%s error=%s",
+                        result.inbox_id,
+                        result.order_id,
+                        result.outcome.value,
+                        result.error_type,
+                    )
+            if not results and (args.once or stop.wait(args.interval)):
+                break
+    done = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
+    out.write(f"processed {sum(outcomes.values())} webhooks{': ' + done if done else ''}\n")
+    return 0
 
 
 # --------------------------------------------------------------------------- diagram
@@ -434,12 +536,49 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("order_id", metavar="ORDER_ID")
     with_db(sub)
 
+    sub = command("serve", _serve, "receive TikTok webhooks over HTTP into the inbox (uvicorn)")
+    sub.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    sub.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    sub.add_argument(
+        "--max-body", type=int, default=64 * 1024, help="largest body in bytes (default 64 KiB)"
+    )
+    sub.add_argument("--inline", action="store_true", help="apply each webhook before answering")
+    sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    with_db(sub)
+
+    sub = command("work", _work, "apply the webhooks kept in the inbox but not processed yet")
+    sub.add_argument("--once", action="store_true", help="until none is pending, then exit")
+    sub.add_argument("--batch", type=int, default=100, help="webhooks per batch (default 100)")
+    sub.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    with_db(sub)
+
     sub = command("dispatch", _dispatch, "carry out the outbox through the partner adapters")
     sub.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
     sub.add_argument("--partners", metavar="FILE.json", help="partner settings (see docs/cli.md)")
     sub.add_argument("--sandbox", metavar="URL", help="deliver to a running sandbox")
     sub.add_argument("--redrive", action="store_true", help="first put dead letters back")
     sub.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
+    sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    sub.add_argument(
+        "--http-timeout", type=float, default=30.0, help="seconds per partner call (default 30)"
+    )
+    sub.add_argument(
+        "--max-attempts", type=int, default=8, help="tries before a dead letter (default 8)"
+    )
+    sub.add_argument(
+        "--retry-after",
+        type=float,
+        default=30.0,
+        help="seconds before the first retry, doubling each time (default 30)",
+    )
+    sub.add_argument(
+        "--lease",
+        type=float,
+        default=300.0,
+        help="seconds a claimed effect stays leased; a crashed dispatcher's effects fall"
+        " due again after it (default 300)",
+    )
     with_db(sub)
 
     sub = command("tick", _tick, "apply the timers due now (or at --now)")

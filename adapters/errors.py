@@ -13,7 +13,8 @@
     └── InboundError                something a partner sent us is unusable
         ├── InvalidSignature        forged, missing or malformed signature
         ├── MalformedPayload        not JSON, wrong types, a mandatory field missing
-        └── UnknownValue            a type or status this library does not know
+        ├── UnknownValue            a type or status this library does not know
+        └── UntimelyWebhook         signed long ago (a replay) or in the future
 
 No message, `repr` or attribute of these errors holds a secret: tokens and
 app secrets never reach them.
@@ -87,3 +88,7 @@ class UnknownValue(InboundError):
         self.known = known
         hint = f"; expected one of {', '.join(known)}" if known else ""
         super().__init__(f"unknown {what} {value!r}{hint}")
+
+
+class UntimelyWebhook(InboundError):
+    """The webhook's `timestamp` lies too far in the past (a replay) or in the future."""

@@ -18,6 +18,11 @@ Every input ends with one outcome in the inbox:
 
 Only ``applied`` changes anything besides the inbox. `tick(now)` applies the
 timers that fall due, finding the orders through the indexed due-time column.
+
+A webhook endpoint that must answer TikTok quickly splits `webhook` in two:
+`accept_webhook` verifies the signature, parses the envelope, checks its
+timestamp and keeps it in the inbox (nothing else); `process_pending`, run by
+a worker, applies the webhooks kept but not processed yet, oldest first.
 """
 
 from __future__ import annotations
@@ -25,13 +30,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import attrs
 from attrs import field, frozen
 
-from adapters.errors import InboundError, MalformedPayload
+from adapters.errors import InboundError, MalformedPayload, UntimelyWebhook
 from adapters.store import (
     AlreadyProcessed,
     Change,
@@ -67,6 +72,7 @@ from lifecycle import (
 )
 
 __all__ = [
+    "Accepted",
     "OrderService",
     "Result",
     "TooManyConflicts",
@@ -100,6 +106,23 @@ class Result:
     effects: tuple[Effect, ...] = ()
     reason: str = ""
     error_type: str = ""
+
+
+@frozen
+class Accepted:
+    """A webhook kept in the inbox by `accept_webhook`, not processed yet.
+
+    `duplicate` is true when the same webhook was received before (processed
+    or not): nothing new is to be done for it.
+    """
+
+    inbox_id: int
+    state: ReceiptState
+    order_id: str | None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.state is not ReceiptState.NEW
 
 
 @frozen
@@ -140,6 +163,10 @@ class OrderService:
     their own times). `app_key` / `app_secret`, when given, make `webhook`
     verify the signature header before anything is stored. `shop_id` is
     used for order details that do not say which shop they belong to.
+    `accept_webhook` refuses a webhook whose envelope `timestamp` is older
+    than `webhook_max_age` or later than `webhook_max_skew` past `clock()`:
+    TikTok's retry window is not public (**unconfirmed**), so the age is a
+    setting, generous by default.
     """
 
     store: Store
@@ -149,6 +176,8 @@ class OrderService:
     app_secret: str | None = field(default=None, repr=False)
     shop_id: str | None = None
     max_conflicts: int = 50
+    webhook_max_age: timedelta = timedelta(days=7)
+    webhook_max_skew: timedelta = timedelta(minutes=15)
 
     # ------------------------------------------------------------------ inputs
 
@@ -161,26 +190,65 @@ class OrderService:
         raw = body.encode() if isinstance(body, str) else body
         if headers is not None and self.app_key and self.app_secret:
             verify_webhook(headers, raw, self.app_key, self.app_secret)
-        try:
-            envelope = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            envelope = None
-        data = envelope.get("data") if isinstance(envelope, dict) else None
-        order_id = data.get("order_id") if isinstance(data, dict) else None
-        notification = envelope.get("tts_notification_id") if isinstance(envelope, dict) else None
-        if notification:
-            key = f"tiktok:{notification}"
-        elif envelope is not None:
-            key = content_key(envelope)
-        else:
-            key = "sha256:" + hashlib.sha256(raw).hexdigest()
-        payload = raw.decode("utf-8", "backslashreplace")
-        order = str(order_id) if isinstance(order_id, str | int) else None
+        key, payload, order = _webhook_identity(raw)
 
         def decide(stored: Order | None) -> _Plan:
             return self._decide_webhook(raw, stored)
 
         return self._process("webhook", key, payload, order, decide)
+
+    def accept_webhook(self, body: bytes, headers: Mapping[str, str]) -> Accepted:
+        """Keep a TikTok webhook in the inbox without processing it (one transaction).
+
+        Checked first, in this order, and nothing is stored when a check fails:
+        the signature (`InvalidSignature`), UTF-8 and the envelope and payload
+        (`MalformedPayload`, `UnknownValue`), and the envelope's `timestamp`
+        (`UntimelyWebhook`). A webhook received before is not kept again as
+        new input (`Accepted.duplicate`). `process_pending` applies it later.
+        """
+        if not (self.app_key and self.app_secret):
+            raise ValueError("accept_webhook needs app_key and app_secret to check signatures")
+        verify_webhook(headers, body, self.app_key, self.app_secret)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise MalformedPayload("the webhook body is not UTF-8") from None
+        self._check_timestamp(parse_webhook(body).timestamp)
+        key, payload, order_id = _webhook_identity(body)
+        receipt = self.store.receive("webhook", key, payload, self.clock(), order_id)
+        return Accepted(receipt.inbox_id, receipt.state, order_id)
+
+    def process_webhook(self, inbox_id: int, body: bytes, order_id: str | None) -> Result:
+        """Apply a webhook `accept_webhook` kept (or one a crash left unfinished)."""
+
+        def decide(stored: Order | None) -> _Plan:
+            return self._decide_webhook(body, stored)
+
+        return self._apply(inbox_id, order_id, decide)
+
+    def process_pending(self, limit: int = 100) -> list[Result]:
+        """Apply up to `limit` webhooks kept but not processed yet, oldest first.
+
+        Safe to run in several workers at once: an input another worker
+        finished meanwhile comes back as a duplicate, never applied twice.
+        """
+        return [
+            self.process_webhook(entry.id, entry.payload.encode(), entry.order_id)
+            for entry in self.store.pending("webhook", limit)
+        ]
+
+    def _check_timestamp(self, sent: datetime) -> None:
+        now = self.clock()
+        if sent < now - self.webhook_max_age:
+            raise UntimelyWebhook(
+                f"the webhook was sent at {sent.isoformat()}, more than"
+                f" {self.webhook_max_age} ago: refused as a replay"
+            )
+        if sent > now + self.webhook_max_skew:
+            raise UntimelyWebhook(
+                f"the webhook claims to be sent at {sent.isoformat()}, more than"
+                f" {self.webhook_max_skew} in the future"
+            )
 
     def seed(
         self,
@@ -318,6 +386,11 @@ class OrderService:
                 receipt.inbox_id,
                 reason="the same input was received before",
             )
+        return self._apply(receipt.inbox_id, order_id, decide)
+
+    def _apply(
+        self, inbox_id: int, order_id: str | None, decide: Callable[[Order | None], _Plan]
+    ) -> Result:
         for _ in range(self.max_conflicts):
             stored = self.store.load(order_id) if order_id is not None else None
             try:
@@ -325,40 +398,39 @@ class OrderService:
             except (InboundError, LifecycleError, ValueError) as error:
                 plan = _rejected(error)
             if plan.order is None:
-                finished = self.store.finish(
-                    receipt.inbox_id, plan.outcome, plan.reason, plan.error_type
-                )
+                finished = self.store.finish(inbox_id, plan.outcome, plan.reason, plan.error_type)
                 outcome = plan.outcome if finished else InputOutcome.DUPLICATE
                 return Result(
                     outcome,
                     order_id,
-                    receipt.inbox_id,
+                    inbox_id,
                     None if stored is None else stored.version,
                     reason=plan.reason,
                     error_type=plan.error_type,
                 )
             try:
-                self._commit(stored, plan, receipt.inbox_id)
+                self._commit(stored, plan, inbox_id)
             except VersionConflict:
                 continue
             except AlreadyProcessed:
                 return Result(
                     InputOutcome.DUPLICATE,
                     order_id,
-                    receipt.inbox_id,
+                    inbox_id,
                     reason="another worker processed the same input",
                 )
             return Result(
                 InputOutcome.APPLIED,
                 plan.order.order_id,
-                receipt.inbox_id,
+                inbox_id,
                 plan.order.version,
                 plan.effects,
                 plan.reason,
             )
         raise TooManyConflicts(
             f"order {order_id}: gave up after {self.max_conflicts} concurrent changes;"
-            f" inbox entry {receipt.inbox_id} stays unfinished and is processed on redelivery"
+            f" inbox entry {inbox_id} stays unfinished: processed again by a worker"
+            " or on redelivery"
         )
 
     def _commit(self, stored: Order | None, plan: _Plan, inbox_id: int | None) -> None:
@@ -408,6 +480,25 @@ class OrderService:
                 continue
             return Result(InputOutcome.APPLIED, order_id, None, order.version, tuple(effects))
         raise TooManyConflicts(f"order {order_id}: gave up ticking after repeated conflicts")
+
+
+def _webhook_identity(raw: bytes) -> tuple[str, str, str | None]:
+    """A webhook's dedup key, its payload as kept, and the order it names (if any)."""
+    try:
+        envelope = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        envelope = None
+    data = envelope.get("data") if isinstance(envelope, dict) else None
+    order_id = data.get("order_id") if isinstance(data, dict) else None
+    notification = envelope.get("tts_notification_id") if isinstance(envelope, dict) else None
+    if notification:
+        key = f"tiktok:{notification}"
+    elif envelope is not None:
+        key = content_key(envelope)
+    else:
+        key = "sha256:" + hashlib.sha256(raw).hexdigest()
+    payload = raw.decode("utf-8", "backslashreplace")
+    return key, payload, str(order_id) if isinstance(order_id, str | int) else None
 
 
 def _command_document(command: Command) -> dict[str, Any]:

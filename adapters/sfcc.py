@@ -67,7 +67,7 @@ from ._outbound import (
     text_of,
     wire_money,
 )
-from .errors import AuthenticationError, RejectedError
+from .errors import AuthenticationError, RejectedError, RetryableError
 
 __all__ = [
     "CARTRIDGE_PRESET",
@@ -568,6 +568,12 @@ def _created(response: httpx.Response) -> SfccResult:
     error = status_error(PARTNER, response, message=text_of(fields.get("msg"), "order not created"))
     if error is not None:
         raise error
+    if response.is_success and not isinstance(body, Mapping):
+        # An unreadable success may hide a created order: creating again is safe, the
+        # cartridge answers a repeat of c_externalOrderId with the order it has.
+        raise RetryableError(
+            PARTNER, "the answer is not a JSON object", status=response.status_code
+        )
     message = text_of(fields.get("msg"), "order not created")
     raise RejectedError(PARTNER, message, status=response.status_code)
 

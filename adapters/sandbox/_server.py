@@ -5,7 +5,7 @@ is a list of `Route`s; `SandboxServer` serves any mix of them on one port,
 in a background thread, and keeps every request it received for inspection.
 It uses only the standard library, so tests and users need nothing else to
 run it. `fault` lets a test answer some requests with an error or drop the
-connection before any route sees them.
+connection before any route sees them, or (through `route`) after.
 """
 
 from __future__ import annotations
@@ -139,6 +139,11 @@ class SandboxServer:
             reply = self.fault(request)
             if reply is not None:
                 return reply
+        return self.route(request)
+
+    def route(self, request: Received) -> Reply:
+        """What the routes answer, past any fault: a fault hook may call it to let a
+        request through and then spoil the answer."""
         for route in self.routes:
             match = route.match(request.method, request.path)
             if match is not None:

@@ -221,6 +221,10 @@ class Store(Protocol):
         """Record an input's outcome when nothing else changes; False if it already had one."""
         ...
 
+    def pending(self, kind: str, limit: int = 100) -> list[InboxEntry]:
+        """Inputs of `kind` kept but not processed yet (no outcome), oldest first."""
+        ...
+
     def load(self, order_id: str) -> Order | None: ...
 
     def commit(self, change: Change, now: datetime) -> None:

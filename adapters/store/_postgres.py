@@ -87,10 +87,14 @@ _SCHEMA_1 = (
 )
 
 
+#: The webhook worker asks for unprocessed inputs of one kind, oldest first.
+_SCHEMA_2 = ("CREATE INDEX inbox_pending ON inbox (kind, id) WHERE outcome IS NULL",)
+
+
 class PostgresStore(SqlStore):
     """The store in PostgreSQL, migrated on open. `dsn` is a libpq URL or key=value string."""
 
-    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = ((1, _SCHEMA_1),)
+    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = ((1, _SCHEMA_1), (2, _SCHEMA_2))
     CLAIM_LOCK = " FOR UPDATE OF o SKIP LOCKED"
 
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 4) -> None:
@@ -98,7 +102,11 @@ class PostgresStore(SqlStore):
         self._pool = ConnectionPool(
             dsn, min_size=min_size, max_size=max_size, open=True, kwargs={"autocommit": False}
         )
-        self.migrate()
+        try:
+            self.migrate()
+        except BaseException:
+            self._pool.close()  # a refused database must not leave the pool's threads behind
+            raise
 
     def __repr__(self) -> str:
         # The DSN may hold a password: show only where the database is.

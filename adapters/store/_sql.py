@@ -168,17 +168,31 @@ class SqlStore(ABC):
         )
         return cursor.rowcount == 1
 
+    _INBOX_COLUMNS = (
+        "id, kind, dedup_key, payload, received_at, order_id, outcome, reason,"
+        " error_type, duplicate_of"
+    )
+
     def inbox(self, order_id: str | None = None) -> list[InboxEntry]:
-        sql = (
-            "SELECT id, kind, dedup_key, payload, received_at, order_id, outcome, reason,"
-            " error_type, duplicate_of FROM inbox"
-        )
+        sql = f"SELECT {self._INBOX_COLUMNS} FROM inbox"
         params: tuple[Any, ...] = ()
         if order_id is not None:
             sql += " WHERE order_id = ?"
             params = (order_id,)
         with self._transaction() as execute:
             rows = execute(sql + " ORDER BY id", params).fetchall()
+        return self._inbox_entries(rows)
+
+    def pending(self, kind: str, limit: int = 100) -> list[InboxEntry]:
+        with self._transaction() as execute:
+            rows = execute(
+                f"SELECT {self._INBOX_COLUMNS} FROM inbox WHERE outcome IS NULL AND kind = ?"
+                " ORDER BY id LIMIT ?",
+                (kind, limit),
+            ).fetchall()
+        return self._inbox_entries(rows)
+
+    def _inbox_entries(self, rows: list[Any]) -> list[InboxEntry]:
         return [
             InboxEntry(
                 id=int(r[0]),

@@ -83,6 +83,10 @@ _SCHEMA_1 = (
 )
 
 
+#: The webhook worker asks for unprocessed inputs of one kind, oldest first.
+_SCHEMA_2 = ("CREATE INDEX inbox_pending ON inbox (kind, id) WHERE outcome IS NULL",)
+
+
 def _utc_text(moment: datetime) -> str:
     if moment.utcoffset() is None:
         raise ValueError(f"times must be timezone-aware, got {moment!r}")
@@ -96,7 +100,7 @@ class SqliteStore(SqlStore):
     open one store per process.
     """
 
-    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = ((1, _SCHEMA_1),)
+    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = ((1, _SCHEMA_1), (2, _SCHEMA_2))
 
     def __init__(self, path: str | Path = ":memory:", *, busy_timeout: float = 30.0) -> None:
         self.path = str(path)
@@ -108,7 +112,11 @@ class SqliteStore(SqlStore):
             self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
-        self.migrate()
+        try:
+            self.migrate()
+        except BaseException:
+            self._conn.close()
+            raise
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"

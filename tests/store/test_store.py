@@ -67,10 +67,10 @@ def test_a_new_store_is_migrated_to_the_latest_schema_and_reopening_keeps_it(
     store_url: str,
 ) -> None:
     first = open_store(store_url)
-    assert first.schema_version() == 1
+    assert first.schema_version() == 2
     first.close()
     again = open_store(store_url)
-    assert again.schema_version() == 1
+    assert again.schema_version() == 2
     again.close()
 
 
@@ -376,3 +376,15 @@ def test_history_and_version_agree_for_every_order(store: Store) -> None:
         assert projection(order)[2] == tuple(
             (t.event, t.source, t.target, t.initiator, t.origin) for t in history
         )
+
+
+def test_pending_lists_unprocessed_inputs_of_one_kind_oldest_first(store: Store) -> None:
+    first = store.receive("webhook", "w1", "{}", NOW, ORDER)
+    second = store.receive("webhook", "w2", "{}", NOW, ORDER)
+    store.receive("command", "c1", "{}", NOW, ORDER)
+    assert [e.id for e in store.pending("webhook")] == [first.inbox_id, second.inbox_id]
+    assert [e.id for e in store.pending("webhook", limit=1)] == [first.inbox_id]
+    store.finish(first.inbox_id, InputOutcome.APPLIED)
+    store.receive("webhook", "w1", "{}", NOW, ORDER)  # a repeat is noted, never pending
+    assert [e.id for e in store.pending("webhook")] == [second.inbox_id]
+    assert [e.kind for e in store.pending("command")] == ["command"]

@@ -1,0 +1,191 @@
+"""The ASGI webhook endpoint: the status of every kind of request, and what it stores.
+
+Driven in memory through httpx's ASGI transport; tests/reliability drives it
+under uvicorn over real HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from adapters.service import OrderService
+from adapters.store import InputOutcome, SqliteStore, Store
+from adapters.webhook_app import WebhookApp
+from tests.store.helpers import SHOP, seed_detail, status_webhook
+
+KEY, SECRET = "app-key-1", "app-secret-do-not-log"
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+ORDER = "576461413038785752"
+
+
+def signed(body: bytes) -> dict[str, str]:
+    from adapters.tiktok_shop import webhook_signature
+
+    return {"Authorization": webhook_signature(body, KEY, SECRET)}
+
+
+def post(
+    app: WebhookApp, body: Any, headers: dict[str, str], method: str = "POST"
+) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
+            return await client.request(method, "/tiktok/webhooks", content=body, headers=headers)
+
+    return asyncio.run(go())
+
+
+def dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with sqlite3.connect(path) as conn:
+        return {
+            table: conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+            for table in ("orders", "transitions", "inbox", "outbox", "external_refs")
+        }
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "store.db"
+
+
+@pytest.fixture
+def store(db: Path) -> Iterator[Store]:
+    opened = SqliteStore(db)
+    OrderService(opened).seed(seed_detail(ORDER), shop_id=SHOP)
+    yield opened
+    opened.close()
+
+
+def app_for(store: Store, **kwargs: Any) -> WebhookApp:
+    service = OrderService(store, clock=lambda: NOW, app_key=KEY, app_secret=SECRET)
+    return WebhookApp(service, **kwargs)
+
+
+def test_a_signed_webhook_is_kept_unprocessed_and_a_worker_applies_it(store: Store) -> None:
+    body = status_webhook(ORDER, "ON_HOLD", NOW - timedelta(minutes=5), "n-1")
+    answer = post(app_for(store), body, signed(body))
+    assert (answer.status_code, answer.json()) == (200, {"status": "accepted"})
+    [pending] = store.pending("webhook")
+    assert (pending.payload.encode(), pending.order_id) == (body, ORDER)
+    assert store.load(ORDER).version == 0  # type: ignore[union-attr]
+    [result] = OrderService(store).process_pending()
+    assert result.outcome is InputOutcome.APPLIED
+    assert store.pending("webhook") == []
+    assert store.load(ORDER).status == "ON_HOLD"  # type: ignore[union-attr]
+
+
+def test_a_repeated_delivery_answers_200_and_keeps_no_new_input(store: Store) -> None:
+    body = status_webhook(ORDER, "ON_HOLD", NOW - timedelta(minutes=5), "n-1")
+    app = app_for(store)
+    assert post(app, body, signed(body)).json() == {"status": "accepted"}
+    again = post(app, body, signed(body))
+    assert (again.status_code, again.json()) == (200, {"status": "duplicate"})
+    assert len(store.inbox()) == 2  # the seed and the webhook, once
+    OrderService(store).process_pending()
+    third = post(app, body, signed(body))
+    assert third.json() == {"status": "duplicate"}
+    assert store.pending("webhook") == []
+    assert [e.outcome for e in store.inbox()][-1] is InputOutcome.DUPLICATE  # noted, not input
+
+
+def test_inline_processing_applies_before_answering(store: Store) -> None:
+    body = status_webhook(ORDER, "ON_HOLD", NOW - timedelta(minutes=5))
+    answer = post(app_for(store, process_inline=True), body, signed(body))
+    assert answer.json() == {"status": "applied"}
+    assert store.load(ORDER).status == "ON_HOLD"  # type: ignore[union-attr]
+    unknown = status_webhook("404", "ON_HOLD", NOW - timedelta(minutes=5))
+    answer = post(app_for(store, process_inline=True), unknown, signed(unknown))
+    assert answer.json() == {"status": "rejected"}  # kept, with UnknownOrder as its reason
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "error"),
+    [
+        ({}, 401, "InvalidSignature"),
+        ({"Authorization": "0" * 64}, 401, "InvalidSignature"),
+        ({"Authorization": "not-hex"}, 401, "InvalidSignature"),
+    ],
+)
+def test_forged_or_missing_signatures_are_401_and_store_nothing(
+    store: Store, db: Path, headers: dict[str, str], status: int, error: str
+) -> None:
+    body = status_webhook(ORDER, "ON_HOLD", NOW)
+    before = dump(db)
+    answer = post(app_for(store), body, headers)
+    assert (answer.status_code, answer.json()) == (status, {"error": error})
+    assert dump(db) == before
+
+
+def test_other_methods_are_405(store: Store) -> None:
+    answer = post(app_for(store), b"", {}, method="GET")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "POST"
+
+
+def test_an_oversized_body_is_413_by_its_length_or_while_it_streams(store: Store, db: Path) -> None:
+    app = app_for(store, max_body=1024)
+    before = dump(db)
+    big = b"x" * 5000
+    answer = post(app, big, {**signed(big), "Content-Length": "5000"})
+    assert (answer.status_code, answer.json()) == (413, {"error": "BodyTooLarge"})
+    chunks_read = []
+
+    async def stream() -> AsyncIterator[bytes]:
+        for number in range(1000):
+            chunks_read.append(number)
+            yield b"y" * 512
+
+    answer = post(app, stream(), signed(b""))
+    assert (answer.status_code, answer.json()) == (413, {"error": "BodyTooLarge"})
+    assert len(chunks_read) < 10  # refused after the cap, not read whole
+    answer = post(app, b"{}", {**signed(b"{}"), "Content-Length": "two"})
+    assert answer.status_code == 400
+    assert dump(db) == before
+
+
+def test_a_failing_store_is_503_so_tiktok_delivers_again(store: Store) -> None:
+    body = status_webhook(ORDER, "ON_HOLD", NOW)
+    store.close()
+    answer = post(app_for(store), body, signed(body))
+    assert (answer.status_code, answer.json()) == (503, {"error": "ProgrammingError"})
+
+
+def test_each_request_logs_one_typed_line_without_body_or_secret(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "adapters.webhook_app")
+    body = json.dumps({"type": 1, "shop_id": SHOP, "timestamp": "soon", "data": {}}).encode()
+    post(app_for(store), body, signed(body))
+    [record] = caplog.records
+    assert record.getMessage() == "webhook status=400 outcome=refused error=MalformedPayload"
+    assert record.webhook == {"status": 400, "outcome": "refused", "error": "MalformedPayload"}  # type: ignore[attr-defined]
+    assert SECRET not in caplog.text
+    assert "soon" not in caplog.text
+
+
+def test_the_app_needs_credentials_and_answers_lifespan(store: Store) -> None:
+    with pytest.raises(ValueError, match="app_key and app_secret"):
+        WebhookApp(OrderService(store))
+    app = app_for(store)
+    assert SECRET not in repr(app)
+    sent: list[dict[str, Any]] = []
+    messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+
+    async def receive() -> dict[str, Any]:
+        return next(messages)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    asyncio.run(app({"type": "lifespan"}, receive, send))
+    assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
