@@ -44,7 +44,7 @@ from adapters.dispatch import (
 )
 from adapters.errors import AdapterError
 from adapters.events_api import EventsApiSettings
-from adapters.replay import BadLine, ReplayReport, parse_time, replay
+from adapters.replay import BadLine, LineResult, ReplayReport, parse_time, replay
 from adapters.service import OrderService
 from adapters.sfcc import SfccSettings
 from adapters.store import (
@@ -72,6 +72,8 @@ from lifecycle import (
 __all__ = ["CliError", "GraphvizMissing", "diagram", "main"]
 
 DB_ENV = "ORDER_LIFECYCLE_DB"
+#: Orders a replay keeps parsed between inputs (checked against the stored version).
+REPLAY_ORDER_CACHE = 10_000
 #: Where `serve` reads the TikTok app's credentials (never from the command line,
 #: where every user of the machine could read them).
 APP_KEY_ENV = "TIKTOK_APP_KEY"
@@ -161,14 +163,11 @@ def order_documents(store: Store, report: ReplayReport) -> list[dict[str, Any]]:
 
 
 def _summary(store: Store, report: ReplayReport, out: TextIO) -> None:
-    statuses = Counter(
-        order.status for order in store.orders() if order.order_id in set(report.order_ids)
-    )
-    kinds: Counter[str] = Counter()
-    for order_id in report.order_ids:
-        kinds.update(entry.kind for entry in store.outbox(order_id))
+    touched = set(report.order_ids)
+    statuses = Counter(order.status for order in store.orders() if order.order_id in touched)
+    kinds = Counter(store.effect_counts(report.order_ids))
     outcomes = report.outcomes()
-    out.write(f"{len(report.lines)} inputs: ")
+    out.write(f"{report.inputs} inputs: ")
     out.write(", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) + "\n")
     out.write(f"\norders by status ({len(report.order_ids)} orders)\n")
     for status in OrderStatus:
@@ -186,17 +185,22 @@ def _summary(store: Store, report: ReplayReport, out: TextIO) -> None:
 def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path = Path(args.file)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        with path.open(encoding="utf-8") as counting:
+            total = sum(1 for _ in counting) if err.isatty() else 0
+        source = path.open(encoding="utf-8")
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror}") from None
-    with _opened(args.db) as store:
-        service = OrderService(store, shop_id=args.shop_id)
-        progress = _Progress(len(lines), err)
-        report = replay(service, lines, progress=progress)
+
+    def skipped(line: LineResult) -> None:
+        err.write(f"line {line.line}: {line.error_type}: {line.reason} (skipped)\n")
+
+    with source, _opened(args.db) as store:
+        service = OrderService(store, shop_id=args.shop_id, order_cache=REPLAY_ORDER_CACHE)
+        progress = _Progress(total, err)
+        report = replay(
+            service, source, progress=progress, on_bad_line=skipped, batch_size=args.batch
+        )
         progress.close()
-        for line in report.lines:
-            if line.error_type:
-                err.write(f"line {line.line}: {line.error_type}: {line.reason} (skipped)\n")
         if args.json:
             for document in order_documents(store, report):
                 out.write(json.dumps(document, sort_keys=False) + "\n")
@@ -525,6 +529,13 @@ def _parser() -> argparse.ArgumentParser:
     with_db(sub)
     sub.add_argument("--json", action="store_true", help="print one JSON object per order")
     sub.add_argument("--shop-id", help="shop of order details that do not name one")
+    sub.add_argument(
+        "--batch",
+        type=int,
+        default=500,
+        metavar="N",
+        help="inputs per database transaction (default 500; 1 commits each input)",
+    )
 
     sub = command("allowed", _allowed, "what each initiator may do with an order now, and why not")
     sub.add_argument("order_id", metavar="ORDER_ID")

@@ -178,6 +178,8 @@ class OrderService:
     max_conflicts: int = 50
     webhook_max_age: timedelta = timedelta(days=7)
     webhook_max_skew: timedelta = timedelta(minutes=15)
+    order_cache: int = 0
+    _cached: dict[str, Order] = field(factory=dict, init=False, repr=False, eq=False)
 
     # ------------------------------------------------------------------ inputs
 
@@ -392,7 +394,7 @@ class OrderService:
         self, inbox_id: int, order_id: str | None, decide: Callable[[Order | None], _Plan]
     ) -> Result:
         for _ in range(self.max_conflicts):
-            stored = self.store.load(order_id) if order_id is not None else None
+            stored = self._load(order_id) if order_id is not None else None
             try:
                 plan = decide(stored)
             except (InboundError, LifecycleError, ValueError) as error:
@@ -413,6 +415,7 @@ class OrderService:
             except VersionConflict:
                 continue
             except AlreadyProcessed:
+                self._cached.pop(plan.order.order_id, None)
                 return Result(
                     InputOutcome.DUPLICATE,
                     order_id,
@@ -433,6 +436,31 @@ class OrderService:
             " or on redelivery"
         )
 
+    def _load(self, order_id: str) -> Order | None:
+        """The stored order; with `order_cache`, a kept copy while its version is current.
+
+        Reading the version is a one-column query; reading the order means
+        parsing and structuring its whole body. A copy is used only when the
+        stored version still equals its own, so other writers are never missed.
+        """
+        if not self.order_cache:
+            return self.store.load(order_id)
+        kept = self._cached.get(order_id)
+        if kept is not None and self.store.version(order_id) == kept.version:
+            return kept
+        order = self.store.load(order_id)
+        self._keep(order)
+        return order
+
+    def _keep(self, order: Order | None) -> None:
+        if order is None or not self.order_cache:
+            return
+        cache = self._cached
+        cache.pop(order.order_id, None)
+        cache[order.order_id] = order
+        if len(cache) > self.order_cache:
+            del cache[next(iter(cache))]
+
     def _commit(self, stored: Order | None, plan: _Plan, inbox_id: int | None) -> None:
         order = plan.order
         assert order is not None
@@ -451,10 +479,11 @@ class OrderService:
             ),
             self.clock(),
         )
+        self._keep(order)
 
     def _tick_order(self, order_id: str, now: datetime) -> Result | None:
         for _ in range(self.max_conflicts):
-            stored = self.store.load(order_id)
+            stored = self._load(order_id)
             if stored is None:
                 return None
             order, effects, steps = stored, list[Effect](), list[Order]()

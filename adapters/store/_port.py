@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -226,6 +227,18 @@ class Store(Protocol):
         ...
 
     def load(self, order_id: str) -> Order | None: ...
+
+    def version(self, order_id: str) -> int | None:
+        """The stored order's version, without reading the order (a cache's check)."""
+        ...
+
+    def effect_counts(self, order_ids: Sequence[str]) -> dict[str, int]:
+        """How many effects of each kind these orders have (for summaries)."""
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Every call inside in one transaction, each a savepoint in it (for replays)."""
+        ...
 
     def commit(self, change: Change, now: datetime) -> None:
         """Write order, history, outbox and the input's outcome in one transaction."""

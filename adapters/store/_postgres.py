@@ -9,6 +9,7 @@ waiting on each other. Migrations take a transaction-scoped advisory lock.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -91,6 +92,13 @@ _SCHEMA_1 = (
 _SCHEMA_2 = ("CREATE INDEX inbox_pending ON inbox (kind, id) WHERE outcome IS NULL",)
 
 
+def _executor(conn: psycopg.Connection[Any]) -> Executor:
+    def execute(sql: str, params: Sequence[Any] = ()) -> Cursor:
+        return conn.execute(sql.replace("?", "%s"), tuple(params))
+
+    return execute
+
+
 class PostgresStore(SqlStore):
     """The store in PostgreSQL, migrated on open. `dsn` is a libpq URL or key=value string."""
 
@@ -99,6 +107,7 @@ class PostgresStore(SqlStore):
 
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 4) -> None:
         self._dsn = dsn
+        self._local = threading.local()
         self._pool = ConnectionPool(
             dsn, min_size=min_size, max_size=max_size, open=True, kwargs={"autocommit": False}
         )
@@ -115,12 +124,19 @@ class PostgresStore(SqlStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[Executor]:
+        # Inside another transaction of this store on this thread (a `batch`), the
+        # same connection and a savepoint, so the outer transaction commits the rest.
+        current = getattr(self._local, "conn", None)
+        if current is not None:
+            with current.transaction():
+                yield _executor(current)
+            return
         with self._pool.connection() as conn, conn.transaction():
-
-            def execute(sql: str, params: Sequence[Any] = ()) -> Cursor:
-                return conn.execute(sql.replace("?", "%s"), tuple(params))
-
-            yield execute
+            self._local.conn = conn
+            try:
+                yield _executor(conn)
+            finally:
+                self._local.conn = None
 
     def _ts(self, moment: datetime) -> datetime:
         if moment.utcoffset() is None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -211,6 +211,23 @@ class SqlStore(ABC):
 
     # ------------------------------------------------------------------ orders
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Make every store call inside one transaction (each call a savepoint in it).
+
+        For replays: one commit per batch instead of one per call. What the
+        batch wrote is kept only when it ends; a crash inside it loses the
+        whole batch, which a replay then redoes (its inputs are deduplicated).
+        """
+        with self._transaction():
+            yield
+
+    def version(self, order_id: str) -> int | None:
+        """The stored order's version, without reading the order itself."""
+        with self._transaction() as execute:
+            row = execute("SELECT version FROM orders WHERE order_id = ?", (order_id,)).fetchone()
+        return None if row is None else int(row[0])
+
     def load(self, order_id: str) -> Order | None:
         with self._transaction() as execute:
             row = execute("SELECT body FROM orders WHERE order_id = ?", (order_id,)).fetchone()
@@ -263,8 +280,11 @@ class SqlStore(ABC):
                         json.dumps(_jsonable(record.params), sort_keys=True),
                     ),
                 )
+            snapshots: dict[int, str] = {}
             for effect in change.effects:
-                self._enqueue(execute, effect, order_to_json(change.order_at(effect.version)), now)
+                if effect.version not in snapshots:
+                    snapshots[effect.version] = order_to_json(change.order_at(effect.version))
+                self._enqueue(execute, effect, snapshots[effect.version], now)
             if change.inbox_id is not None and not self._finish(
                 execute,
                 change.inbox_id,
@@ -366,6 +386,21 @@ class SqlStore(ABC):
             last_error=r[11],
             created_at=self._dt(r[12]),
         )
+
+    def effect_counts(self, order_ids: Sequence[str]) -> dict[str, int]:
+        """How many effects of each kind these orders have, without reading them."""
+        counts: dict[str, int] = {}
+        with self._transaction() as execute:
+            for start in range(0, len(order_ids), 500):
+                chunk = order_ids[start : start + 500]
+                rows = execute(
+                    "SELECT kind, COUNT(*) FROM outbox WHERE order_id IN"
+                    f" ({', '.join('?' * len(chunk))}) GROUP BY kind",
+                    chunk,
+                ).fetchall()
+                for kind, count in rows:
+                    counts[kind] = counts.get(kind, 0) + int(count)
+        return counts
 
     def outbox(
         self, order_id: str | None = None, status: OutboxStatus | None = None

@@ -105,6 +105,7 @@ class SqliteStore(SqlStore):
     def __init__(self, path: str | Path = ":memory:", *, busy_timeout: float = 30.0) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
+        self._depth = 0
         self._conn = sqlite3.connect(
             self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
@@ -123,9 +124,22 @@ class SqliteStore(SqlStore):
 
     @contextmanager
     def _transaction(self) -> Iterator[Executor]:
+        # Inside another transaction of this store (a `batch`), a savepoint: an
+        # error undoes this call alone, and the outer transaction commits the rest.
         with self._lock:
             conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
+            depth = self._depth
+            begin, commit, undo = (
+                ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
+                if depth == 0
+                else (
+                    f"SAVEPOINT s{depth}",
+                    f"RELEASE s{depth}",
+                    (f"ROLLBACK TO s{depth}", f"RELEASE s{depth}"),
+                )
+            )
+            conn.execute(begin)
+            self._depth = depth + 1
 
             def execute(sql: str, params: Sequence[Any] = ()) -> Cursor:
                 return conn.execute(sql, tuple(params))
@@ -133,9 +147,13 @@ class SqliteStore(SqlStore):
             try:
                 yield execute
             except BaseException:
-                conn.execute("ROLLBACK")
+                for statement in undo:
+                    conn.execute(statement)
                 raise
-            conn.execute("COMMIT")
+            else:
+                conn.execute(commit)
+            finally:
+                self._depth = depth
 
     def _ts(self, moment: datetime) -> str:
         return _utc_text(moment)

@@ -18,6 +18,7 @@ from adapters.store import (
     OutboxStatus,
     ReceiptState,
     SchemaTooNew,
+    SqliteStore,
     Store,
     StoreError,
     VersionConflict,
@@ -157,6 +158,60 @@ def test_a_write_from_a_stale_read_is_refused_and_changes_nothing(store: Store) 
     assert current.status is OrderStatus.AWAITING_SHIPMENT
     assert len(store.history(ORDER)) == 2
     assert [e.kind for e in store.outbox(ORDER)] == ["CreateSfccOrder"]
+
+
+def test_a_batch_commits_once_and_a_failing_call_inside_undoes_only_itself(store: Store) -> None:
+    """Inside `batch`, each call is a savepoint: a conflict undoes that call, the rest stays."""
+    first, second = new_order(order_id="B1"), new_order(order_id="B2")
+    with store.batch():
+        store.commit(Change(first, None, (), (), None), NOW)
+        with pytest.raises(VersionConflict):
+            store.commit(Change(first, None, (), (), None), NOW)  # stored already
+        store.commit(Change(second, None, (), (), None), NOW)
+        assert store.version("B2") == 0
+    assert (store.version("B1"), store.version("B2"), store.version("nope")) == (0, 0, None)
+
+
+def test_a_batch_that_fails_as_a_whole_keeps_nothing(store: Store) -> None:
+    class Boom(Exception):
+        pass
+
+    def write_then_fail() -> None:
+        with store.batch():
+            store.commit(Change(new_order(order_id="B3"), None, (), (), None), NOW)
+            raise Boom
+
+    with pytest.raises(Boom):
+        write_then_fail()
+    assert store.load("B3") is None
+
+
+def test_effect_counts_count_kinds_of_the_given_orders_only(store: Store) -> None:
+    svc = seeded(store)
+    svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
+    svc.tick(at(hours=1))
+    assert store.effect_counts([ORDER]) == {"CreateSfccOrder": 1}
+    assert store.effect_counts(["someone-else"]) == {}
+
+
+def test_the_order_cache_never_hides_another_writers_change(store_url: str) -> None:
+    """A kept order is used only while the stored version equals its own."""
+    mine, theirs = open_store(store_url), open_store(store_url)
+    try:
+        cached = OrderService(mine, clock=lambda: NOW, order_cache=10)
+        other = OrderService(theirs, clock=lambda: NOW)
+        cached.seed(seed_detail(ORDER), shop_id="shop")
+        cached.webhook(status_webhook(ORDER, "ON_HOLD", T0))  # kept at version 1
+        other.tick(at(hours=1))  # released by someone else: version 2
+        result = cached.command(seller(ORDER, "cancel", at(hours=2)))
+        assert result.outcome is InputOutcome.APPLIED
+        order = mine.load(ORDER)
+        assert order is not None
+        assert order.status is OrderStatus.CANCELLED
+        assert [t.event for t in mine.history(ORDER)] == ["pay", "release_hold", "cancel"]
+    finally:
+        mine.close()
+        theirs.close()
 
 
 def test_storing_an_order_twice_as_new_is_a_conflict(store: Store) -> None:
@@ -388,3 +443,27 @@ def test_pending_lists_unprocessed_inputs_of_one_kind_oldest_first(store: Store)
     store.receive("webhook", "w1", "{}", NOW, ORDER)  # a repeat is noted, never pending
     assert [e.id for e in store.pending("webhook")] == [second.inbox_id]
     assert [e.kind for e in store.pending("command")] == ["command"]
+
+
+def test_replaying_in_batches_gives_what_replaying_input_by_input_gives(tmp_path: object) -> None:
+    """Batches change when the store commits, never what it ends up holding."""
+    from adapters.demo import sample_lines
+    from adapters.replay import replay
+
+    lines = sample_lines()
+    stores = [SqliteStore(f"{tmp_path}/one.db"), SqliteStore(f"{tmp_path}/batched.db")]
+    try:
+        reports = [
+            replay(OrderService(stores[0]), lines, batch_size=1),
+            replay(OrderService(stores[1], order_cache=100), lines, batch_size=50),
+        ]
+        assert reports[0].outcomes() == reports[1].outcomes()
+        assert reports[0].rejected() == reports[1].rejected()
+        one, batched = ([(o.order_id, o.status, o.version) for o in s.orders()] for s in stores)
+        assert one == batched
+        assert [e.idempotency_key for e in stores[0].outbox()] == [
+            e.idempotency_key for e in stores[1].outbox()
+        ]
+    finally:
+        for store in stores:
+            store.close()
