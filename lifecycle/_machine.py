@@ -13,6 +13,10 @@ proves the two agree.
 
 from __future__ import annotations
 
+import operator
+from functools import reduce
+from typing import Any
+
 from statemachine import State, StateMachine
 
 from ._model import OrderStatus
@@ -52,6 +56,11 @@ _ANSWER = [request_is_pending, seller_answers_request]
 _RETURN_ANSWER = [seller_or_tiktok_answers_return, return_is_in_step]
 
 
+def _stays_in(states: tuple[State, ...], *, unless: list[Any]) -> Any:
+    """The same self-transition, with the same guards, in each of `states`."""
+    return reduce(operator.or_, (state.to.itself(unless=unless) for state in states))
+
+
 class OrderMachine(StateMachine):
     """The TikTok Shop order lifecycle, state by state."""
 
@@ -64,6 +73,9 @@ class OrderMachine(StateMachine):
     delivered = State(value=OrderStatus.DELIVERED)
     completed = State(value=OrderStatus.COMPLETED, final=True)
     cancelled = State(value=OrderStatus.CANCELLED, final=True)
+
+    # Where shipped lines exist: returns and refunds can happen in any of these.
+    _SHIPPED_STATES = (partially_shipping, awaiting_collection, in_transit, delivered)
 
     # Payment and the one-hour remorse hold.
     pay = unpaid.to(on_hold, unless=[buyer_or_platform_pays])
@@ -147,47 +159,19 @@ class OrderMachine(StateMachine):
     complete = delivered.to(completed, unless=[only_tiktok_tracks_parcels, completion_is_due])
 
     # Returns and refunds, for shipped lines; they leave the order status as it is.
-    request_return = (
-        partially_shipping.to.itself(unless=[only_the_buyer_asks_returns, return_lines_are_shipped])
-        | awaiting_collection.to.itself(
-            unless=[only_the_buyer_asks_returns, return_lines_are_shipped]
-        )
-        | in_transit.to.itself(unless=[only_the_buyer_asks_returns, return_lines_are_shipped])
-        | delivered.to.itself(unless=[only_the_buyer_asks_returns, return_lines_are_shipped])
+    request_return = _stays_in(
+        _SHIPPED_STATES, unless=[only_the_buyer_asks_returns, return_lines_are_shipped]
     )
-    approve_return = (
-        partially_shipping.to.itself(unless=_RETURN_ANSWER)
-        | awaiting_collection.to.itself(unless=_RETURN_ANSWER)
-        | in_transit.to.itself(unless=_RETURN_ANSWER)
-        | delivered.to.itself(unless=_RETURN_ANSWER)
+    approve_return = _stays_in(_SHIPPED_STATES, unless=_RETURN_ANSWER)
+    reject_return = _stays_in(
+        _SHIPPED_STATES, unless=[returns_rejected_in_tiktok, return_is_in_step]
     )
-    reject_return = (
-        partially_shipping.to.itself(unless=[returns_rejected_in_tiktok, return_is_in_step])
-        | awaiting_collection.to.itself(unless=[returns_rejected_in_tiktok, return_is_in_step])
-        | in_transit.to.itself(unless=[returns_rejected_in_tiktok, return_is_in_step])
-        | delivered.to.itself(unless=[returns_rejected_in_tiktok, return_is_in_step])
+    ship_return = _stays_in(
+        _SHIPPED_STATES, unless=[only_the_buyer_ships_returns, return_is_in_step]
     )
-    ship_return = (
-        partially_shipping.to.itself(unless=[only_the_buyer_ships_returns, return_is_in_step])
-        | awaiting_collection.to.itself(unless=[only_the_buyer_ships_returns, return_is_in_step])
-        | in_transit.to.itself(unless=[only_the_buyer_ships_returns, return_is_in_step])
-        | delivered.to.itself(unless=[only_the_buyer_ships_returns, return_is_in_step])
+    receive_return = _stays_in(_SHIPPED_STATES, unless=_RETURN_ANSWER)
+    refund = _stays_in(_SHIPPED_STATES, unless=[only_tiktok_refunds, return_is_in_step])
+    withdraw_return = _stays_in(
+        _SHIPPED_STATES, unless=[only_the_buyer_ships_returns, return_is_in_step]
     )
-    receive_return = (
-        partially_shipping.to.itself(unless=_RETURN_ANSWER)
-        | awaiting_collection.to.itself(unless=_RETURN_ANSWER)
-        | in_transit.to.itself(unless=_RETURN_ANSWER)
-        | delivered.to.itself(unless=_RETURN_ANSWER)
-    )
-    refund = (
-        partially_shipping.to.itself(unless=[only_tiktok_refunds, return_is_in_step])
-        | awaiting_collection.to.itself(unless=[only_tiktok_refunds, return_is_in_step])
-        | in_transit.to.itself(unless=[only_tiktok_refunds, return_is_in_step])
-        | delivered.to.itself(unless=[only_tiktok_refunds, return_is_in_step])
-    )
-    withdraw_return = (
-        partially_shipping.to.itself(unless=[only_the_buyer_ships_returns, return_is_in_step])
-        | awaiting_collection.to.itself(unless=[only_the_buyer_ships_returns, return_is_in_step])
-        | in_transit.to.itself(unless=[only_the_buyer_ships_returns, return_is_in_step])
-        | delivered.to.itself(unless=[only_the_buyer_ships_returns, return_is_in_step])
-    )
+    del _SHIPPED_STATES
