@@ -15,7 +15,7 @@ import platform
 import sys
 from collections.abc import Callable
 
-from bench import core, dispatch, replay
+from bench import core, dispatch, latency, replay
 
 BENCHMARKS: dict[str, Callable[[bool], tuple[str, list[tuple[str, bool]]]]] = {
     "allowed": core.bench_allowed,
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, Callable[[bool], tuple[str, list[tuple[str, bool]]]]] = {
     "memory": core.bench_memory,
     "replay": replay.bench_replay,
     "dispatch": dispatch.bench_dispatch,
+    "latency": latency.bench_latency,
 }
 
 

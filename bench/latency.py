@@ -1,0 +1,202 @@
+"""Webhook to partner call: how long from TikTok's POST to the effect reaching the partner.
+
+The real deployment, in processes: `order-lifecycle serve` (uvicorn) keeps
+signed webhooks in a SQLite inbox, `order-lifecycle work` applies them, and
+`order-lifecycle dispatch` delivers the effects to the partner fakes on
+127.0.0.1, which note when each call arrives. Orders wait ON_HOLD; each
+webhook releases one (AWAITING_SHIPMENT), whose effect is SFCC's order
+creation. A client sends the webhooks at a steady rate.
+
+The reference is the floor under that path, measured in the same run: the
+same client posting the same bodies straight to the partner fakes, one HTTP
+round trip, no endpoint, inbox, worker or dispatcher.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from adapters.local_partners import local_partners
+from adapters.replay import replay
+from adapters.sandbox import Received, Reply
+from adapters.service import OrderService
+from adapters.store import SqliteStore
+from adapters.tiktok_shop import webhook_signature
+from bench._harness import table, verdict
+from bench.replay_inputs import SHOP, order_path
+
+APP_KEY, APP_SECRET = "bench-app-key", "bench-app-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _release(order_id: str, at: int, number: int) -> bytes:
+    envelope = {
+        "type": 1,
+        "tts_notification_id": f"9{number:012d}",
+        "shop_id": SHOP,
+        "timestamp": at,
+        "data": {
+            "order_id": order_id,
+            "order_status": "AWAITING_SHIPMENT",
+            "update_time": at,
+            "is_on_hold_order": True,
+        },
+    }
+    return json.dumps(envelope, separators=(",", ":")).encode()
+
+
+def _send_steadily(url: str, bodies: list[tuple[str, bytes]], rate: float) -> dict[str, float]:
+    """POST each body at `rate` per second; when each was sent (wall clock)."""
+    sent: dict[str, float] = {}
+    start = time.monotonic()
+    with httpx.Client(timeout=30) as client:
+        for number, (order_id, body) in enumerate(bodies):
+            pause = start + number / rate - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+            sent[order_id] = time.time()
+            signature = webhook_signature(body, APP_KEY, APP_SECRET)
+            client.post(url, content=body, headers={"Authorization": signature})
+    return sent
+
+
+def _processes(folder: Path, db: str, sandbox: str, port: int, seconds: float) -> list[Any]:
+    env = {**os.environ, "TIKTOK_APP_KEY": APP_KEY, "TIKTOK_APP_SECRET": APP_SECRET}
+    commands = [
+        ["serve", "--db", db, "--port", str(port), "--seconds", str(seconds)],
+        ["work", "--db", db, "--interval", "0.002", "--seconds", str(seconds)],
+        [
+            "dispatch",
+            "--db",
+            db,
+            "--sandbox",
+            sandbox,
+            "--interval",
+            "0.002",
+            "--seconds",
+            str(seconds),
+        ],
+    ]
+    started = []
+    for args in commands:
+        log = (folder / f"{args[0]}.log").open("wb")
+        started.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "adapters", *args], stdout=log, stderr=log, env=env
+            )
+        )
+    return started
+
+
+def bench_latency(quick: bool) -> tuple[str, list[tuple[str, bool]]]:
+    rate, seconds = (100.0, 3.0) if quick else (500.0, 20.0)
+    count = int(rate * seconds)
+    arrived: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def note(request: Received) -> Reply | None:
+        if request.path.endswith("OrderCreate-Social"):
+            order_id = str((request.json() or {}).get("c_externalOrderId"))
+            with lock:
+                arrived.setdefault(order_id, time.time())
+        return None
+
+    with tempfile.TemporaryDirectory() as folder, local_partners() as partners:
+        paths = [order_path(number) for number in range(count)]
+        seeds = [line for path in paths for line in path[:2]]  # seeded, then ON_HOLD
+        for text in seeds:
+            partners.know(json.loads(text))
+        db_file = Path(folder) / "latency.db"
+        store = SqliteStore(db_file)
+        try:
+            replay(OrderService(store), seeds, batch_size=500)
+        finally:
+            store.close()
+        partners.server.fault = note
+        port = _free_port()
+        processes = _processes(
+            Path(folder), f"sqlite:///{db_file}", partners.url, port, seconds + 60
+        )
+        try:
+            ready = time.monotonic() + 30
+            while time.monotonic() < ready:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            now = int(time.time())
+            bodies = [
+                (f"5764614130{n:08d}", _release(f"5764614130{n:08d}", now, n)) for n in range(count)
+            ]
+            sent = _send_steadily(f"http://127.0.0.1:{port}/", bodies, rate)
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and len(arrived) < count:
+                time.sleep(0.05)
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        # The floor: the same bodies straight to the fakes, one round trip each.
+        floor: list[float] = []
+        with httpx.Client(base_url=partners.url, timeout=30) as client:
+            for _, body in bodies[: min(count, 500)]:
+                start = time.perf_counter()
+                client.post("/open_api/v1.3/event/track/", content=body)
+                floor.append(time.perf_counter() - start)
+    latencies = [arrived[order] - sent[order] for order in sent if order in arrived]
+    lost = count - len(latencies)
+    p50, p99 = _percentile(latencies, 0.50), _percentile(latencies, 0.99)
+    f50, f99 = _percentile(floor, 0.50), _percentile(floor, 0.99)
+    checks = [("p99 under 50 ms on loopback", p99 < 0.050 and lost == 0)]
+    rows = [
+        (
+            f"webhook -> SFCC order creation, {count:,} webhooks at {rate:.0f}/s",
+            f"{p50 * 1e3:.1f} ms",
+            f"{p99 * 1e3:.1f} ms",
+            f"{statistics.mean(latencies) * 1e3:.1f} ms",
+            f"{p99 / f99:.0f}x",
+        ),
+        (
+            "ref: one HTTP round trip to the fakes (the floor)",
+            f"{f50 * 1e3:.2f} ms",
+            f"{f99 * 1e3:.2f} ms",
+            f"{statistics.mean(floor) * 1e3:.2f} ms",
+            "1x",
+        ),
+        (f"effects that never arrived: {lost}", "", "", "", ""),
+    ]
+    text = table(
+        "Webhook to partner call latency (serve + work + dispatch processes)",
+        rows + [(c, verdict(ok), "", "", "") for c, ok in checks],
+        ("what", "p50", "p99", "mean", "p99 vs floor"),
+    )
+    return text, checks
