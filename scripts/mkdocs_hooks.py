@@ -1,4 +1,4 @@
-"""MkDocs hook: fill the generated sections of the docs from the machine at build time.
+"""MkDocs hook: fill the generated sections of the docs from the code at build time.
 
 A page marks a section with `<!-- generated: NAME -->`; NAME is one of
 `GENERATORS`. An unknown NAME fails the build, so a typo cannot leave a hole.
@@ -7,16 +7,24 @@ A page marks a section with `<!-- generated: NAME -->`; NAME is one of
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lifecycle import _diagram
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import doc_examples  # beside this file, found once the line above ran
 
 GENERATORS: dict[str, Callable[[], str]] = {
     "mermaid": lambda: f"```mermaid\n{_diagram.mermaid()}\n```",
     "dot": lambda: f"```text\n{_diagram.dot()}\n```",
     "transition_table": _diagram.transition_table,
     "return_table": _diagram.return_table,
+    "sync_order_info_payloads": doc_examples.sync_order_info,
+    "events_api_payloads": doc_examples.events_api,
+    "sfcc_payloads": doc_examples.sfcc,
 }
 MARKER = re.compile(r"<!-- generated: (\w+) -->")
 
