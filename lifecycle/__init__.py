@@ -28,7 +28,6 @@ from ._effects import (
     UpdateSfccShipping,
 )
 from ._lifecycle import OrderLifecycle
-from ._machine import OrderMachine
 from ._model import (
     CancellationRequest,
     CancellationStatus,
@@ -57,6 +56,17 @@ from .errors import (
     StaleObservation,
     UnknownEvent,
 )
+
+
+def __getattr__(name: str) -> object:
+    # OrderMachine needs python-statemachine, which imports asyncio and socket:
+    # loaded when first asked for, so that importing lifecycle does no such thing.
+    if name == "OrderMachine":
+        from ._machine import OrderMachine
+
+        return OrderMachine
+    raise AttributeError(f"module 'lifecycle' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_POLICY",

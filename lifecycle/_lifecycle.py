@@ -5,11 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from statemachine.exceptions import TransitionNotAllowed
-
 from ._actions import perform
 from ._effects import Effect
-from ._machine import OrderMachine
 from ._model import Initiator, Order, OrderStatus, Origin
 from ._policy import DEFAULT_POLICY, Policy
 from ._reconcile import Step, reconcile
@@ -60,7 +57,7 @@ class OrderLifecycle:
         self._order = order
         self.policy = policy
         self._slot = _Slot(order.status)
-        self._machine: OrderMachine | None = None
+        self._machine: Any = None  # the OrderMachine, built on the first send
         self._allowed: dict[tuple[object, object], _Answer] = {}
 
     def __repr__(self) -> str:
@@ -157,8 +154,13 @@ class OrderLifecycle:
         )
         if missing_params(ctx) is not None:
             raise refuse(ctx, check(ctx))
+        # Imported here: importing lifecycle stays free of python-statemachine (see TABLE).
+        from statemachine.exceptions import TransitionNotAllowed
+
         machine = self._machine
         if machine is None:
+            from ._machine import OrderMachine
+
             machine = self._machine = OrderMachine(model=self._slot)
         slot = self._slot
         try:

@@ -17,7 +17,6 @@ from typing import Any
 from attrs import frozen
 
 from ._actions import Outcome, perform
-from ._machine import OrderMachine
 from ._model import Initiator, Order, OrderStatus, Origin
 from ._policy import DEFAULT_POLICY, Policy
 from ._rules import (
@@ -74,7 +73,38 @@ def compile_table(machine: type[Any]) -> dict[tuple[OrderStatus, str], tuple[Ent
     return {key: tuple(entries) for key, entries in table.items()}
 
 
-TABLE: Mapping[tuple[OrderStatus, str], tuple[Entry, ...]] = compile_table(OrderMachine)
+class _CompiledTable(Mapping[tuple[OrderStatus, str], tuple[Entry, ...]]):
+    """`TABLE`: compiled from `OrderMachine` on first use, then kept.
+
+    Importing `lifecycle` stays free of python-statemachine, which imports
+    asyncio and with it `socket`: the core's import loads nothing that talks
+    to the network, and a process that only asks questions never pays for it.
+    """
+
+    def __init__(self) -> None:
+        self._table: dict[tuple[OrderStatus, str], tuple[Entry, ...]] | None = None
+
+    def _compiled(self) -> dict[tuple[OrderStatus, str], tuple[Entry, ...]]:
+        if self._table is None:
+            from ._machine import OrderMachine
+
+            self._table = compile_table(OrderMachine)
+        return self._table
+
+    def __getitem__(self, key: tuple[OrderStatus, str]) -> tuple[Entry, ...]:
+        return self._compiled()[key]
+
+    def get(self, key: tuple[OrderStatus, str], default: Any = None) -> Any:
+        return self._compiled().get(key, default)
+
+    def __iter__(self) -> Iterator[tuple[OrderStatus, str]]:
+        return iter(self._compiled())
+
+    def __len__(self) -> int:
+        return len(self._compiled())
+
+
+TABLE: Mapping[tuple[OrderStatus, str], tuple[Entry, ...]] = _CompiledTable()
 _EVENTS = frozenset(EVENTS)
 
 

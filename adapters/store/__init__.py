@@ -7,7 +7,7 @@ port with the same behaviour. See docs/store.md.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path as _Path
 
 from ._codec import (
     CONVERTER,
@@ -91,4 +91,4 @@ def open_store(url: str = DEFAULT_URL) -> SqliteStore | PostgresStore:
         raise StoreError(
             f"unknown database scheme {scheme!r}; use sqlite:///path.db or postgresql://..."
         )
-    return SqliteStore(Path(url))
+    return SqliteStore(_Path(url))
