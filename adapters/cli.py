@@ -163,13 +163,13 @@ def order_documents(store: Store, report: ReplayReport) -> list[dict[str, Any]]:
 
 
 def _summary(store: Store, report: ReplayReport, out: TextIO) -> None:
-    touched = set(report.order_ids)
-    statuses = Counter(order.status for order in store.orders() if order.order_id in touched)
-    kinds = Counter(store.effect_counts(report.order_ids))
+    order_ids = report.order_ids
+    statuses = Counter(store.status_counts(order_ids))
+    kinds = Counter(store.effect_counts(order_ids))
     outcomes = report.outcomes()
     out.write(f"{report.inputs} inputs: ")
     out.write(", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) + "\n")
-    out.write(f"\norders by status ({len(report.order_ids)} orders)\n")
+    out.write(f"\norders by status ({len(order_ids)} orders)\n")
     for status in OrderStatus:
         if statuses[status.value]:
             out.write(f"  {status.value:<22}{statuses[status.value]:>5}\n")

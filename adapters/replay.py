@@ -64,10 +64,14 @@ class ReplayReport:
     """
 
     inputs: int = 0
-    order_ids: list[str] = field(factory=list)
+    _orders: dict[str, None] = field(factory=dict, repr=False)  # ordered, each once
     _counts: Counter[str] = field(factory=Counter)
     _rejected: list[tuple[int, str | None, str, str]] = field(factory=list)
-    _seen: set[str] = field(factory=set, repr=False)
+
+    @property
+    def order_ids(self) -> list[str]:
+        """The orders the replay touched, in the order it first touched them."""
+        return list(self._orders)
 
     def add(self, line: LineResult) -> None:
         """Count one line's results; list it if it was bad or rejected."""
@@ -85,9 +89,8 @@ class ReplayReport:
                 self._rejected.append(
                     (line.line, result.order_id, result.error_type, result.reason)
                 )
-            if result.order_id is not None and result.order_id not in self._seen:
-                self._seen.add(result.order_id)
-                self.order_ids.append(result.order_id)
+            if result.order_id is not None:
+                self._orders.setdefault(result.order_id)
 
     def outcomes(self) -> Counter[str]:
         return Counter(self._counts)

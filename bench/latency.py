@@ -87,7 +87,7 @@ def _processes(folder: Path, db: str, sandbox: str, port: int, seconds: float) -
     env = {**os.environ, "TIKTOK_APP_KEY": APP_KEY, "TIKTOK_APP_SECRET": APP_SECRET}
     commands = [
         ["serve", "--db", db, "--port", str(port), "--seconds", str(seconds)],
-        ["work", "--db", db, "--interval", "0.002", "--seconds", str(seconds)],
+        ["work", "--db", db, "--interval", "0.02", "--seconds", str(seconds)],
         [
             "dispatch",
             "--db",
@@ -95,7 +95,7 @@ def _processes(folder: Path, db: str, sandbox: str, port: int, seconds: float) -
             "--sandbox",
             sandbox,
             "--interval",
-            "0.002",
+            "0.02",
             "--seconds",
             str(seconds),
         ],
@@ -112,7 +112,7 @@ def _processes(folder: Path, db: str, sandbox: str, port: int, seconds: float) -
 
 
 def bench_latency(quick: bool) -> tuple[str, list[tuple[str, bool]]]:
-    rate, seconds = (100.0, 3.0) if quick else (500.0, 20.0)
+    rate, seconds = (100.0, 3.0) if quick else (100.0, 8.0)
     count = int(rate * seconds)
     arrived: dict[str, float] = {}
     lock = threading.Lock()
@@ -152,7 +152,12 @@ def bench_latency(quick: bool) -> tuple[str, list[tuple[str, bool]]]:
             bodies = [
                 (f"5764614130{n:08d}", _release(f"5764614130{n:08d}", now, n)) for n in range(count)
             ]
-            sent = _send_steadily(f"http://127.0.0.1:{port}/", bodies, rate)
+            try:
+                sent = _send_steadily(f"http://127.0.0.1:{port}/", bodies, rate)
+            except httpx.TransportError:
+                for log in sorted(Path(folder).glob("*.log")):
+                    print(f"--- {log.name}\n{log.read_text()[-2000:]}", file=sys.stderr)
+                raise
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and len(arrived) < count:
                 time.sleep(0.05)

@@ -236,6 +236,10 @@ class Store(Protocol):
         """How many effects of each kind these orders have (for summaries)."""
         ...
 
+    def status_counts(self, order_ids: Sequence[str]) -> dict[str, int]:
+        """How many of these orders are in each status (for summaries)."""
+        ...
+
     def batch(self) -> AbstractContextManager[None]:
         """Every call inside in one transaction, each a savepoint in it (for replays)."""
         ...

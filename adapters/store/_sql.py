@@ -389,17 +389,24 @@ class SqlStore(ABC):
 
     def effect_counts(self, order_ids: Sequence[str]) -> dict[str, int]:
         """How many effects of each kind these orders have, without reading them."""
+        return self._count_by("outbox", "kind", order_ids)
+
+    def status_counts(self, order_ids: Sequence[str]) -> dict[str, int]:
+        """How many of these orders are in each status, without reading them."""
+        return self._count_by("orders", "status", order_ids)
+
+    def _count_by(self, table: str, column: str, order_ids: Sequence[str]) -> dict[str, int]:
         counts: dict[str, int] = {}
         with self._transaction() as execute:
             for start in range(0, len(order_ids), 500):
                 chunk = order_ids[start : start + 500]
                 rows = execute(
-                    "SELECT kind, COUNT(*) FROM outbox WHERE order_id IN"
-                    f" ({', '.join('?' * len(chunk))}) GROUP BY kind",
+                    f"SELECT {column}, COUNT(*) FROM {table} WHERE order_id IN"
+                    f" ({', '.join('?' * len(chunk))}) GROUP BY {column}",
                     chunk,
                 ).fetchall()
-                for kind, count in rows:
-                    counts[kind] = counts.get(kind, 0) + int(count)
+                for value, count in rows:
+                    counts[value] = counts.get(value, 0) + int(count)
         return counts
 
     def outbox(
