@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from tests.reliability._procs import Processes
-from tests.store.conftest import postgres_or_skip, with_schema
+from tests.store.conftest import postgres_dsn, with_schema
 
 FULL = os.environ.get("RELIABILITY_FULL") == "1"
 SEED = int(os.environ.get("RELIABILITY_SEED", "20261123"))
@@ -78,7 +78,7 @@ def database(tmp_path: Path) -> Iterator[Callable[[str], str]]:
     def make(backend: str) -> str:
         if backend == "sqlite":
             return f"sqlite:///{tmp_path}/{uuid.uuid4().hex[:8]}.db"
-        dsn = postgres_or_skip()
+        dsn = postgres_dsn()
         schema = f"r_{uuid.uuid4().hex[:16]}"
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"CREATE SCHEMA {schema}")

@@ -2,9 +2,8 @@
 
 PostgreSQL comes from `ORDER_LIFECYCLE_TEST_POSTGRES` (a DSN; `scripts/test.sh`
 starts a private server and sets it). Each test gets its own schema. Without
-the variable a plain `pytest` skips the PostgreSQL half and says why; under
-`scripts/test.sh` (`ORDER_LIFECYCLE_TEST_POSTGRES_REQUIRED`) a missing
-server fails instead.
+the variable the PostgreSQL half fails and says how to run it: both backends
+are part of the suite, never skipped.
 """
 
 from __future__ import annotations
@@ -19,19 +18,17 @@ import pytest
 from adapters.store import SqliteStore, Store, open_store
 
 POSTGRES = os.environ.get("ORDER_LIFECYCLE_TEST_POSTGRES", "")
-REQUIRED = bool(os.environ.get("ORDER_LIFECYCLE_TEST_POSTGRES_REQUIRED"))
 BACKENDS = ["sqlite", "postgres"]
 
 
-def postgres_or_skip() -> str:
-    if POSTGRES:
-        return POSTGRES
-    if REQUIRED:
-        pytest.fail("ORDER_LIFECYCLE_TEST_POSTGRES is required under scripts/test.sh")
-    pytest.skip(
-        "PostgreSQL not configured: set ORDER_LIFECYCLE_TEST_POSTGRES to a DSN,"
-        " or run bash scripts/test.sh, which starts one"
-    )
+def postgres_dsn() -> str:
+    """The PostgreSQL the tests use; its absence fails them, it never skips them."""
+    if not POSTGRES:
+        pytest.fail(
+            "PostgreSQL not configured: run the tests with bash scripts/test.sh, which starts"
+            " one, or set ORDER_LIFECYCLE_TEST_POSTGRES to a DSN"
+        )
+    return POSTGRES
 
 
 def with_schema(dsn: str, schema: str) -> str:
@@ -45,7 +42,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: object) -> Iterator[str]
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/store.db"
         return
-    dsn = postgres_or_skip()
+    dsn = postgres_dsn()
     schema = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
