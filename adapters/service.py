@@ -59,13 +59,11 @@ from lifecycle import (
     DEFAULT_POLICY,
     Command,
     Effect,
-    Initiator,
     LifecycleError,
     Order,
     Origin,
     Policy,
     StaleObservation,
-    apply,
     due_timers,
     next_timer_at,
     reconcile,
@@ -486,22 +484,12 @@ class OrderService:
             stored = self._load(order_id)
             if stored is None:
                 return None
-            order, effects, steps = stored, list[Effect](), list[Order]()
-            for timer in due_timers(stored, now, self.policy):
-                outcome = apply(
-                    order,
-                    timer.event,
-                    initiator=Initiator.PLATFORM,
-                    origin=Origin.TIMER,
-                    now=now,
-                    policy=self.policy,
-                    reason=timer.reason,
-                )
-                order = outcome.order
-                steps.append(order)
-                effects.extend(outcome.effects)
-            if order is stored:
+            fired = due_timers(stored, now, self.policy)
+            if not fired:
                 return None
+            order = fired[-1].outcome.order
+            steps = [each.outcome.order for each in fired]
+            effects = [effect for each in fired for effect in each.outcome.effects]
             plan = _Plan(InputOutcome.APPLIED, order, tuple(effects), steps=tuple(steps))
             try:
                 self._commit(stored, plan, None)

@@ -47,7 +47,7 @@ from ._policy import DEFAULT_POLICY, Policy
 from ._reconcile import Step, reconcile
 from ._rules import EVENT_PARAMS, EVENTS
 from ._table import TABLE, Decision, allowed_events, apply
-from ._timers import Timer, due_timers, next_timer_at, timers
+from ._timers import FiredTimer, Timer, due_timers, next_timer_at, timers
 from .errors import (
     IllegalTransition,
     InvalidParameters,
@@ -83,6 +83,7 @@ __all__ = [
     "CreateSfccOrder",
     "Decision",
     "Effect",
+    "FiredTimer",
     "HistoryRecord",
     "IllegalTransition",
     "Initiator",

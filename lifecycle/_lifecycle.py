@@ -188,22 +188,17 @@ class OrderLifecycle:
 
     def due(self, now: datetime) -> tuple[str, ...]:
         """The timer events due at `now`, to send in this order with initiator PLATFORM."""
-        return tuple(timer.event for timer in due_timers(self._order, now, self.policy))
+        return tuple(fired.timer.event for fired in due_timers(self._order, now, self.policy))
 
     def run_due(self, now: datetime) -> tuple[Effect, ...]:
-        """Send every due timer event (origin TIMER) and return all their effects."""
-        effects: list[Effect] = []
-        for timer in due_timers(self._order, now, self.policy):
-            effects.extend(
-                self.send(
-                    timer.event,
-                    initiator=Initiator.PLATFORM,
-                    origin=Origin.TIMER,
-                    now=now,
-                    reason=timer.reason,
-                )
-            )
-        return tuple(effects)
+        """Apply every due timer event (origin TIMER) and return all their effects."""
+        fired = due_timers(self._order, now, self.policy)
+        if not fired:
+            return ()
+        self._allowed.clear()
+        self._order = fired[-1].outcome.order
+        self._slot.state = self._order.status
+        return tuple(effect for each in fired for effect in each.outcome.effects)
 
     def reconcile(
         self,

@@ -23,6 +23,7 @@ from typing import Any
 
 from attrs import frozen
 
+from ._deadlines import auto_approval_at, completes_at, hold_ends
 from ._model import (
     CancellationRequest,
     Initiator,
@@ -328,10 +329,6 @@ def _tiktok_reports(ctx: Context) -> bool:
     return ctx.origin is Origin.TIKTOK
 
 
-def paid_at(order: Order) -> datetime:
-    return order.paid_at or order.created_at
-
-
 Guard = Callable[[Context], "str | None"]
 Selector = Callable[[Context], bool]
 
@@ -349,7 +346,7 @@ def hold_is_over(ctx: Context) -> str | None:
     """Only TikTok ends the remorse hold, one hour after payment (seeds 002, 003)."""
     if ctx.initiator is not Initiator.PLATFORM:
         return refusal(ctx, "only TikTok releases the order when the one-hour remorse hold ends")
-    ends = paid_at(ctx.order) + ctx.policy.hold
+    ends = hold_ends(ctx.order, ctx.policy)
     if ctx.now < ends and not _tiktok_reports(ctx):
         return refusal(ctx, f"the remorse hold lasts until {_at(ends)}")
     return None
@@ -456,7 +453,7 @@ def seller_answers_request(ctx: Context) -> str | None:
         and request is not None
         and not _tiktok_reports(ctx)
     ):
-        due = request.requested_at + ctx.policy.cancellation_auto_approval
+        due = auto_approval_at(request, ctx.policy)
         if ctx.now < due:
             return refusal(
                 ctx, f"TikTok approves an unanswered request automatically at {_at(due)}"
@@ -492,8 +489,7 @@ def completion_is_due(ctx: Context) -> str | None:
     open_returns = ctx.order.open_returns
     if open_returns:
         return refusal(ctx, f"return {open_returns[0].return_id} is still open")
-    delivered = ctx.order.delivered_at or ctx.order.updated_at or ctx.order.created_at
-    due = delivered + ctx.policy.completion_after_delivery
+    due = completes_at(ctx.order, ctx.policy)
     if ctx.now < due:
         return refusal(ctx, f"the order completes at {_at(due)}, after the return window")
     return None

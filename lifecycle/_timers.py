@@ -1,8 +1,10 @@
 """Timers: what TikTok does by itself when time passes, computed, never slept on.
 
 `timers` lists the timers an order has now, each with the moment it falls
-due; `due` answers which of them a caller should send at `now`, with
-initiator `PLATFORM`, in an order in which every one of them succeeds.
+due (read from `_deadlines`, as the guards read it); `due_timers` applies
+the ones due at `now`, with initiator `PLATFORM` and origin `TIMER`, one
+after the other, and hands back each timer with its outcome, so no caller
+applies them a second time.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from datetime import UTC, datetime
 
 from attrs import frozen
 
+from ._actions import Outcome
+from ._deadlines import auto_approval_at, completes_at, hold_ends, ship_by
 from ._model import Initiator, Order, OrderStatus, Origin
 from ._policy import DEFAULT_POLICY, Policy
-from ._rules import paid_at
 from ._table import attempt
 
 #: How many timers can fall due one after the other for one order (hold, SLA, ...).
@@ -29,18 +32,24 @@ class Timer:
     reason: str
 
 
+@frozen
+class FiredTimer:
+    """A timer `due_timers` applied, and its outcome: the next order and the effects."""
+
+    timer: Timer
+    outcome: Outcome
+
+
 def timers(order: Order, policy: Policy = DEFAULT_POLICY) -> tuple[Timer, ...]:
     """The order's timers now, earliest first."""
     found: list[Timer] = []
     status = order.status
     if status is OrderStatus.ON_HOLD:
-        found.append(Timer("release_hold", paid_at(order) + policy.hold, "remorse hold over"))
+        found.append(Timer("release_hold", hold_ends(order, policy), "remorse hold over"))
     if status is OrderStatus.AWAITING_SHIPMENT:
         found.append(
             Timer(
-                "cancel",
-                paid_at(order) + policy.ship_by,
-                f"not shipped within {policy.ship_by.days} days",
+                "cancel", ship_by(order, policy), f"not shipped within {policy.ship_by.days} days"
             )
         )
     request = order.pending_cancellation
@@ -48,19 +57,12 @@ def timers(order: Order, policy: Policy = DEFAULT_POLICY) -> tuple[Timer, ...]:
         found.append(
             Timer(
                 "approve_cancellation",
-                request.requested_at + policy.cancellation_auto_approval,
+                auto_approval_at(request, policy),
                 "cancellation request unanswered",
             )
         )
     if status is OrderStatus.DELIVERED and not order.open_returns:
-        delivered = order.delivered_at or order.updated_at or order.created_at
-        found.append(
-            Timer(
-                "complete",
-                delivered + policy.completion_after_delivery,
-                "return window over",
-            )
-        )
+        found.append(Timer("complete", completes_at(order, policy), "return window over"))
     return tuple(sorted(found, key=lambda timer: timer.at))
 
 
@@ -88,9 +90,15 @@ def stable_between(
     return since, until
 
 
-def due_timers(order: Order, now: datetime, policy: Policy = DEFAULT_POLICY) -> tuple[Timer, ...]:
-    """The timers due at `now`, in an order in which each one succeeds after the last."""
-    chain: list[Timer] = []
+def due_timers(
+    order: Order, now: datetime, policy: Policy = DEFAULT_POLICY
+) -> tuple[FiredTimer, ...]:
+    """The timers due at `now`, applied one after the other, each with what it did.
+
+    The last outcome's order is the order once every due timer has run; the
+    effects of all of them, in order, are what running them asks for.
+    """
+    chain: list[FiredTimer] = []
     for _ in range(_MAX_CHAIN):
         for timer in timers(order, policy):
             if timer.at > now:
@@ -106,7 +114,7 @@ def due_timers(order: Order, now: datetime, policy: Policy = DEFAULT_POLICY) -> 
             )
             if outcome is None:
                 continue
-            chain.append(timer)
+            chain.append(FiredTimer(timer, outcome))
             order = outcome.order
             break
         else:

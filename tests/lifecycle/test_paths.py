@@ -22,6 +22,7 @@ from lifecycle import (
     SyncOrderInfo,
     UnknownEvent,
     UpdateSfccOrderStatus,
+    due_timers,
 )
 from tests.factories import (
     BUYER,
@@ -337,6 +338,30 @@ def test_a_long_forgotten_order_runs_every_due_timer_in_order() -> None:
     assert lifecycle.due(at(days=16)) == ("release_hold", "cancel")
     lifecycle.run_due(at(days=16))
     assert [r.event for r in lifecycle.order.history] == ["pay", "release_hold", "cancel"]
+
+
+def test_due_timers_hand_back_each_timer_with_the_outcome_it_had() -> None:
+    """One loop applies the timers; its outcomes are the ones run_due keeps."""
+    lifecycle = paid()
+    fired = due_timers(lifecycle.order, at(days=16))
+    assert [(f.timer.event, f.timer.at) for f in fired] == [
+        ("release_hold", at(hours=1)),
+        ("cancel", at(days=15)),
+    ]
+    assert [f.outcome.order.status for f in fired] == [
+        OrderStatus.AWAITING_SHIPMENT,
+        OrderStatus.CANCELLED,
+    ]
+    assert [kinds(f.outcome.effects) for f in fired] == [
+        ["CreateSfccOrder"],
+        ["UpdateSfccOrderStatus", "SyncOrderInfo"],
+    ]
+    effects = lifecycle.run_due(at(days=16))
+    assert lifecycle.order == fired[-1].outcome.order
+    assert kinds(effects) == ["CreateSfccOrder", "UpdateSfccOrderStatus", "SyncOrderInfo"]
+    assert lifecycle.run_due(at(days=16)) == ()
+    with pytest.raises(IllegalTransition, match="CANCELLED is final"):
+        lifecycle.send("ship", initiator=SELLER, now=at(days=16))
 
 
 # --------------------------------------------------------------------------- fulfilment

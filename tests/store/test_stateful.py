@@ -123,14 +123,14 @@ class StoreAgainstLifecycle(RuleBasedStateMachine):
         expected = set()
         for order_id, order in self.model.items():
             current = order
-            for timer in due_timers(order, self.clock):
+            for fired in due_timers(order, self.clock):
                 current = apply(
                     current,
-                    timer.event,
+                    fired.timer.event,
                     initiator=Initiator.PLATFORM,
                     origin="TIMER",
                     now=self.clock,
-                    reason=timer.reason,
+                    reason=fired.timer.reason,
                 ).order
             if current is not order:
                 expected.add(order_id)
