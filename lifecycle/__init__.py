@@ -44,8 +44,9 @@ from ._model import (
     ReturnType,
 )
 from ._policy import DEFAULT_POLICY, Policy
-from ._reconcile import Step, reconcile
+from ._reconcile import reconcile, reconcile_cancellation, reconcile_return
 from ._rules import EVENT_PARAMS, EVENTS
+from ._search import Step
 from ._table import TABLE, Decision, allowed_events, apply
 from ._timers import FiredTimer, Timer, due_timers, next_timer_at, timers
 from .errors import (
@@ -123,6 +124,8 @@ __all__ = [
     "mermaid_diagram",
     "next_timer_at",
     "reconcile",
+    "reconcile_cancellation",
+    "reconcile_return",
     "timers",
     "transition_table",
 ]

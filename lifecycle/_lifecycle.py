@@ -9,8 +9,9 @@ from ._actions import perform
 from ._effects import Effect
 from ._model import Initiator, Order, OrderStatus, Origin
 from ._policy import DEFAULT_POLICY, Policy
-from ._reconcile import Step, reconcile
+from ._reconcile import reconcile
 from ._rules import missing_params
+from ._search import Step
 from ._table import Decision, allowed_events, check, context, judge, refuse
 from ._timers import Timer, due_timers, stable_between, timers
 from .errors import LifecycleError

@@ -1,48 +1,33 @@
-"""Reconcile: from the order as the library knows it to the status TikTok reports.
+"""Reconcile: from the order as the library knows it to what TikTok reports.
 
-Webhooks get lost and arrive out of order. When TikTok reports a status the
-order has not reached, `reconcile` finds the shortest legal sequence of
-events that reaches it, as TikTok's reports (origin TIKTOK), so nothing is
-echoed back to TikTok. A report older than the order's last update is stale.
+Webhooks get lost and arrive out of order. When TikTok reports an order
+status, a cancellation request's status or a return's status that the order
+has not reached, these functions find the shortest legal sequence of events
+that reaches it, through the one `search` of `_search`, as TikTok's reports
+(origin TIKTOK), so nothing is echoed back to TikTok. Each returns `()` when
+the order already reflects the report and raises `NoLegalPath` when no legal
+sequence explains it: re-read the order detail and reconcile from that.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Callable, Collection
 from datetime import datetime
 
-from attrs import frozen
-
-from ._model import Initiator, Order, OrderStatus, Origin
+from ._model import CancellationStatus, Initiator, Order, OrderStatus, ReturnStatus, ReturnType
 from ._policy import DEFAULT_POLICY, Policy
-from ._table import attempt
+from ._search import (
+    CANCELLATION_MOVES,
+    RETURN_MOVES,
+    RETURN_PROGRESS,
+    STATUS_MOVES,
+    Step,
+    search,
+    steps,
+)
 from .errors import NoLegalPath, StaleObservation
 
-_MAX_STEPS = 10
-
-
-@frozen
-class Step:
-    """One event of a reconciliation, to send with origin TIKTOK at the report's time."""
-
-    event: str
-    initiator: Initiator
-
-
-def _moves(cancelled_by: Initiator | None) -> tuple[Step, ...]:
-    cancels = [Step("approve_cancellation", Initiator.PLATFORM)]
-    if cancelled_by is not None and cancelled_by is not Initiator.PLATFORM:
-        cancels.append(Step("cancel", cancelled_by))
-    cancels.append(Step("cancel", Initiator.PLATFORM))
-    return (
-        Step("pay", Initiator.PLATFORM),
-        Step("release_hold", Initiator.PLATFORM),
-        Step("ship", Initiator.SELLER),
-        Step("collect", Initiator.PLATFORM),
-        Step("deliver", Initiator.PLATFORM),
-        Step("complete", Initiator.PLATFORM),
-        *cancels,
-    )
+_NO_PATH = "no sequence of events TikTok could have reported leads there"
 
 
 def reconcile(
@@ -73,32 +58,131 @@ def reconcile(
         raise StaleObservation(order.order_id, goal, observed_at, order.updated_at)
     if order.status.is_final:
         raise NoLegalPath(order.order_id, order.status, goal, f"{order.status} is final")
-
-    moves = _moves(cancelled_by)
-    seen = {order.status}
-    queue: deque[tuple[Order, tuple[Step, ...]]] = deque([(order, ())])
-    while queue:
-        current, path = queue.popleft()
-        if len(path) >= _MAX_STEPS:
-            continue
-        for step in moves:
-            outcome = attempt(
-                current,
-                step.event,
-                initiator=step.initiator,
-                origin=Origin.TIKTOK,
-                now=observed_at,
-                policy=policy,
-            )
-            if outcome is None:
-                continue
-            reached = outcome.order.status
-            if reached is goal:
-                return (*path, step)
-            if reached not in seen:
-                seen.add(reached)
-                queue.append((outcome.order, (*path, step)))
-    why = "no sequence of events TikTok could have reported leads there"
+    path = search(
+        order,
+        lambda o: o.status is goal,
+        steps(STATUS_MOVES, cancelled_by),
+        at=observed_at,
+        policy=policy,
+    )
+    if path is not None:
+        return path
+    why = _NO_PATH
     if goal is OrderStatus.PARTIALLY_SHIPPING:
         why = "the report does not say which lines shipped; re-read the order detail"
     raise NoLegalPath(order.order_id, order.status, goal, why)
+
+
+def _cancellation_reached(cancel_id: str, status: CancellationStatus) -> Callable[[Order], bool]:
+    def known(order: Order) -> bool:
+        return order.cancellation is not None and order.cancellation.cancel_id == cancel_id
+
+    if status is CancellationStatus.PENDING:
+        return known  # a request the order holds, whatever became of it since
+    if status is CancellationStatus.APPROVED:
+        return lambda o: (
+            o.status is OrderStatus.CANCELLED
+            or (
+                known(o) and o.cancellation.status is CancellationStatus.APPROVED  # type: ignore[union-attr]
+            )
+        )
+    # A closed request the order never heard of, or one closed already, implies nothing.
+    return lambda o: not known(o) or not o.cancellation.is_pending  # type: ignore[union-attr]
+
+
+def _statuses(
+    status: CancellationStatus | Collection[CancellationStatus],
+) -> tuple[CancellationStatus, ...]:
+    wanted = {status} if isinstance(status, CancellationStatus) else set(status)
+    unknown = [s for s in wanted if not isinstance(s, CancellationStatus)]
+    if unknown or not wanted:
+        raise ValueError(
+            f"a cancellation goal is one or more of {', '.join(CancellationStatus)}, got {status!r}"
+        )
+    return tuple(s for s in CANCELLATION_MOVES if s in wanted)
+
+
+def reconcile_cancellation(
+    order: Order,
+    cancel_id: str,
+    status: CancellationStatus | Collection[CancellationStatus],
+    *,
+    at: datetime,
+    cancelled_by: Initiator | None = None,
+    policy: Policy = DEFAULT_POLICY,
+) -> tuple[Step, ...]:
+    """The shortest legal sequence of events after which request `cancel_id` is at `status`.
+
+    `status` may be several statuses when the report does not tell them
+    apart (a request closed without cancelling was withdrawn or rejected):
+    any of them will do, and the order of `CANCELLATION_MOVES` is the
+    preference. A report that a request closed implies nothing when the
+    order holds it closed already or never heard of it; nothing happens to
+    an order that is final.
+    `cancelled_by` is who the report says asked for the cancellation.
+    Raises `NoLegalPath` when no legal sequence explains the report.
+    """
+    goals = _statuses(status)
+    if order.status.is_final:
+        return ()
+    checks = [_cancellation_reached(cancel_id, goal) for goal in goals]
+    moves = steps(
+        (move for goal in goals for move in CANCELLATION_MOVES[goal]),
+        cancelled_by,
+        lambda _event: {"cancel_id": cancel_id},
+    )
+    path = search(order, lambda o: any(check(o) for check in checks), moves, at=at, policy=policy)
+    if path is None:
+        what = f"cancellation {cancel_id} {' or '.join(goals)}"
+        raise NoLegalPath(
+            order.order_id, order.status, what, f"{_NO_PATH}; re-read the order detail"
+        )
+    return path
+
+
+def reconcile_return(
+    order: Order,
+    return_id: str,
+    status: ReturnStatus,
+    *,
+    at: datetime,
+    return_type: ReturnType | None = None,
+    policy: Policy = DEFAULT_POLICY,
+) -> tuple[Step, ...]:
+    """The shortest legal sequence of events after which return `return_id` is at `status`.
+
+    A return already past `status` (a late report), a return that is closed,
+    or an order that is final imply nothing. `return_type` is the kind of
+    request, for a return the order has not heard of. Raises `NoLegalPath`
+    when no legal sequence explains the report.
+    """
+    goal = ReturnStatus(status)
+    known = next((r for r in order.returns if r.return_id == return_id), None)
+    if order.status.is_final or (known is not None and not known.status.is_open):
+        return ()
+
+    def reached(o: Order) -> bool:
+        found = next((r for r in o.returns if r.return_id == return_id), None)
+        if found is None:
+            return False
+        if found.status is goal:
+            return True
+        progress = RETURN_PROGRESS
+        return (
+            found.status in progress
+            and goal in progress
+            and progress[found.status] >= progress[goal]
+        )
+
+    def params(event: str) -> dict[str, str]:
+        if event == "request_return" and return_type is not None:
+            return {"return_id": return_id, "return_type": ReturnType(return_type).value}
+        return {"return_id": return_id}
+
+    path = search(order, reached, steps(RETURN_MOVES, params=params), at=at, policy=policy)
+    if path is None:
+        what = f"return {return_id} {goal}"
+        raise NoLegalPath(
+            order.order_id, order.status, what, f"{_NO_PATH}; re-read the order detail"
+        )
+    return path

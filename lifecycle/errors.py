@@ -7,7 +7,7 @@
     ├── IllegalTransition       the event is refused now; carries the reason
     │   └── InvalidParameters   the event's parameters are missing or wrong
     ├── StaleObservation        a reported status is older than the order's last update
-    └── NoLegalPath             no legal sequence of events reaches a reported status
+    └── NoLegalPath             no legal sequence of events explains a report
 """
 
 from __future__ import annotations
@@ -71,10 +71,14 @@ class StaleObservation(LifecycleError):
 
 
 class NoLegalPath(LifecycleError):
-    """No legal sequence of events brings the order to the reported status."""
+    """No legal sequence of events brings the order to what TikTok reports.
+
+    `observed` is the reported order status, or a description of the reported
+    cancellation or return status (`"return R1 RECEIVED"`).
+    """
 
     def __init__(
-        self, order_id: str, current: OrderStatus, observed: OrderStatus, why: str
+        self, order_id: str, current: OrderStatus, observed: OrderStatus | str, why: str
     ) -> None:
         self.order_id = order_id
         self.current = current

@@ -38,12 +38,12 @@ from ._orders import (
 )
 from ._signing import TikTokShopAuth, TokenSet, signature
 from ._webhooks import (
+    CANCELLATION_GOALS,
     RETURN_GOALS,
     AuthorizationExpiring,
     CancellationStatusChanged,
     CancelStatus,
     OrderStatusChanged,
-    OutOfStep,
     PackageUpdated,
     ReturnStatusChanged,
     SellerDeauthorized,
@@ -59,6 +59,7 @@ from ._webhooks import (
 
 __all__ = [
     "ADDRESS_LEVELS",
+    "CANCELLATION_GOALS",
     "CONVERTER",
     "RETURN_GOALS",
     "ROLES",
@@ -70,7 +71,6 @@ __all__ = [
     "CancellationStatusChanged",
     "LookupFailed",
     "OrderStatusChanged",
-    "OutOfStep",
     "PackageUpdated",
     "Page",
     "Return",

@@ -13,15 +13,16 @@ Three steps, each usable alone:
    naming it. Nothing is ever dropped silently.
 3. `webhook_commands` turns a parsed webhook and the order as stored into the
    lifecycle `Command`s it implies, all with origin TikTok and the webhook's
-   own time, so nothing is echoed back to TikTok. Order statuses go through
-   `lifecycle.reconcile`; cancellation and return statuses through the same
-   kind of shortest-legal-path search over their own events.
+   own time, so nothing is echoed back to TikTok. This module only maps
+   TikTok's statuses to the lifecycle's (`CANCELLATION_GOALS`,
+   `RETURN_GOALS`); the lifecycle's one search finds the events
+   (`reconcile`, `reconcile_cancellation`, `reconcile_return`).
 
-Webhooks arrive late, twice or out of order (DESIGN section 5). A webhook
-whose news the order already holds implies no command, so duplicates are
-harmless; one that no legal sequence of events explains raises (`OutOfStep`,
-or the lifecycle's `StaleObservation` / `NoLegalPath` for order statuses):
-re-read the order with Get Order Detail and reconcile from that.
+Webhooks arrive late, twice or out of order. A webhook whose news the order
+already holds implies no command, so duplicates are harmless; one that no
+legal sequence of events explains raises the lifecycle's `NoLegalPath` (or
+`StaleObservation` for an order status older than the order): re-read the
+order with Get Order Detail and reconcile from that.
 """
 
 from __future__ import annotations
@@ -31,29 +32,28 @@ import hashlib
 import hmac
 import json
 import re
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from attrs import field, frozen
 
-from adapters.errors import InboundError, InvalidSignature, MalformedPayload, UnknownValue
+from adapters.errors import InvalidSignature, MalformedPayload, UnknownValue
 from lifecycle import (
     DEFAULT_POLICY,
     CancellationStatus,
     Command,
     Initiator,
-    LifecycleError,
     Order,
     OrderStatus,
     Origin,
     Policy,
-    ReturnRequest,
     ReturnStatus,
     ReturnType,
-    apply,
+    Step,
     reconcile,
+    reconcile_cancellation,
+    reconcile_return,
 )
 
 from ._orders import initiator_for, order_status, structure
@@ -100,6 +100,16 @@ class TikTokReturnStatus(enum.StrEnum):
     AWAITING_BUYER_RESPONSE = "AWAITING_BUYER_RESPONSE"
 
 
+#: The lifecycle's cancellation status each TikTok `cancel_status` means. TikTok
+#: does not say whether a request closed without cancelling was withdrawn by the
+#: buyer or rejected by the seller (**unconfirmed**): either will do.
+CANCELLATION_GOALS: Mapping[CancelStatus, frozenset[CancellationStatus]] = {
+    CancelStatus.PENDING: frozenset({CancellationStatus.PENDING}),
+    CancelStatus.SUCCESS: frozenset({CancellationStatus.APPROVED}),
+    CancelStatus.CANCEL: frozenset({CancellationStatus.WITHDRAWN, CancellationStatus.REJECTED}),
+    CancelStatus.COMPLETE: frozenset({CancellationStatus.APPROVED}),
+}
+
 #: The lifecycle's return status each TikTok return status means. `SUCCESS` and
 #: `COMPLETE` as refunded is **unconfirmed** (TikTok's descriptions are terse);
 #: `AWAITING_BUYER_RESPONSE` (the seller proposed something) implies no event.
@@ -115,13 +125,6 @@ RETURN_GOALS: Mapping[TikTokReturnStatus, ReturnStatus | None] = {
     TikTokReturnStatus.COMPLETE: ReturnStatus.REFUNDED,
     TikTokReturnStatus.AWAITING_BUYER_RESPONSE: None,
 }
-
-
-class OutOfStep(InboundError):
-    """No legal sequence of lifecycle events explains the webhook from the stored order.
-
-    Re-read the order (Get Order Detail) and reconcile from what it says.
-    """
 
 
 # --------------------------------------------------------------------------- parsed webhooks
@@ -412,151 +415,10 @@ def read_webhook(
 # --------------------------------------------------------------------------- commands
 
 
-@frozen
-class _Move:
-    event: str
-    initiator: Initiator
-    params: tuple[tuple[str, Any], ...] = ()
-
-
-def _state(order: Order) -> object:
-    return (
-        order.status,
-        order.cancellation,
-        order.returns,
-        tuple(line.status for line in order.lines),
-    )
-
-
-def _path(
-    order: Order,
-    reached: Callable[[Order], bool],
-    moves: Sequence[_Move],
-    *,
-    at: datetime,
-    policy: Policy,
-    what: str,
-) -> tuple[_Move, ...]:
-    """The shortest legal sequence of `moves` (as TikTok's reports) after which `reached`."""
-    if reached(order):
-        return ()
-    seen = {_state(order)}
-    queue: deque[tuple[Order, tuple[_Move, ...]]] = deque([(order, ())])
-    while queue:
-        current, path = queue.popleft()
-        if len(path) >= 6:
-            continue
-        for move in moves:
-            try:
-                outcome = apply(
-                    current,
-                    move.event,
-                    initiator=move.initiator,
-                    now=at,
-                    origin=Origin.TIKTOK,
-                    policy=policy,
-                    **dict(move.params),
-                )
-            except LifecycleError:
-                continue
-            if reached(outcome.order):
-                return (*path, move)
-            state = _state(outcome.order)
-            if state not in seen:
-                seen.add(state)
-                queue.append((outcome.order, (*path, move)))
-    raise OutOfStep(
-        f"order {order.order_id} is {order.status}: no legal sequence of events reaches {what};"
-        " re-read the order detail"
-    )
-
-
-def _cancellation_moves(webhook: CancellationStatusChanged) -> list[_Move]:
-    cid = (("cancel_id", webhook.cancel_id),)
-    if webhook.cancel_status is CancelStatus.PENDING:
-        return [_Move("request_cancellation", Initiator.BUYER, cid)]
-    if webhook.cancel_status is CancelStatus.CANCEL:
-        # TikTok does not say whether the buyer withdrew or the seller rejected (unconfirmed).
-        return [
-            _Move("withdraw_cancellation", Initiator.BUYER, cid),
-            _Move("reject_cancellation", Initiator.SELLER, cid),
-        ]
-    moves = [_Move("approve_cancellation", Initiator.PLATFORM, cid)]
-    if webhook.role not in (None, Initiator.PLATFORM):
-        assert webhook.role is not None
-        moves.append(_Move("cancel", webhook.role, cid))
-    moves += [
-        _Move("cancel", Initiator.PLATFORM, cid),
-        _Move("request_cancellation", Initiator.BUYER, cid),
-    ]
-    return moves
-
-
-def _cancellation_goal(webhook: CancellationStatusChanged) -> Callable[[Order], bool]:
-    cid, status = webhook.cancel_id, webhook.cancel_status
-
-    def known(order: Order) -> bool:
-        return order.cancellation is not None and order.cancellation.cancel_id == cid
-
-    if status is CancelStatus.PENDING:
-        return known
-    if status is CancelStatus.CANCEL:
-        # A closed request the order never heard of implies nothing.
-        return lambda o: not known(o) or not o.cancellation.is_pending  # type: ignore[union-attr]
-    return lambda o: (
-        o.status is OrderStatus.CANCELLED
-        or (
-            known(o) and o.cancellation.status is CancellationStatus.APPROVED  # type: ignore[union-attr]
-        )
-    )
-
-
-_RETURN_RANK = {
-    ReturnStatus.REQUESTED: 0,
-    ReturnStatus.APPROVED: 1,
-    ReturnStatus.AWAITING_BUYER_SHIPMENT: 1,
-    ReturnStatus.BUYER_SHIPPED: 2,
-    ReturnStatus.RECEIVED: 3,
-}
-
-
-def _return(order: Order, return_id: str) -> ReturnRequest | None:
-    return next((r for r in order.returns if r.return_id == return_id), None)
-
-
-def _return_goal(return_id: str, goal: ReturnStatus) -> Callable[[Order], bool]:
-    """The return is at `goal`, or already past it (a late webhook)."""
-
-    def reached(order: Order) -> bool:
-        found = _return(order, return_id)
-        if found is None:
-            return False
-        if found.status is goal:
-            return True
-        ranks = _RETURN_RANK
-        return found.status in ranks and goal in ranks and ranks[found.status] >= ranks[goal]
-
-    return reached
-
-
-def _return_moves(webhook: ReturnStatusChanged) -> list[_Move]:
-    rid = (("return_id", webhook.return_id),)
-    request = rid + ((("return_type", webhook.return_type.value),) if webhook.return_type else ())
-    return [
-        _Move("request_return", Initiator.BUYER, request),
-        _Move("approve_return", Initiator.PLATFORM, rid),
-        _Move("ship_return", Initiator.BUYER, rid),
-        _Move("receive_return", Initiator.PLATFORM, rid),
-        _Move("refund", Initiator.PLATFORM, rid),
-        _Move("reject_return", Initiator.SELLER, rid),
-        _Move("withdraw_return", Initiator.BUYER, rid),
-    ]
-
-
-def _commands(order: Order, moves: Sequence[_Move], at: datetime) -> tuple[Command, ...]:
+def _commands(order: Order, steps: Sequence[Step], at: datetime) -> tuple[Command, ...]:
     return tuple(
-        Command(order.order_id, m.event, m.initiator, at, Origin.TIKTOK, dict(m.params))
-        for m in moves
+        Command(order.order_id, step.event, step.initiator, at, Origin.TIKTOK, step.params)
+        for step in steps
     )
 
 
@@ -588,28 +450,26 @@ def webhook_commands(
             cancelled_by=cancelled_by,
             policy=policy,
         )
-        moves = [_Move(step.event, step.initiator) for step in steps]
-        return _commands(order, moves, webhook.update_time)
-    if order.status.is_final:
-        return ()  # nothing happens to a completed or cancelled order any more
+        return _commands(order, steps, webhook.update_time)
     if isinstance(webhook, CancellationStatusChanged):
-        what = f"cancellation {webhook.cancel_id} {webhook.cancel_status}"
-        goal = _cancellation_goal(webhook)
-        path = _path(
-            order, goal, _cancellation_moves(webhook), at=webhook.at, policy=policy, what=what
+        steps = reconcile_cancellation(
+            order,
+            webhook.cancel_id,
+            CANCELLATION_GOALS[webhook.cancel_status],
+            at=webhook.at,
+            cancelled_by=webhook.role,
+            policy=policy,
         )
-        return _commands(order, path, webhook.at)
-    target = RETURN_GOALS[webhook.return_status]
-    known = _return(order, webhook.return_id)
-    if target is None or (known is not None and not known.status.is_open):
-        return ()  # a proposal awaiting the buyer, or news about a closed return
-    what = f"return {webhook.return_id} {webhook.return_status}"
-    path = _path(
+        return _commands(order, steps, webhook.at)
+    goal = RETURN_GOALS[webhook.return_status]
+    if goal is None:
+        return ()  # a proposal awaiting the buyer
+    steps = reconcile_return(
         order,
-        _return_goal(webhook.return_id, target),
-        _return_moves(webhook),
+        webhook.return_id,
+        goal,
         at=webhook.at,
+        return_type=webhook.return_type,
         policy=policy,
-        what=what,
     )
-    return _commands(order, path, webhook.at)
+    return _commands(order, steps, webhook.at)
