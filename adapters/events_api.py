@@ -1,7 +1,8 @@
 """TikTok Events API 2.0 and Offline Events: report conversions (seeds 001, 004).
 
-It carries out the lifecycle's `ReportTikTokEvent` effects (by default
-`CompletePayment` when an order completes).
+It carries out the lifecycle's `ReportTikTokEvent` effects, naming the event
+after the status the order reached (`EventsApiSettings.event_names`; by
+default `CompletePayment` when an order completes).
 
 Two wire formats, chosen by `EventsApiSettings.api`:
 
@@ -17,7 +18,7 @@ Two wire formats, chosen by `EventsApiSettings.api`:
 Personal data leaves hashed only: `hash_email` (trim, lowercase), `hash_phone`
 (E.164 through `phonenumbers`) and `hash_external_id`, each SHA-256 hex, and a
 value that already is a SHA-256 hex digest is passed on, not hashed twice.
-`event_id` is the effect's (`{order_id}-{event}`), stable across retries, so
+`event_id` is `{order_id}-{event}` (`event_id`), stable across retries, so
 TikTok deduplicates it against the browser pixel.
 
 Errors are the shared tree of `adapters.errors`. TikTok answers errors with
@@ -43,13 +44,15 @@ import httpx
 import phonenumbers
 from attrs import field, frozen
 
-from lifecycle import LineStatus, Order, OrderLine, ReportTikTokEvent
+from lifecycle import LineStatus, Order, OrderLine, OrderStatus, ReportTikTokEvent
 
 from ._http import RetryPolicy
 from ._outbound import (
     Call,
     Envelope,
+    InvalidPayload,
     MoneyFormat,
+    Problem,
     apply_field_map,
     asend,
     read_envelope,
@@ -59,6 +62,7 @@ from ._outbound import (
 
 __all__ = [
     "EVENTS_URL",
+    "EVENT_NAMES",
     "OFFLINE_URL",
     "PARTNER",
     "AsyncEventsApiClient",
@@ -81,6 +85,8 @@ __all__ = [
     "build_event",
     "build_offline_event",
     "converter",
+    "event_id",
+    "event_name",
     "hash_email",
     "hash_external_id",
     "hash_phone",
@@ -171,8 +177,14 @@ def hash_external_id(value: str) -> str | None:
 # --- input beside the order ---------------------------------------------------------------------
 
 
-def _frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
+def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(value))
+
+
+EVENT_NAMES: Mapping[OrderStatus, str] = MappingProxyType(
+    {OrderStatus.COMPLETED: "CompletePayment"}
+)
+"""The default `EventsApiSettings.event_names`: `CompletePayment` when the order completes."""
 
 
 @frozen
@@ -270,6 +282,12 @@ class EventsApiSettings:
     field_map:
         Smart mapping: a path in the event (`properties.shop_id`,
         `user.ttclid`, ...) -> `"{{path.in.oms.data}}"` or a literal.
+    event_names:
+        The event reported when the order reaches each lifecycle status the
+        lifecycle reports (`Policy.tiktok_event_statuses`). Default
+        `CompletePayment` on completion (Commanders Act TikTok Events API /
+        Offline Events destinations). A reported status with no name here is
+        refused (`InvalidPayload`) before anything is sent.
     """
 
     access_token: str = field(repr=False)
@@ -286,6 +304,9 @@ class EventsApiSettings:
     auth_codes: frozenset[int] = frozenset({40105})
     retryable_codes: frozenset[int] = frozenset()
     field_map: Mapping[str, Any] = field(factory=dict, converter=_frozen_map, hash=False)
+    event_names: Mapping[OrderStatus, str] = field(
+        default=EVENT_NAMES, converter=_frozen_map, hash=False
+    )
 
     @property
     def endpoint(self) -> str:
@@ -452,6 +473,20 @@ def _phone(order: Order, data: EventData) -> str | None:
     return hash_phone(phone, region) if phone else None
 
 
+def event_name(effect: ReportTikTokEvent, settings: EventsApiSettings) -> str:
+    """The Events API event for the status `effect` reports; `InvalidPayload` when unnamed."""
+    name = settings.event_names.get(effect.status)
+    if name is None:
+        reason = f"no Events API event for {effect.status}: add it to EventsApiSettings.event_names"
+        raise InvalidPayload(PARTNER, [Problem("event", reason)])
+    return name
+
+
+def event_id(effect: ReportTikTokEvent, settings: EventsApiSettings) -> str:
+    """`{order_id}-{event}`: the same on every retry, so TikTok reports the event once."""
+    return f"{effect.order_id}-{event_name(effect, settings)}"
+
+
 def build_event(
     order: Order,
     effect: ReportTikTokEvent,
@@ -462,9 +497,9 @@ def build_event(
     data = data or EventData()
     page = Page(data.page_url, data.page_referrer)
     return Event(
-        event=effect.event,
+        event=event_name(effect, settings),
         event_time=int(effect.event_time.timestamp()),
-        event_id=effect.event_id,
+        event_id=event_id(effect, settings),
         user=User(
             email=_email(order, data),
             phone=_phone(order, data),
@@ -493,8 +528,8 @@ def build_offline_event(
     moment = effect.event_time.astimezone(UTC).isoformat(timespec="seconds")
     return OfflineEvent(
         event_set_id=settings.event_source_id,
-        event=effect.event,
-        event_id=effect.event_id,
+        event=event_name(effect, settings),
+        event_id=event_id(effect, settings),
         timestamp=moment.replace("+00:00", "Z"),
         context=OfflineContext(OfflineUser((email,) if email else (), (phone,) if phone else ())),
         properties=_properties(order, data, settings),

@@ -5,9 +5,10 @@ It carries out the lifecycle's SFCC effects:
 - `CreateSfccOrder`: after the hold, create the external order (seed 003's
   "CreateExternalOrder"; `OrderCreate-Social` in Salesforce's social-channel
   cartridge) with the TikTok order id as `c_externalOrderId`, status `New`
-  and payment method `SOCIAL_PAY`. SFCC refuses a second order with the same
-  external id and answers with the existing order number: that counts as
-  success (`SfccResult.created` is False), so a retried effect is harmless.
+  and payment method `SfccSettings.payment_method` (`SOCIAL_PAY`). SFCC
+  refuses a second order with the same external id and answers with the
+  existing order number: that counts as success (`SfccResult.created` is
+  False), so a retried effect is harmless.
 - `UpdateSfccOrderStatus`: OCAPI `PATCH /orders/{order_no}` with the external
   status (`CANCELLED`, tagged *cancel after shipped* where it applies).
 - `UpdateSfccShipping`: the same PATCH with the shipped lines, carrier and
@@ -37,6 +38,7 @@ from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
+import attrs
 import cattrs
 import httpx
 from attrs import field, frozen
@@ -50,6 +52,7 @@ from lifecycle import (
     OrderLine,
     Recipient,
     SfccStatus,
+    ShippingStatus,
     UpdateSfccOrderStatus,
     UpdateSfccReturn,
     UpdateSfccShipping,
@@ -74,6 +77,7 @@ __all__ = [
     "PARTNER",
     "PRESETS",
     "SEED_PRESET",
+    "SHIPPING_STATUS_VALUES",
     "Address",
     "AsyncSfccClient",
     "CreateOrderBody",
@@ -177,6 +181,20 @@ class ProductIdSource(enum.StrEnum):
     SKU_ID = "sku_id"
 
 
+SHIPPING_STATUS_VALUES: Mapping[ShippingStatus, str] = MappingProxyType(
+    {ShippingStatus.SHIPPED: "shipped", ShippingStatus.PART_SHIPPED: "part_shipped"}
+)
+"""OCAPI's `shipping_status` for each lifecycle `ShippingStatus`: the default."""
+
+
+def _every_shipping_status(
+    _instance: object, attribute: attrs.Attribute[Any], value: Mapping[Any, str]
+) -> None:
+    missing = [status.value for status in ShippingStatus if status not in value]
+    if missing:
+        raise ValueError(f"{attribute.name} must give a value for {', '.join(missing)}")
+
+
 @frozen
 class SfccSettings:
     """Where the SFCC instance is and how to talk to it.
@@ -210,6 +228,12 @@ class SfccSettings:
     shipping_status_attribute, line_items_attribute, line_id_attribute:
         OCAPI's order document names: `shipping_status`, `product_items`,
         `product_id` (defaults).
+    shipping_status_values:
+        The `shipping_status` value for each lifecycle `ShippingStatus`:
+        `shipped` and `part_shipped` (OCAPI's values, the defaults).
+    payment_method:
+        The payment method created orders carry: `SOCIAL_PAY` (TikTok for
+        SFCC: Order Management), the default.
     money:
         Amounts as JSON numbers (default; the cartridge does arithmetic on
         them) or decimal strings.
@@ -234,6 +258,10 @@ class SfccSettings:
     shipping_status_attribute: str = "shipping_status"
     line_items_attribute: str = "product_items"
     line_id_attribute: str = "product_id"
+    shipping_status_values: Mapping[ShippingStatus, str] = field(
+        default=SHIPPING_STATUS_VALUES, converter=_frozen_map, validator=_every_shipping_status
+    )
+    payment_method: str = "SOCIAL_PAY"
     money: MoneyFormat = field(default=MoneyFormat.NUMBER, converter=MoneyFormat)
     token_margin: timedelta = timedelta(seconds=60)
 
@@ -472,7 +500,7 @@ def _line_items(order: Order, source: ProductIdSource) -> tuple[ProductLineItem,
 def build_create_body(
     order: Order, effect: CreateSfccOrder, settings: SfccSettings
 ) -> dict[str, Any]:
-    """The create-order body: lines at their sale price, shipping, `SOCIAL_PAY`. Pure.
+    """The create-order body: lines at their sale price, shipping, the payment method. Pure.
 
     The preset's status attribute is set to its `NEW` value too (seed 003: the
     order is created with `c_externalOrderStatus` `New`).
@@ -486,7 +514,7 @@ def build_create_body(
         shipment=Shipment(address, settings.shipping_method),
         product_lineitems=_line_items(order, settings.product_id_source),
         totals=Totals(order.shipping_fee),
-        payment=Payment(effect.payment_method),
+        payment=Payment(settings.payment_method),
         buyer_note=order.buyer_message or None,
     )
     unstructured: dict[str, Any] = converter(settings.money).unstructure(body)
@@ -535,7 +563,7 @@ def build_shipping_body(
             line[preset.tracking_attribute] = effect.tracking_number
         lines.append(line)
     return {
-        settings.shipping_status_attribute: effect.shipping_status.value,
+        settings.shipping_status_attribute: settings.shipping_status_values[effect.shipping_status],
         settings.line_items_attribute: lines,
     }
 

@@ -12,10 +12,11 @@ Flow: `build_order_info` (pure) -> `order_info_problems` / `validate_order_info`
 
 **Unconfirmed** in the public record, hence settings: the endpoint URL, the
 auth header, the full status list (the lifecycle's `Policy.sync_order_statuses`
-chooses the status, `status_names` can rename it), the field carrying the
-`ttoclid`, the date format and the answer's envelope (read as TikTok's usual
-`{code, message, request_id}`). The initiator of a cancellation made by TikTok
-itself is `Policy.platform_cancel_sync_initiator` (default `MERCHANT`).
+chooses which statuses are reported, `order_statuses` names each in TikTok's
+terms), the field carrying the `ttoclid`, the date format and the answer's
+envelope (read as TikTok's usual `{code, message, request_id}`). Who
+cancelled is named by `initiators`; a cancellation made by TikTok itself is
+`MERCHANT` by default.
 
 Errors are the shared tree of `adapters.errors`; a payload that breaks the
 rules raises `InvalidPayload` (a `RejectedError`) before anything is sent.
@@ -35,7 +36,7 @@ import cattrs
 import httpx
 from attrs import field, frozen
 
-from lifecycle import LineStatus, Order, OrderLine, SyncOrderInfo
+from lifecycle import Initiator, LineStatus, Order, OrderLine, OrderStatus, SyncOrderInfo
 
 from ._http import RetryPolicy
 from ._outbound import (
@@ -60,7 +61,9 @@ __all__ = [
     "MANDATORY",
     "MANDATORY_ON_CANCEL",
     "MANDATORY_ON_COMPLETE",
+    "ORDER_STATUSES",
     "PARTNER",
+    "SYNC_INITIATORS",
     "AsyncSyncOrderInfoClient",
     "Commission",
     "Extra",
@@ -136,6 +139,29 @@ MONEY_PATHS = frozenset(
 
 def _frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
+
+
+ORDER_STATUSES: Mapping[OrderStatus, str] = MappingProxyType(
+    {OrderStatus.CANCELLED: "CANCEL_ORDER", OrderStatus.COMPLETED: "COMPLETE_ORDER"}
+)
+"""The default `SyncOrderInfoSettings.order_statuses`: the two statuses the public record names."""
+
+SYNC_INITIATORS: Mapping[Initiator, str] = MappingProxyType(
+    {Initiator.BUYER: "CUSTOMER", Initiator.SELLER: "MERCHANT", Initiator.PLATFORM: "MERCHANT"}
+)
+"""The default `SyncOrderInfoSettings.initiators`; TikTok's own cancellations as `MERCHANT`."""
+
+
+def _initiator_names(
+    _instance: object, attribute: attrs.Attribute[Any], value: Mapping[Any, str]
+) -> None:
+    missing = [who.value for who in Initiator if who not in value]
+    wrong = sorted({name for name in value.values() if name not in INITIATORS})
+    if missing or wrong:
+        raise ValueError(
+            f"{attribute.name} must name every initiator ({', '.join(Initiator)}) as MERCHANT"
+            f" or CUSTOMER; missing {missing or 'none'}, not allowed {wrong or 'none'}"
+        )
 
 
 def _one_of(allowed: frozenset[str]) -> Any:
@@ -215,9 +241,18 @@ class SyncOrderInfoSettings:
         the country the hotel is in (seed 000 settings, all mandatory).
     money:
         Amounts as decimal strings (default) or JSON numbers.
-    status_names:
-        Renames the lifecycle's `order_status` (`Policy.sync_order_statuses`)
-        before sending, for accounts whose list differs. Default: none.
+    order_statuses:
+        TikTok's `order_status` for each lifecycle status the lifecycle reports
+        (`Policy.sync_order_statuses`). The default names only the two the
+        public record names: cancelled `CANCEL_ORDER`, completed
+        `COMPLETE_ORDER`; TikTok's full list is not public, so add the others
+        your account manager gives you. A reported status with no name here is
+        refused (`InvalidPayload`) before anything is sent.
+    initiators:
+        TikTok's `initiator` (`MERCHANT` or `CUSTOMER`) for who cancelled. A
+        cancellation made by TikTok itself is neither: **unconfirmed**, default
+        `MERCHANT` (the merchant's order was cancelled without the customer
+        asking).
     cancel_status / complete_status:
         The statuses whose extra rules apply (`initiator`; fulfilment and
         commission). Default `CANCEL_ORDER` / `COMPLETE_ORDER` (seed 000).
@@ -245,7 +280,12 @@ class SyncOrderInfoSettings:
     auth_header: str = "Access-Token"
     auth_prefix: str = field(default="", repr=False)
     money: MoneyFormat = field(default=MoneyFormat.STRING, converter=MoneyFormat)
-    status_names: Mapping[str, str] = field(factory=dict, converter=_frozen_map, hash=False)
+    order_statuses: Mapping[OrderStatus, str] = field(
+        default=ORDER_STATUSES, converter=_frozen_map, hash=False
+    )
+    initiators: Mapping[Initiator, str] = field(
+        default=SYNC_INITIATORS, converter=_frozen_map, validator=_initiator_names, hash=False
+    )
     cancel_status: str = "CANCEL_ORDER"
     complete_status: str = "COMPLETE_ORDER"
     ttoclid_path: str | None = "ttoclid"
@@ -427,17 +467,30 @@ def build_order_info(
 ) -> OrderInfo:
     """The typed `order_info` for `effect`, before smart mapping. Pure."""
     data = data or SyncOrderData()
+    status = settings.order_statuses.get(effect.status)
+    if status is None:
+        raise InvalidPayload(
+            PARTNER,
+            [
+                Problem(
+                    "order_status",
+                    f"no Sync Order Information status for {effect.status}: add it to"
+                    " SyncOrderInfoSettings.order_statuses",
+                )
+            ],
+        )
+    initiator = None if effect.cancelled_by is None else settings.initiators[effect.cancelled_by]
     product_id = next((line.product_id for line in order.lines if line.product_id), None)
     return OrderInfo(
         order_id=order.order_id,
         third_merchant_id=settings.third_merchant_id,
         third_shop_id=settings.third_shop_id,
         third_shop_name=settings.third_shop_name,
-        order_status=settings.status_names.get(effect.order_status, effect.order_status),
+        order_status=status,
         order_country=settings.order_country,
         create_time=_seconds(order.created_at),
         update_time=_seconds(effect.update_time),
-        initiator=effect.initiator,
+        initiator=initiator,
         order_url=data.order_url,
         value=_value(order, data),
         extra=_extra(data.stay, settings.date_format),

@@ -321,24 +321,23 @@ def _status_reports(ctx: Context, order: Order, version: int) -> list[Effect]:
     """What reaching a new status is reported as: Sync Order Information, Events API."""
     status, policy = order.status, ctx.policy
     effects: list[Effect] = []
-    sync_status = policy.sync_order_statuses.get(status)
-    if sync_status is not None:
-        initiator = None
+    if status in policy.sync_order_statuses:
+        cancelled_by = None
         if status is OrderStatus.CANCELLED:
-            initiator = policy.sync_initiator(order.cancelled_by or ctx.initiator)
+            cancelled_by = order.cancelled_by or ctx.initiator
         effects.append(
             SyncOrderInfo(
                 order.order_id,
                 version,
-                order_status=sync_status,
                 status=status,
                 update_time=ctx.now,
-                initiator=initiator,
+                cancelled_by=cancelled_by,
             )
         )
-    event = policy.tiktok_events.get(status)
-    if event is not None:
-        effects.append(ReportTikTokEvent(order.order_id, version, event=event, event_time=ctx.now))
+    if status in policy.tiktok_event_statuses:
+        effects.append(
+            ReportTikTokEvent(order.order_id, version, status=status, event_time=ctx.now)
+        )
     return effects
 
 

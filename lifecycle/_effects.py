@@ -16,7 +16,7 @@ from typing import ClassVar
 
 from attrs import frozen
 
-from ._model import OrderStatus, ReturnStatus
+from ._model import Initiator, OrderStatus, ReturnStatus
 
 
 class SfccStatus(enum.StrEnum):
@@ -34,10 +34,14 @@ class SfccStatus(enum.StrEnum):
 
 
 class ShippingStatus(enum.StrEnum):
-    """SFCC's `shippingStatus` values for a shipment update."""
+    """How much of the order a shipment update leaves shipped.
 
-    SHIPPED = "shipped"
-    PART_SHIPPED = "part_shipped"
+    Partner-neutral: the SFCC adapter maps these onto the `shipping_status`
+    values SFCC takes (`SfccSettings.shipping_status_values`).
+    """
+
+    SHIPPED = "SHIPPED"
+    PART_SHIPPED = "PART_SHIPPED"
 
 
 @frozen
@@ -61,10 +65,13 @@ class Effect:
 
 @frozen
 class CreateSfccOrder(Effect):
-    """Create the order in SFCC once the hold is over (seed 003: CreateExternalOrder)."""
+    """Create the order in SFCC once the hold is over (TikTok for SFCC: CreateExternalOrder).
+
+    The payment method SFCC records is the SFCC adapter's setting
+    (`SfccSettings.payment_method`).
+    """
 
     external_status: SfccStatus = SfccStatus.NEW
-    payment_method: str = "SOCIAL_PAY"
 
 
 @frozen
@@ -142,28 +149,30 @@ class ApproveTikTokReturn(Effect):
 
 @frozen
 class SyncOrderInfo(Effect):
-    """Report the order to TikTok Sync Order Information (seed 000).
+    """Report that the order reached `status` to TikTok Sync Order Information.
 
-    `order_status` is TikTok's status name from `Policy.sync_order_statuses`;
-    `initiator` (`MERCHANT` / `CUSTOMER`) is set for cancellations.
+    Partner-neutral: the adapter names the status and who cancelled in TikTok's
+    terms (`SyncOrderInfoSettings.order_statuses` and `.initiators`). Which
+    statuses are reported is `Policy.sync_order_statuses`; `cancelled_by` is
+    set for a cancellation.
     """
 
-    order_status: str
     status: OrderStatus
     update_time: datetime
-    initiator: str | None = None
+    cancelled_by: Initiator | None = None
 
 
 @frozen
 class ReportTikTokEvent(Effect):
-    """Report an Events API event (seeds 001, 004), deduplicated by `event_id`."""
+    """Report that the order reached `status` to the TikTok Events API.
 
-    event: str
+    Partner-neutral: the adapter names the event (`EventsApiSettings.event_names`,
+    for example `CompletePayment` on completion) and its deduplicating
+    `event_id`. Which statuses are reported is `Policy.tiktok_event_statuses`.
+    """
+
+    status: OrderStatus
     event_time: datetime
-
-    @property
-    def event_id(self) -> str:
-        return f"{self.order_id}-{self.event}"
 
 
 EFFECT_TYPES: tuple[type[Effect], ...] = (

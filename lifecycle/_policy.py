@@ -7,15 +7,14 @@ constant buried in a rule.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable
 from datetime import timedelta
-from types import MappingProxyType
 from typing import Any
 
 import attrs
 from attrs import field, frozen
 
-from ._model import Initiator, OrderStatus
+from ._model import OrderStatus
 
 
 def _positive_or_zero(_instance: object, attribute: attrs.Attribute[Any], value: timedelta) -> None:
@@ -27,17 +26,25 @@ def _window(default: timedelta) -> Any:
     return field(default=default, validator=_positive_or_zero)
 
 
-def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
-    return MappingProxyType(dict(value))
+def _statuses(name: str, default: frozenset[OrderStatus]) -> Any:
+    """A set of order statuses; a string or an unknown status is refused, naming `name`."""
+
+    def convert(value: Iterable[OrderStatus | str]) -> frozenset[OrderStatus]:
+        if isinstance(value, str):
+            raise TypeError(f"{name} must be a set of order statuses, got the string {value!r}")
+        statuses = tuple(value)
+        unknown = [status for status in statuses if status not in _KNOWN]
+        if unknown:
+            raise ValueError(
+                f"{name}: unknown order status {', '.join(map(repr, unknown))};"
+                f" expected some of {', '.join(OrderStatus)}"
+            )
+        return frozenset(OrderStatus(status) for status in statuses)
+
+    return field(default=default, converter=convert)
 
 
-_SYNC_STATUSES: Mapping[OrderStatus, str] = MappingProxyType(
-    {OrderStatus.CANCELLED: "CANCEL_ORDER", OrderStatus.COMPLETED: "COMPLETE_ORDER"}
-)
-_TIKTOK_EVENTS: Mapping[OrderStatus, str] = MappingProxyType(
-    {OrderStatus.COMPLETED: "CompletePayment"}
-)
-_SYNC_INITIATORS = frozenset({"MERCHANT", "CUSTOMER"})
+_KNOWN = frozenset(status.value for status in OrderStatus)
 
 
 @frozen
@@ -64,20 +71,16 @@ class Policy:
         Whether the seller may cancel some lines only. Default False (seed 002);
         TikTok allows it for out-of-stock lines in some regions.
     sync_order_statuses:
-        The seed's "Event Mapping": which Sync Order Information `order_status`
-        to report when the order reaches a lifecycle status. The default maps
-        only the two statuses the public record names (`CANCEL_ORDER`,
-        `COMPLETE_ORDER`, seed 000); TikTok's full list is not public, so add
-        the others your account manager gives you. Unmapped statuses are not
-        reported.
-    platform_cancel_sync_initiator:
-        The Sync Order Information `initiator` for a cancellation made by
-        TikTok itself, which is neither `CUSTOMER` nor `MERCHANT`.
-        **Unconfirmed**; default `MERCHANT` (the merchant's order was
-        cancelled without the customer asking).
-    tiktok_events:
-        Which Events API event to report when the order reaches a status.
-        Default: `CompletePayment` on completion (seeds 001, 004).
+        The lifecycle statuses reported to TikTok Sync Order Information when
+        the order reaches them (a `SyncOrderInfo` effect). Default the two the
+        public record names, cancelled and completed (Commanders Act TikTok
+        Sync Order Information destination); the adapter's
+        `SyncOrderInfoSettings.order_statuses` names each on the wire.
+    tiktok_event_statuses:
+        The lifecycle statuses reported to the TikTok Events API (a
+        `ReportTikTokEvent` effect). Default: completion (Commanders Act TikTok
+        Events API / Offline Events destinations); the adapter's
+        `EventsApiSettings.event_names` names the event.
     """
 
     hold: timedelta = _window(timedelta(hours=1))
@@ -85,23 +88,12 @@ class Policy:
     ship_by: timedelta = _window(timedelta(days=15))
     completion_after_delivery: timedelta = _window(timedelta(days=14))
     seller_partial_cancel: bool = False
-    sync_order_statuses: Mapping[OrderStatus, str] = field(
-        default=_SYNC_STATUSES, converter=_frozen_map, hash=False
+    sync_order_statuses: frozenset[OrderStatus] = _statuses(
+        "sync_order_statuses", frozenset({OrderStatus.CANCELLED, OrderStatus.COMPLETED})
     )
-    platform_cancel_sync_initiator: str = field(
-        default="MERCHANT", validator=attrs.validators.in_(_SYNC_INITIATORS)
+    tiktok_event_statuses: frozenset[OrderStatus] = _statuses(
+        "tiktok_event_statuses", frozenset({OrderStatus.COMPLETED})
     )
-    tiktok_events: Mapping[OrderStatus, str] = field(
-        default=_TIKTOK_EVENTS, converter=_frozen_map, hash=False
-    )
-
-    def sync_initiator(self, initiator: Initiator) -> str:
-        """The Sync Order Information `initiator` for who cancelled."""
-        if initiator is Initiator.BUYER:
-            return "CUSTOMER"
-        if initiator is Initiator.SELLER:
-            return "MERCHANT"
-        return self.platform_cancel_sync_initiator
 
 
 DEFAULT_POLICY = Policy()

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from adapters.events_api import EventData, EventsApiSettings, build_bodies
+from adapters.events_api import EventData, EventsApiSettings, build_bodies, event_name
 from adapters.sfcc import (
     CARTRIDGE_PRESET,
     SEED_PRESET,
@@ -204,7 +204,10 @@ def sync_order_info() -> str:
         commission_base_amount=Decimal("30.50"),
     )
     blocks = [
-        _block(f"{effect.order_status}: {title}", build_body(order, effect, settings, data))
+        _block(
+            f"{settings.order_statuses[effect.status]}: {title}",
+            build_body(order, effect, settings, data),
+        )
         for title, order, effect in _journeys()
         if isinstance(effect, SyncOrderInfo)
     ]
@@ -214,7 +217,7 @@ def sync_order_info() -> str:
 def events_api() -> str:
     settings = EventsApiSettings(access_token="...", event_source_id="EVENT-SET-ID")
     blocks = [
-        _block(f"{effect.event}: {title}", body)
+        _block(f"{event_name(effect, settings)}: {title}", body)
         for title, order, effect in _journeys()
         if isinstance(effect, ReportTikTokEvent)
         for body in build_bodies([(order, effect, EventData())], settings)

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters._outbound import MoneyFormat, encode_json
+from adapters._outbound import InvalidPayload, MoneyFormat, encode_json
 from adapters.errors import AuthenticationError, RejectedError
 from adapters.events_api import (
     EVENTS_URL,
@@ -31,6 +31,7 @@ from adapters.events_api import (
     Properties,
     build_bodies,
     converter,
+    event_id,
     hash_email,
     hash_external_id,
     hash_phone,
@@ -39,7 +40,7 @@ from adapters.events_api import (
 )
 from adapters.sandbox import SandboxServer
 from adapters.sandbox.reporting import EVENTS_PATH, OFFLINE_PATH, reporting_routes
-from lifecycle import LineStatus, ReportTikTokEvent
+from lifecycle import LineStatus, OrderStatus, ReportTikTokEvent
 
 from ._reporting_support import (
     DONE,
@@ -54,7 +55,7 @@ from ._reporting_support import (
 
 TOKEN = "events-secret-token-456"
 SETTINGS = EventsApiSettings(access_token=TOKEN, event_source_id="EVENTSET-1")
-EFFECT = ReportTikTokEvent(ORDER_ID, 9, event="CompletePayment", event_time=DONE)
+EFFECT = ReportTikTokEvent(ORDER_ID, 9, status=OrderStatus.COMPLETED, event_time=DONE)
 EMAIL_HASH = hashlib.sha256(b"jane.doe@example.com").hexdigest()
 PHONE_HASH = hashlib.sha256(b"+14155550123").hexdigest()
 EXTERNAL_HASH = hashlib.sha256(b"CUST-77").hexdigest()
@@ -270,7 +271,7 @@ def test_end_to_end_against_the_sandbox_deduplicates_by_event_id() -> None:
         wrong = attrs.evolve(live, access_token="nope")
         with pytest.raises(AuthenticationError):
             EventsApiClient(http, wrong, retry=FAST).execute(hotel_order(), EFFECT)
-    assert [e["event_id"] for e in state.events] == [EFFECT.event_id] * 2
+    assert [e["event_id"] for e in state.events] == [event_id(EFFECT, SETTINGS)] * 2
     assert state.events[0]["user"]["email"] == EMAIL_HASH
     assert state.offline_events[0]["context"]["user"]["emails"] == [EMAIL_HASH]
     assert state.duplicates == 2
@@ -346,3 +347,14 @@ def test_converter_round_trips_an_events_2_0_event() -> None:
     [body] = build_bodies([(hotel_order(), EFFECT, FULL_DATA)], SETTINGS)
     event = conv.structure(body["data"][0], Event)
     assert conv.unstructure(event) == body["data"][0]
+
+
+def test_the_event_is_named_after_the_status_by_the_adapter_settings() -> None:
+    """The core reports a status; `event_names` names the event and its event_id."""
+    settings = attrs.evolve(SETTINGS, event_names={OrderStatus.COMPLETED: "PlaceAnOrder"})
+    [body] = build_bodies([(hotel_order(), EFFECT, None)], settings)
+    assert body["data"][0]["event"] == "PlaceAnOrder"
+    assert body["data"][0]["event_id"] == f"{ORDER_ID}-PlaceAnOrder"
+    cancelled = attrs.evolve(EFFECT, status=OrderStatus.CANCELLED)
+    with pytest.raises(InvalidPayload, match="no Events API event for CANCELLED"):
+        build_bodies([(hotel_order(), cancelled, None)], SETTINGS)

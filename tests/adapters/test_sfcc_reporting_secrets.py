@@ -57,14 +57,8 @@ def test_logs_reprs_and_errors_hold_no_secret_or_personal_data(
         sync = SyncOrderInfoClient(http, sync_settings, retry=FAST)
         events = EventsApiClient(http, events_settings, retry=FAST)
         store = SfccClient(http, sfcc_settings, retry=FAST)
-        complete = SyncOrderInfo(
-            ORDER_ID,
-            4,
-            order_status="COMPLETE_ORDER",
-            status=OrderStatus.COMPLETED,
-            update_time=DONE,
-        )
-        event = ReportTikTokEvent(ORDER_ID, 4, event="CompletePayment", event_time=DONE)
+        complete = SyncOrderInfo(ORDER_ID, 4, status=OrderStatus.COMPLETED, update_time=DONE)
+        event = ReportTikTokEvent(ORDER_ID, 4, status=OrderStatus.COMPLETED, event_time=DONE)
         data = EventData(email=EMAIL, phone=PHONE, external_id="CUST-77", ip="203.0.113.9")
 
         sync.execute(order(), complete, COMPLETE_DATA)

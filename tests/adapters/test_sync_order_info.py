@@ -20,6 +20,7 @@ from adapters.sandbox.reporting import SYNC_ORDER_INFO_PATH, reporting_routes
 from adapters.sync_order_info import (
     MANDATORY,
     MANDATORY_ON_COMPLETE,
+    SYNC_INITIATORS,
     AsyncSyncOrderInfoClient,
     Extra,
     OrderInfo,
@@ -32,11 +33,12 @@ from adapters.sync_order_info import (
     SyncOrderInfoSettings,
     Value,
     build_body,
+    build_order_info,
     converter,
     order_info_problems,
     validate_order_info,
 )
-from lifecycle import OrderStatus, SyncOrderInfo
+from lifecycle import Initiator, OrderStatus, SyncOrderInfo
 
 from ._reporting_support import (
     COMPLETE_DATA,
@@ -65,16 +67,10 @@ SETTINGS = SyncOrderInfoSettings(
 )
 
 
-def effect(status: str = "COMPLETE_ORDER", initiator: str | None = None) -> SyncOrderInfo:
-    lifecycle_status = OrderStatus.CANCELLED if "CANCEL" in status else OrderStatus.COMPLETED
-    return SyncOrderInfo(
-        ORDER_ID,
-        7,
-        order_status=status,
-        status=lifecycle_status,
-        update_time=DONE,
-        initiator=initiator,
-    )
+def effect(
+    status: OrderStatus = OrderStatus.COMPLETED, cancelled_by: Initiator | None = None
+) -> SyncOrderInfo:
+    return SyncOrderInfo(ORDER_ID, 7, status=status, update_time=DONE, cancelled_by=cancelled_by)
 
 
 def test_complete_order_golden_payload_has_every_seed_field_at_its_path() -> None:
@@ -138,7 +134,7 @@ def test_cancel_order_golden_payload_with_initiator_and_money_as_numbers() -> No
     settings = attrs.evolve(SETTINGS, money=MoneyFormat.NUMBER, ttoclid_path=None)
     stay = StayRecord(date(2026, 12, 1), date(2026, 12, 3), cancel_reason="Change of plans")
     data = SyncOrderData(stay=stay, ttoclid="ignored-when-no-path")
-    body = build_body(hotel_order(), effect("CANCEL_ORDER", "CUSTOMER"), settings, data)
+    body = build_body(hotel_order(), effect(OrderStatus.CANCELLED, Initiator.BUYER), settings, data)
     assert body == {
         "order_info": {
             "order_id": "576461413038785752",
@@ -181,12 +177,38 @@ def test_cancel_order_golden_payload_with_initiator_and_money_as_numbers() -> No
 
 
 def test_merchant_cancel_and_renamed_status() -> None:
-    """A merchant cancellation carries MERCHANT; `status_names` renames what the policy chose."""
-    settings = attrs.evolve(SETTINGS, status_names={"CANCEL_ORDER": "ORDER_CANCELLED"})
+    """A seller's cancellation carries MERCHANT; `order_statuses` names the lifecycle status."""
+    settings = attrs.evolve(SETTINGS, order_statuses={OrderStatus.CANCELLED: "ORDER_CANCELLED"})
     data = SyncOrderData(stay=STAY)
-    body = build_body(hotel_order(), effect("CANCEL_ORDER", "MERCHANT"), settings, data)
+    body = build_body(
+        hotel_order(), effect(OrderStatus.CANCELLED, Initiator.SELLER), settings, data
+    )
     info = body["order_info"]
     assert (info["order_status"], info["initiator"]) == ("ORDER_CANCELLED", "MERCHANT")
+
+
+@pytest.mark.parametrize(
+    ("cancelled_by", "initiator"),
+    [
+        (Initiator.BUYER, "CUSTOMER"),
+        (Initiator.SELLER, "MERCHANT"),
+        (Initiator.PLATFORM, "MERCHANT"),
+    ],
+)
+def test_who_cancelled_is_named_in_tiktok_terms(cancelled_by: Initiator, initiator: str) -> None:
+    """The core says who cancelled; TikTok's own cancellation is MERCHANT by default."""
+    info = build_order_info(hotel_order(), effect(OrderStatus.CANCELLED, cancelled_by), SETTINGS)
+    assert (info.order_status, info.initiator) == ("CANCEL_ORDER", initiator)
+    assert build_order_info(hotel_order(), effect(), SETTINGS).initiator is None
+
+
+def test_unnamed_statuses_and_initiators_are_refused_naming_the_setting() -> None:
+    with pytest.raises(InvalidPayload, match="no Sync Order Information status for DELIVERED"):
+        build_order_info(hotel_order(), effect(OrderStatus.DELIVERED), SETTINGS)
+    with pytest.raises(ValueError, match="initiators must name every initiator"):
+        attrs.evolve(SETTINGS, initiators={Initiator.BUYER: "CUSTOMER"})
+    with pytest.raises(ValueError, match="not allowed \\['SYSTEM'\\]"):
+        attrs.evolve(SETTINGS, initiators={**SYNC_INITIATORS, Initiator.PLATFORM: "SYSTEM"})
 
 
 def test_smart_mapping_takes_values_from_the_oms_data() -> None:
@@ -230,7 +252,7 @@ def test_validation_lists_every_problem_at_once() -> None:
 def test_cancel_needs_a_known_initiator_and_total_must_add_up() -> None:
     """CANCEL_ORDER without MERCHANT / CUSTOMER fails, as does a total off by one cent."""
     data = SyncOrderData(stay=STAY, total_value=Decimal("473.01"))
-    info = build_body(hotel_order(), effect("CANCEL_ORDER"), SETTINGS, data)["order_info"]
+    info = build_body(hotel_order(), effect(OrderStatus.CANCELLED), SETTINGS, data)["order_info"]
     assert [p.path for p in order_info_problems(info)] == ["initiator", "value.total_value"]
     info["initiator"] = "TIKTOK"
     first = order_info_problems(info)[0]
@@ -259,6 +281,12 @@ def _drop(info: dict[str, Any], path: str) -> None:
 
 amounts = st.decimals(min_value=0, max_value=5000, places=2)
 STATUSES = ("CANCEL_ORDER", "COMPLETE_ORDER", "ACCOUNT_SPECIFIC_STATUS")
+WIRE_TO_LIFECYCLE = {
+    "CANCEL_ORDER": OrderStatus.CANCELLED,
+    "COMPLETE_ORDER": OrderStatus.COMPLETED,
+    "ACCOUNT_SPECIFIC_STATUS": OrderStatus.DELIVERED,
+}
+NAMED_ALL = attrs.evolve(SETTINGS, order_statuses={v: k for k, v in WIRE_TO_LIFECYCLE.items()})
 
 
 @st.composite
@@ -292,7 +320,11 @@ def test_payload_is_valid_exactly_when_mandatory_fields_and_money_rules_hold(
 ) -> None:
     """An oracle written from seed 000 agrees with the validator on random orders."""
     order, status, initiator, data = case
-    info = build_body(order, effect(status, initiator), SETTINGS, data)["order_info"]
+    info = build_body(order, effect(WIRE_TO_LIFECYCLE[status]), NAMED_ALL, data)["order_info"]
+    if initiator is None:
+        info.pop("initiator", None)
+    else:
+        info["initiator"] = initiator  # any value, to try the validator beyond the settings
     expected = set()
     if data.stay is None:
         expected |= {p for p in MANDATORY if p.startswith("extra.")}
@@ -420,7 +452,9 @@ def test_end_to_end_against_the_sandbox() -> None:
     with SandboxServer(routes) as server, httpx.Client() as http:
         settings = attrs.evolve(SETTINGS, url=server.url + SYNC_ORDER_INFO_PATH)
         client = SyncOrderInfoClient(http, settings, retry=FAST)
-        client.execute(hotel_order(), effect("CANCEL_ORDER", "MERCHANT"), SyncOrderData(stay=STAY))
+        client.execute(
+            hotel_order(), effect(OrderStatus.CANCELLED, Initiator.SELLER), SyncOrderData(stay=STAY)
+        )
         client.execute(hotel_order(), effect(), COMPLETE_DATA)
         wrong = SyncOrderInfoClient(http, attrs.evolve(settings, access_token="nope"), retry=FAST)
         with pytest.raises(AuthenticationError):

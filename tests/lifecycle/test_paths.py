@@ -8,6 +8,7 @@ from lifecycle import (
     ApproveTikTokCancellation,
     CancellationStatus,
     CancelTikTokOrder,
+    CreateSfccOrder,
     IllegalTransition,
     InvalidParameters,
     LineStatus,
@@ -18,6 +19,7 @@ from lifecycle import (
     RejectTikTokCancellation,
     ReturnStatus,
     SfccStatus,
+    ShippingStatus,
     ShipTikTokPackage,
     SyncOrderInfo,
     UnknownEvent,
@@ -49,8 +51,8 @@ def test_buyer_cancels_during_hold_without_approval_and_sfcc_never_hears_of_it()
     # The order never reached SFCC (created after the hold), and TikTok reported the cancel.
     assert kinds(effects) == ["SyncOrderInfo"]
     assert isinstance(effects[0], SyncOrderInfo)
-    assert effects[0].order_status == "CANCEL_ORDER"
-    assert effects[0].initiator == "CUSTOMER"
+    assert effects[0].status is OrderStatus.CANCELLED
+    assert effects[0].cancelled_by is BUYER
 
 
 def test_buyer_cancels_some_lines_during_hold_and_the_order_stays_on_hold() -> None:
@@ -95,7 +97,7 @@ def test_hold_releases_after_one_hour_into_sfcc_as_new() -> None:
     assert lifecycle.status is OrderStatus.AWAITING_SHIPMENT
     assert kinds(effects) == ["CreateSfccOrder"]
     assert effects[0].external_status is SfccStatus.NEW  # type: ignore[attr-defined]
-    assert effects[0].payment_method == "SOCIAL_PAY"  # type: ignore[attr-defined]
+    assert effects[0] == CreateSfccOrder(lifecycle.order.order_id, 2)
 
 
 def test_tiktok_may_report_the_release_before_our_clock_says_the_hour_is_over() -> None:
@@ -133,7 +135,7 @@ def test_seller_approves_a_buyer_request_from_the_oms() -> None:
     assert lifecycle.status is OrderStatus.CANCELLED
     assert kinds(effects) == ["UpdateSfccOrderStatus", "ApproveTikTokCancellation", "SyncOrderInfo"]
     assert effects[1] == ApproveTikTokCancellation(lifecycle.order.order_id, 4, "C1")
-    assert effects[2].initiator == "CUSTOMER"  # type: ignore[attr-defined]
+    assert effects[2].cancelled_by is BUYER  # type: ignore[attr-defined]
     assert lifecycle.order.cancellation.status is CancellationStatus.APPROVED  # type: ignore[union-attr]
 
 
@@ -219,7 +221,7 @@ def test_seller_cancels_before_shipment_from_the_oms() -> None:
     assert effects[1] == CancelTikTokOrder(
         lifecycle.order.order_id, 3, ("L1", "L2"), whole_order=True, reason="out of stock"
     )
-    assert effects[2].initiator == "MERCHANT"  # type: ignore[attr-defined]
+    assert effects[2].cancelled_by is SELLER  # type: ignore[attr-defined]
 
 
 def test_seller_cancel_with_a_pending_buyer_request_approves_the_request() -> None:
@@ -303,7 +305,7 @@ def test_tiktok_fraud_cancel_before_shipment() -> None:
     assert lifecycle.status is OrderStatus.CANCELLED
     assert not lifecycle.order.cancelled_after_shipped
     assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo"]
-    assert effects[1].initiator == "MERCHANT"  # type: ignore[attr-defined]
+    assert effects[1].cancelled_by is PLATFORM  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("build", [shipped, delivered])
@@ -379,7 +381,7 @@ def test_partial_shipment_then_the_rest() -> None:
     )
     assert lifecycle.status is OrderStatus.PARTIALLY_SHIPPING
     assert kinds(effects) == ["UpdateSfccShipping", "ShipTikTokPackage"]
-    assert effects[0].shipping_status == "part_shipped"  # type: ignore[attr-defined]
+    assert effects[0].shipping_status is ShippingStatus.PART_SHIPPED  # type: ignore[attr-defined]
     assert effects[1] == ShipTikTokPackage(
         lifecycle.order.order_id, 3, ("L1",), "1Z1", shipping_provider_name="UPS"
     )
@@ -420,8 +422,8 @@ def test_delivery_then_completion_after_the_return_window() -> None:
     effects = lifecycle.run_due(at(days=17))
     assert lifecycle.status is OrderStatus.COMPLETED
     assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo", "ReportTikTokEvent"]
-    assert effects[1].order_status == "COMPLETE_ORDER"  # type: ignore[attr-defined]
-    assert effects[2].event == "CompletePayment"  # type: ignore[attr-defined]
+    assert effects[1].status is OrderStatus.COMPLETED  # type: ignore[attr-defined]
+    assert effects[2].status is OrderStatus.COMPLETED  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- returns
@@ -590,12 +592,7 @@ def test_unpaid_orders_are_paid_by_the_buyer_or_cancelled() -> None:
     assert not lifecycle.check("pay", initiator=SELLER, now=at()).allowed
     assert lifecycle.send("cancel", initiator=PLATFORM, now=at(hours=1)) == (
         SyncOrderInfo(
-            lifecycle.order.order_id,
-            1,
-            "CANCEL_ORDER",
-            OrderStatus.CANCELLED,
-            at(hours=1),
-            initiator="MERCHANT",
+            lifecycle.order.order_id, 1, OrderStatus.CANCELLED, at(hours=1), cancelled_by=PLATFORM
         ),
     )
 
@@ -609,3 +606,19 @@ def test_a_shipment_from_the_oms_must_name_the_carrier() -> None:
         "ship", initiator=SELLER, now=at(hours=2), tracking_number="1Z", shipping_provider_id="7117"
     )
     assert effects[1].shipping_provider_id == "7117"  # type: ignore[attr-defined]
+
+
+def test_the_policy_chooses_which_statuses_are_reported_and_refuses_unknown_ones() -> None:
+    """Reporting sets are lifecycle statuses; naming them on the wire is the adapters' job."""
+    quiet = paid(policy=Policy(sync_order_statuses=(), tiktok_event_statuses=()))
+    assert quiet.send("cancel", initiator=BUYER, now=at(hours=0.5)) == ()
+    loud = paid(
+        policy=Policy(sync_order_statuses={"CANCELLED"}, tiktok_event_statuses={"CANCELLED"})
+    )
+    effects = loud.send("cancel", initiator=BUYER, now=at(hours=0.5))
+    assert kinds(effects) == ["SyncOrderInfo", "ReportTikTokEvent"]
+    assert effects[1].status is OrderStatus.CANCELLED  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="sync_order_statuses must be a set"):
+        Policy(sync_order_statuses="CANCELLED")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="tiktok_event_statuses: unknown order status 'PAID'"):
+        Policy(tiktok_event_statuses={"PAID"})

@@ -6,6 +6,7 @@ import sqlite3
 from collections import Counter
 from typing import Any
 
+from adapters.events_api import EVENT_NAMES
 from adapters.local_partners import LocalPartners
 from adapters.service import OrderService
 from adapters.store import OutboxStatus, Store
@@ -109,7 +110,11 @@ def effects_reached_the_sandbox(store: Store, partners: LocalPartners) -> dict[s
     creates = {e.order_id for e in rows if e.kind == "CreateSfccOrder"}
     assert set(partners.sfcc.by_external_id) == creates
     assert len(partners.sfcc.orders) == kinds["CreateSfccOrder"]  # one SFCC order per key
-    events = {e.effect.event_id for e in rows if e.kind == "ReportTikTokEvent"}  # type: ignore[attr-defined]
+    events = {
+        f"{e.order_id}-{EVENT_NAMES[e.effect.status]}"  # type: ignore[attr-defined]
+        for e in rows
+        if e.kind == "ReportTikTokEvent"
+    }
     seen = {event_id for (_, _, event_id) in partners.reporting.seen_event_ids}
     assert seen == events  # each event id applied; TikTok dedupes repeats by it
     infos = Counter(i["order_id"] for i in partners.reporting.order_infos)
