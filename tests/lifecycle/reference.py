@@ -46,6 +46,8 @@ class Ref:
     delivered_at: datetime | None = None
     after_shipped: bool = False
     seller_partial_cancel: bool = False
+    #: line -> (tracking number, carrier id, carrier name) it shipped with
+    shipments: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
 
     def ids(self, status: str) -> list[str]:
         return [i for i, s in self.lines.items() if s == status]
@@ -178,10 +180,12 @@ class Ref:
             raise Refused
         if who == "SELLER" and origin == "OMS" and p.get("tracking_number") is None:
             raise Refused("tracking number is mandatory for TikTok")
-        if who == "SELLER" and origin == "OMS" and p.get("shipping_provider_name") is None:
-            raise Refused("TikTok's Ship Package names the carrier")
+        carrier = (p.get("shipping_provider_id"), p.get("shipping_provider_name"))
+        if who == "SELLER" and origin == "OMS" and carrier == (None, None):
+            raise Refused("TikTok's Ship Package names the carrier, by id or by name")
         for i in ids:
             self.lines[i] = "SHIPPED"
+            self.shipments[i] = (p.get("tracking_number"), *carrier)
         if self.pending is not None and set(self.pending["lines"]) & set(ids):
             self.request["status"] = "REJECTED"  # type: ignore[index]
         self.status = PS if self.ids("OPEN") else "AWAITING_COLLECTION"

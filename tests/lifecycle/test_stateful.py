@@ -87,8 +87,13 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
             )
         if event == "ship" and data.draw(st.booleans()):
             params["tracking_number"] = f"1Z{self.counter}"
-        if event == "ship" and data.draw(st.integers(0, 3)):
-            params["shipping_provider_name"] = "UPS"
+        if event == "ship":
+            # TikTok's carriers by id (Get Shipping Providers), by name, both, or neither.
+            carrier = data.draw(st.sampled_from(["id", "name", "both", "id", "name", "none"]))
+            if carrier in ("id", "both"):
+                params["shipping_provider_id"] = data.draw(st.sampled_from(["7117", "6617"]))
+            if carrier in ("name", "both"):
+                params["shipping_provider_name"] = data.draw(st.sampled_from(["UPS", "USPS"]))
         if event == "request_cancellation" and data.draw(st.integers(0, 4)):
             params["cancel_id"] = f"C{self.counter}"
         answers = ("approve_cancellation", "reject_cancellation", "withdraw_cancellation")
@@ -195,6 +200,18 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
             (r["id"], r["status"]) for r in self.ref.returns
         ]
         assert order.cancelled_after_shipped == self.ref.after_shipped
+        shipments = {
+            line.line_item_id: (
+                line.tracking_number,
+                line.shipping_provider_id,
+                line.shipping_provider_name,
+            )
+            for line in order.lines
+            if line.line_item_id in self.ref.shipments
+            or (line.tracking_number, line.shipping_provider_id, line.shipping_provider_name)
+            != (None, None, None)
+        }
+        assert shipments == self.ref.shipments
 
     @invariant()
     def allows_what_the_reference_allows(self) -> None:
