@@ -29,7 +29,6 @@ from ._model import (
     Initiator,
     LineStatus,
     Order,
-    OrderStatus,
     Origin,
     ReturnRequest,
     ReturnStatus,
@@ -601,54 +600,44 @@ def ships_some_lines(ctx: Context) -> bool:
 
 # --------------------------------------------------------------------------- absent transitions
 
-_NOT_YET_SHIPPED = frozenset(
-    {OrderStatus.UNPAID, OrderStatus.ON_HOLD, OrderStatus.AWAITING_SHIPMENT}
-)
-_AFTER_SHIPMENT = frozenset(
-    {
-        OrderStatus.AWAITING_COLLECTION,
-        OrderStatus.IN_TRANSIT,
-        OrderStatus.DELIVERED,
-    }
-)
-_RETURN_EVENTS = frozenset({"request_return", *RETURN_FROM})
-_CANCELLATION_ANSWERS = frozenset(
-    {"approve_cancellation", "reject_cancellation", "withdraw_cancellation"}
-)
+_ANSWERS = ("approve_cancellation", "reject_cancellation", "withdraw_cancellation")
+_RETURN_EVENTS = ("request_return", *RETURN_FROM)
 
-
-def why_no_transition(status: OrderStatus, event: str) -> str:
-    """Why `event` has no transition at all out of `status`."""
-    if status.is_final:
-        return f"{status} is final: nothing more happens to the order"
-    if event == "ship" and status is OrderStatus.ON_HOLD:
-        return (
-            "the order is in the one-hour remorse hold: the seller must not ship or add"
-            " tracking until TikTok releases it"
+#: Why an event has no transition at all out of a status, in a sentence. Keyed by the
+#: event and where the status lies against the statuses that have the event (read off
+#: the table): `"before"` all of them or `"after"` them, `None` for either, and for a
+#: status before them optionally the event the order waits for there (`pay`, ...).
+NO_TRANSITION: Mapping[tuple[str, str | None] | tuple[str, str, str], str] = {
+    ("pay", None): "only an unpaid order is paid",
+    ("release_hold", None): "only an order on hold is released",
+    ("ship", "before", "pay"): "the order is not paid yet",
+    ("ship", "before", "release_hold"): (
+        "the order is in the one-hour remorse hold: the seller must not ship or add"
+        " tracking until TikTok releases it"
+    ),
+    ("ship", "after"): "every line is already shipped or cancelled",
+    ("request_cancellation", "before"): (
+        "until the hold is over the buyer cancels directly (cancel), with no request"
+    ),
+    **{
+        (event, "before"): "no cancellation request exists before the hold is over"
+        for event in _ANSWERS
+    },
+    **{
+        (event, "after"): (
+            "cancellations close once tracking is uploaded; the buyer asks for a"
+            " return or refund (request_return)"
         )
-    if event == "ship" and status is OrderStatus.UNPAID:
-        return "the order is not paid yet"
-    if event == "ship":
-        return "every line is already shipped or cancelled"
-    if event == "request_cancellation" and status in (OrderStatus.UNPAID, OrderStatus.ON_HOLD):
-        return "until the hold is over the buyer cancels directly (cancel), with no request"
-    if event == "request_cancellation" or event in _CANCELLATION_ANSWERS:
-        if status in _AFTER_SHIPMENT:
-            return (
-                "cancellations close once tracking is uploaded; the buyer asks for a"
-                " return or refund (request_return)"
-            )
-        return "no cancellation request exists before the hold is over"
-    if event in _RETURN_EVENTS:
-        return "returns follow shipment and nothing is shipped yet"
-    wanted = {
-        "pay": "only an unpaid order is paid",
-        "release_hold": "only an order on hold is released",
-        "collect": "the carrier collects an order once every line is shipped",
-        "deliver": "only an order in transit is delivered",
-        "complete": "only a delivered order completes",
-    }
-    return wanted.get(event, f"{event} does not apply to an order that is {status}")
+        for event in ("request_cancellation", *_ANSWERS)
+    },
+    ("collect", None): "the carrier collects an order once every line is shipped",
+    ("deliver", None): "only an order in transit is delivered",
+    ("complete", None): "only a delivered order completes",
+    **{
+        (event, "before"): "returns follow shipment and nothing is shipped yet"
+        for event in _RETURN_EVENTS
+    },
+}
 
 
 GUARDS: tuple[Guard, ...] = (

@@ -10,6 +10,7 @@ A property test proves that this table and the machine agree.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from ._model import Initiator, Order, OrderStatus, Origin
 from ._policy import DEFAULT_POLICY, Policy
 from ._rules import (
     EVENTS,
+    NO_TRANSITION,
     RETURN_FROM,
     Context,
     Guard,
@@ -28,7 +30,6 @@ from ._rules import (
     Selector,
     missing_params,
     resolve_params,
-    why_no_transition,
 )
 from .errors import IllegalTransition, InvalidParameters, LifecycleError, UnknownEvent
 
@@ -106,6 +107,49 @@ class _CompiledTable(Mapping[tuple[OrderStatus, str], tuple[Entry, ...]]):
 
 TABLE: Mapping[tuple[OrderStatus, str], tuple[Entry, ...]] = _CompiledTable()
 _EVENTS = frozenset(EVENTS)
+
+
+#: The statuses in the order the lifecycle goes through them (their declaration order).
+_PLACE = {status: place for place, status in enumerate(OrderStatus)}
+
+
+@functools.cache
+def _statuses_with(event: str) -> tuple[OrderStatus, ...]:
+    return tuple(status for status in OrderStatus if (status, event) in TABLE)
+
+
+@functools.cache
+def _waits_for(status: OrderStatus) -> str | None:
+    """The event that takes an order on from `status` to the status declared next."""
+    following = [s for s in OrderStatus if _PLACE[s] == _PLACE[status] + 1]
+    for event in EVENTS:
+        entries = TABLE.get((status, event), ())
+        if following and any(entry.target is following[0] for entry in entries):
+            return event
+    return None
+
+
+def why_no_transition(status: OrderStatus, event: str) -> str:
+    """Why `event` has no transition at all out of `status`.
+
+    Which statuses have the event is read off the table; only the sentence is
+    declared, in `NO_TRANSITION`.
+    """
+    if status.is_final:
+        return f"{status} is final: nothing more happens to the order"
+    having = _statuses_with(event)
+    place = None
+    if having and _PLACE[status] < _PLACE[having[0]]:
+        place = "before"
+    elif having and _PLACE[status] > _PLACE[having[-1]]:
+        place = "after"
+    keys: list[Any] = [(event, None)]
+    if place is not None:
+        keys[:0] = [(event, place, _waits_for(status)), (event, place)]
+    for key in keys:
+        if key in NO_TRANSITION:
+            return NO_TRANSITION[key]
+    return f"{event} does not apply to an order that is {status}"
 
 
 def _initiator(value: Initiator | str) -> Initiator:

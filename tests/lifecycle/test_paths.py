@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lifecycle import (
+    EVENTS,
+    TABLE,
     ApproveTikTokCancellation,
     CancellationStatus,
     CancelTikTokOrder,
@@ -622,3 +624,25 @@ def test_the_policy_chooses_which_statuses_are_reported_and_refuses_unknown_ones
         Policy(sync_order_statuses="CANCELLED")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="tiktok_event_statuses: unknown order status 'PAID'"):
         Policy(tiktok_event_statuses={"PAID"})
+
+
+def test_every_absent_transition_has_a_declared_reason() -> None:
+    """Refusals of events a status does not have read as a rule, never the generic fallback."""
+    from lifecycle._table import why_no_transition
+
+    for status in OrderStatus:
+        for event in EVENTS:
+            if (status, event) not in TABLE and not status.is_final:
+                assert "does not apply" not in why_no_transition(status, event), (status, event)
+    assert why_no_transition(OrderStatus.UNPAID, "ship") == "the order is not paid yet"
+    assert "remorse hold" in why_no_transition(OrderStatus.ON_HOLD, "ship")
+    assert why_no_transition(OrderStatus.DELIVERED, "ship") == (
+        "every line is already shipped or cancelled"
+    )
+    assert "tracking is uploaded" in why_no_transition(
+        OrderStatus.IN_TRANSIT, "reject_cancellation"
+    )
+    assert why_no_transition(OrderStatus.ON_HOLD, "withdraw_cancellation") == (
+        "no cancellation request exists before the hold is over"
+    )
+    assert "returns follow shipment" in why_no_transition(OrderStatus.AWAITING_SHIPMENT, "refund")
