@@ -203,6 +203,59 @@ def _default_return(order: Order, event: str) -> str | None:
     return candidates[0] if candidates else None
 
 
+Lines = tuple[tuple[str, ...], bool]
+
+
+def _named(order: Order, initiator: Initiator, given: tuple[str, ...] | None) -> Lines:
+    """The lines the caller named, or none."""
+    return given or (), False
+
+
+def _named_or_open(order: Order, initiator: Initiator, given: tuple[str, ...] | None) -> Lines:
+    """The lines named, or every open line."""
+    return (order.open_line_ids if given is None else given), False
+
+
+def _cancelled(order: Order, initiator: Initiator, given: tuple[str, ...] | None) -> Lines:
+    """The lines named, else the request a seller's cancel approves, else the whole order."""
+    pending = order.pending_cancellation
+    if given is None and initiator is Initiator.SELLER and pending is not None:
+        # Logicbroker TikTok Shop connector: a seller cancel with a request pending approves it.
+        given = pending.line_item_ids
+    elif given is None:
+        return order.open_line_ids, True
+    return given, set(given) >= _live_line_ids(order)
+
+
+def _requested(order: Order, initiator: Initiator, given: tuple[str, ...] | None) -> Lines:
+    """The lines of the pending cancellation request, which an answer settles."""
+    pending = order.pending_cancellation
+    if pending is None:
+        return given or (), False
+    return pending.line_item_ids, set(pending.line_item_ids) >= _live_line_ids(order)
+
+
+def _returnable(order: Order, initiator: Initiator, given: tuple[str, ...] | None) -> Lines:
+    """The lines named, or every shipped line no open return covers yet."""
+    if given is not None:
+        return given, False
+    in_returns = {i for r in order.open_returns for i in r.line_item_ids}
+    return tuple(i for i in order.shipped_line_ids if i not in in_returns), False
+
+
+#: Which lines each event works on, and whether they cancel the whole order (every
+#: line not already cancelled), from the lines the caller named (`None`: none named).
+#: Other events work on the lines named; a return event on its return's lines.
+EVENT_LINES: Mapping[str, Callable[[Order, Initiator, tuple[str, ...] | None], Lines]] = {
+    "cancel": _cancelled,
+    "request_cancellation": _named_or_open,
+    "approve_cancellation": _requested,
+    "reject_cancellation": _requested,
+    "withdraw_cancellation": _requested,
+    "ship": _named_or_open,
+    "request_return": _returnable,
+}
+
 _NOT_TEXT = frozenset({"line_item_ids", "return_type"})
 
 
@@ -238,31 +291,10 @@ def resolve_params(
                     f" {', '.join(t.value for t in ReturnType)}"
                 ) from None
 
-    lines: tuple[str, ...] = line_item_ids or ()
-    whole = False
+    lines, whole = EVENT_LINES.get(event, _named)(order, initiator, line_item_ids)
     cancel_id = text.get("cancel_id")
     return_id = text.get("return_id")
-    pending = order.pending_cancellation
-
-    if event == "cancel":
-        if line_item_ids is None and initiator is Initiator.SELLER and pending is not None:
-            # DESIGN 3 (seed 002): a seller cancel with a buyer request pending approves it.
-            lines = pending.line_item_ids
-        elif line_item_ids is None:
-            lines = order.open_line_ids
-            whole = True
-        whole = whole or set(lines) >= _live_line_ids(order)
-    elif event in ("request_cancellation", "ship"):
-        lines = line_item_ids if line_item_ids is not None else order.open_line_ids
-    elif event in ("approve_cancellation", "reject_cancellation", "withdraw_cancellation"):
-        if pending is not None:
-            lines = pending.line_item_ids
-            whole = set(lines) >= _live_line_ids(order)
-    elif event == "request_return":
-        if line_item_ids is None:
-            in_returns = {i for r in order.open_returns for i in r.line_item_ids}
-            lines = tuple(i for i in order.shipped_line_ids if i not in in_returns)
-    elif event in RETURN_FROM:
+    if event in RETURN_FROM:
         if return_id is None:
             return_id = _default_return(order, event)
         elif return_id not in {r.return_id for r in order.returns}:
