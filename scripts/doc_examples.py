@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from adapters.events_api import EventData, EventsApiSettings, build_bodies
-from adapters.sfcc import (
+from adapters.partners.events_api import EventData, EventsApiSettings, build_bodies
+from adapters.partners.sfcc import (
     CARTRIDGE_PRESET,
     SEED_PRESET,
     SfccSettings,
@@ -23,7 +23,12 @@ from adapters.sfcc import (
     build_shipping_body,
     build_status_body,
 )
-from adapters.sync_order_info import StayRecord, SyncOrderData, SyncOrderInfoSettings, build_body
+from adapters.partners.sync_order_info import (
+    StayRecord,
+    SyncOrderData,
+    SyncOrderInfoSettings,
+    build_body,
+)
 from lifecycle import (
     CreateSfccOrder,
     Effect,

@@ -1,4 +1,4 @@
-"""Write adapters/samples/demo.jsonl: the bundled sample `order-lifecycle demo` replays.
+"""Write adapters/sandbox/samples/demo.jsonl: the bundled sample `order-lifecycle demo` replays.
 
 Run `python scripts/make_demo_sample.py` (it is deterministic: the same file
 every time). Dozens of orders cover every path of DESIGN.md section 3, as
@@ -22,11 +22,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from adapters.tiktok_shop import detail_from_order
+from adapters.partners.tiktok_shop import detail_from_order
 from lifecycle import Order, OrderLine, Recipient
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "adapters" / "samples" / "demo.jsonl"
+OUT = ROOT / "adapters" / "sandbox" / "samples" / "demo.jsonl"
 SHOP_ID = "7494049642642441621"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

@@ -17,7 +17,6 @@ from ._codec import (
     order_to_json,
 )
 from ._port import (
-    CHANNELS,
     AlreadyProcessed,
     Change,
     InboxEntry,
@@ -38,7 +37,6 @@ from ._postgres import PostgresStore
 from ._sqlite import SqliteStore
 
 __all__ = [
-    "CHANNELS",
     "CONVERTER",
     "DEFAULT_URL",
     "AlreadyProcessed",

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from attrs import field, frozen
 
+from adapters.routing import partner_of
 from lifecycle import Effect, HistoryRecord, Order
 
 
@@ -88,25 +89,13 @@ class ReceiptState(enum.StrEnum):
     DONE = "done"  # seen and finished: a duplicate
 
 
-#: Which partner carries out each effect kind; effects of one order and one
-#: channel are delivered in the order they were produced.
-CHANNELS: Mapping[str, str] = {
-    "CreateSfccOrder": "sfcc",
-    "UpdateSfccOrderStatus": "sfcc",
-    "UpdateSfccShipping": "sfcc",
-    "UpdateSfccReturn": "sfcc",
-    "ShipTikTokPackage": "tiktok_shop",
-    "CancelTikTokOrder": "tiktok_shop",
-    "ApproveTikTokCancellation": "tiktok_shop",
-    "RejectTikTokCancellation": "tiktok_shop",
-    "ApproveTikTokReturn": "tiktok_shop",
-    "SyncOrderInfo": "sync_order_info",
-    "ReportTikTokEvent": "events_api",
-}
-
-
 def channel_of(kind: str) -> str:
-    return CHANNELS.get(kind, kind)
+    """The outbox channel of an effect kind: its partner (`adapters.routing`).
+
+    Effects of one order and one channel are delivered in the order they
+    were produced.
+    """
+    return partner_of(kind).value
 
 
 @frozen

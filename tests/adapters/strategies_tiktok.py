@@ -8,7 +8,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from adapters.tiktok_shop import (
+from adapters.partners.tiktok_shop import (
     TikTokDistrict,
     TikTokLineItem,
     TikTokOrder,

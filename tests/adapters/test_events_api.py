@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters._outbound import MoneyFormat, encode_json
 from adapters.errors import AuthenticationError, RejectedError
-from adapters.events_api import (
+from adapters.http import MoneyFormat, encode_json
+from adapters.partners.events_api import (
     EVENTS_URL,
     OFFLINE_URL,
     AsyncEventsApiClient,

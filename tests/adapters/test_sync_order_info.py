@@ -13,11 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters._outbound import InvalidPayload, MoneyFormat
 from adapters.errors import AuthenticationError, RejectedError, RetryableError
-from adapters.sandbox import SandboxServer
-from adapters.sandbox.reporting import SYNC_ORDER_INFO_PATH, reporting_routes
-from adapters.sync_order_info import (
+from adapters.http import InvalidPayload, MoneyFormat
+from adapters.partners.sync_order_info import (
     MANDATORY,
     MANDATORY_ON_COMPLETE,
     AsyncSyncOrderInfoClient,
@@ -36,6 +34,8 @@ from adapters.sync_order_info import (
     order_info_problems,
     validate_order_info,
 )
+from adapters.sandbox import SandboxServer
+from adapters.sandbox.reporting import SYNC_ORDER_INFO_PATH, reporting_routes
 from lifecycle import OrderStatus, SyncOrderInfo
 
 from ._reporting_support import (

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from adapters._http import RetryPolicy
 from adapters.errors import AuthenticationError, MalformedPayload, RejectedError, RetryableError
-from adapters.tiktok_shop import (
+from adapters.http import RetryPolicy
+from adapters.partners.tiktok_shop import (
     AsyncTikTokShopClient,
     LookupFailed,
     ShippingProviderNotFound,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 
 from adapters.errors import MalformedPayload, UnknownValue
-from adapters.tiktok_shop import (
+from adapters.partners.tiktok_shop import (
     CONVERTER,
     TikTokOrder,
     detail_from_order,

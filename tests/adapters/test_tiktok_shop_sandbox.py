@@ -9,11 +9,9 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from adapters._http import RetryPolicy
 from adapters.errors import AuthenticationError, RejectedError, RetryableError
-from adapters.sandbox import DROP, Received, Reply, SandboxServer
-from adapters.sandbox.tiktok_shop import TikTokShopSandboxState, tiktok_shop_sandbox
-from adapters.tiktok_shop import (
+from adapters.http import RetryPolicy
+from adapters.partners.tiktok_shop import (
     AsyncTikTokShopClient,
     TikTokShopAuth,
     TikTokShopClient,
@@ -21,6 +19,8 @@ from adapters.tiktok_shop import (
     TokenSet,
     order_from_detail,
 )
+from adapters.sandbox import DROP, Received, Reply, SandboxServer
+from adapters.sandbox.tiktok_shop import TikTokShopSandboxState, tiktok_shop_sandbox
 from lifecycle import (
     ApproveTikTokCancellation,
     ApproveTikTokReturn,

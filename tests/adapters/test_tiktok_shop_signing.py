@@ -15,7 +15,7 @@ import json
 import httpx
 import pytest
 
-from adapters.tiktok_shop import TikTokShopAuth, TokenSet, signature
+from adapters.partners.tiktok_shop import TikTokShopAuth, TokenSet, signature
 
 SECRET = "s3cr3t"
 

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.errors import InboundError, InvalidSignature, MalformedPayload, UnknownValue
-from adapters.tiktok_shop import (
+from adapters.partners.tiktok_shop import (
     AuthorizationExpiring,
     CancellationStatusChanged,
     CancelStatus,

@@ -6,7 +6,7 @@ import sqlite3
 from collections import Counter
 from typing import Any
 
-from adapters.local_partners import LocalPartners
+from adapters.sandbox.local_partners import LocalPartners
 from adapters.service import OrderService
 from adapters.store import OutboxStatus, Store
 from lifecycle import Order

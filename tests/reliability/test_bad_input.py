@@ -25,11 +25,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.entrypoints.webhook_app import WebhookApp
 from adapters.errors import InboundError
+from adapters.partners.tiktok_shop import webhook_signature
 from adapters.service import OrderService
 from adapters.store import InputOutcome, SqliteStore
-from adapters.tiktok_shop import webhook_signature
-from adapters.webhook_app import WebhookApp
 from tests.reliability.conftest import scale
 from tests.reliability.workload import APP_KEY, APP_SECRET, signed
 from tests.store.helpers import SHOP, seed_detail

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from adapters.tiktok_shop import (
+from adapters.partners.tiktok_shop import (
     detail_from_order,
     order_from_detail,
     parse_webhook,

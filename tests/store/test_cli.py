@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.cli import GraphvizMissing, diagram, main
-from adapters.demo import sample_lines
+from adapters.entrypoints.cli import GraphvizMissing, diagram, main
+from adapters.sandbox.demo import sample_lines
 from lifecycle import TABLE
 from tests.factories import T0
 from tests.store.helpers import seed_detail, status_webhook
@@ -173,7 +173,7 @@ def test_svg_without_graphviz_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) 
 
 def test_the_console_script_is_declared_and_python_m_works() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert project["project"]["scripts"]["order-lifecycle"] == "adapters.cli:main"
+    assert project["project"]["scripts"]["order-lifecycle"] == "adapters.entrypoints.cli:main"
     result = subprocess.run(
         [sys.executable, "-m", "adapters", "--help"], capture_output=True, text=True, check=True
     )

@@ -8,7 +8,7 @@ import sys
 from collections import Counter
 from datetime import timedelta
 
-from adapters.local_partners import local_partners
+from adapters.sandbox.local_partners import local_partners
 from adapters.service import OrderService
 from adapters.store import OutboxStatus, Store
 from tests.factories import T0, at

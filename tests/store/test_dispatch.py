@@ -7,17 +7,11 @@ from datetime import timedelta
 
 import httpx
 
-from adapters.dispatch import (
-    SFCC_ORDER_NO,
-    Backoff,
-    Dispatcher,
-    EffectContext,
-    build_executors,
-)
 from adapters.errors import RejectedError, RetryableError
-from adapters.local_partners import local_partners
-from adapters.service import OrderService
+from adapters.sandbox.local_partners import local_partners
+from adapters.service import SFCC_ORDER_NO, Backoff, Dispatcher, EffectContext, OrderService
 from adapters.store import OutboxStatus, Store
+from adapters.wiring import build_executors
 from lifecycle import Effect
 from tests.factories import T0, at
 from tests.store.helpers import cancel_webhook, seed_detail, seller, status_webhook

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.errors import InvalidSignature
+from adapters.partners.tiktok_shop import webhook_signature
 from adapters.service import OrderService
 from adapters.store import (
     Change,
@@ -28,7 +29,6 @@ from adapters.store import (
     order_from_json,
     order_to_json,
 )
-from adapters.tiktok_shop import webhook_signature
 from lifecycle import (
     ApproveTikTokCancellation,
     CreateSfccOrder,
@@ -330,7 +330,7 @@ def test_seed_reread_brings_a_stored_order_to_the_reported_status(store: Store) 
     later = attrs.evolve(
         order, status=OrderStatus.AWAITING_SHIPMENT, paid_at=T0, updated_at=at(hours=1)
     )
-    from adapters.tiktok_shop import detail_from_order
+    from adapters.partners.tiktok_shop import detail_from_order
 
     result = svc.seed(detail_from_order(later), shop_id="S1")
     assert result.outcome is InputOutcome.APPLIED
@@ -447,8 +447,8 @@ def test_pending_lists_unprocessed_inputs_of_one_kind_oldest_first(store: Store)
 
 def test_replaying_in_batches_gives_what_replaying_input_by_input_gives(tmp_path: object) -> None:
     """Batches change when the store commits, never what it ends up holding."""
-    from adapters.demo import sample_lines
-    from adapters.replay import replay
+    from adapters.sandbox.demo import sample_lines
+    from adapters.service import replay
 
     lines = sample_lines()
     stores = [SqliteStore(f"{tmp_path}/one.db"), SqliteStore(f"{tmp_path}/batched.db")]

@@ -35,10 +35,7 @@ import cattrs
 import httpx
 from attrs import field, frozen
 
-from lifecycle import LineStatus, Order, OrderLine, SyncOrderInfo
-
-from ._http import RetryPolicy
-from ._outbound import (
+from adapters.http._outbound import (
     Call,
     Envelope,
     InvalidPayload,
@@ -55,6 +52,8 @@ from ._outbound import (
     to_decimal,
     wire_money,
 )
+from adapters.http._retry import RetryPolicy
+from lifecycle import LineStatus, Order, OrderLine, SyncOrderInfo
 
 __all__ = [
     "MANDATORY",

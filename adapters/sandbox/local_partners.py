@@ -19,9 +19,11 @@ from typing import Any
 
 from attrs import define
 
-from adapters._http import RetryPolicy
-from adapters.dispatch import PartnerSettings, TikTokShopPartner
-from adapters.events_api import EventsApiSettings
+from adapters.http import RetryPolicy
+from adapters.partners.events_api import EventsApiSettings
+from adapters.partners.sfcc import SfccSettings
+from adapters.partners.sync_order_info import SyncOrderInfoSettings
+from adapters.partners.tiktok_shop import TikTokShopSettings
 from adapters.sandbox import Received, SandboxServer
 from adapters.sandbox.reporting import (
     EVENTS_PATH,
@@ -31,9 +33,7 @@ from adapters.sandbox.reporting import (
 )
 from adapters.sandbox.sfcc import TOKEN_PATH, SfccState, sfcc_routes
 from adapters.sandbox.tiktok_shop import TikTokShopSandboxState, tiktok_shop_sandbox
-from adapters.sfcc import SfccSettings
-from adapters.sync_order_info import SyncOrderInfoSettings
-from adapters.tiktok_shop import TikTokShopSettings
+from adapters.wiring import PartnerSettings, TikTokShopPartner
 
 __all__ = ["SANDBOX_CREDENTIALS", "LocalPartners", "local_partners", "sandbox_settings"]
 

@@ -43,10 +43,7 @@ import httpx
 import phonenumbers
 from attrs import field, frozen
 
-from lifecycle import LineStatus, Order, OrderLine, ReportTikTokEvent
-
-from ._http import RetryPolicy
-from ._outbound import (
+from adapters.http._outbound import (
     Call,
     Envelope,
     MoneyFormat,
@@ -56,6 +53,8 @@ from ._outbound import (
     send,
     wire_money,
 )
+from adapters.http._retry import RetryPolicy
+from lifecycle import LineStatus, Order, OrderLine, ReportTikTokEvent
 
 __all__ = [
     "EVENTS_URL",

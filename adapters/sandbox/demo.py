@@ -1,7 +1,7 @@
 """`order-lifecycle demo`: the bundled sample, end to end, against the local partner fakes.
 
-It starts every partner fake on 127.0.0.1 (`adapters.local_partners`),
-replays `adapters/samples/demo.jsonl` (made by `scripts/make_demo_sample.py`)
+It starts every partner fake on 127.0.0.1 (`adapters.sandbox.local_partners`),
+replays `adapters/sandbox/samples/demo.jsonl` (made by `scripts/make_demo_sample.py`)
 into a fresh SQLite file, dispatches the outbox over real HTTP, and prints a
 table of the orders and of the partner calls made. Exit status 0 when every
 effect was delivered, 1 when any is left as a dead letter.
@@ -18,11 +18,10 @@ from typing import TextIO
 
 import httpx
 
-from adapters.dispatch import Dispatcher, build_executors
-from adapters.local_partners import local_partners
-from adapters.replay import replay
-from adapters.service import OrderService
+from adapters.sandbox.local_partners import local_partners
+from adapters.service import Dispatcher, OrderService, replay
 from adapters.store import OutboxStatus, SqliteStore
+from adapters.wiring import build_executors
 
 __all__ = ["SAMPLE", "run_demo", "sample_lines"]
 
@@ -40,7 +39,8 @@ _PATH_IDS = (
 
 def sample_lines() -> list[str]:
     """The bundled sample, one input per line."""
-    text = resources.files("adapters").joinpath("samples", SAMPLE).read_text(encoding="utf-8")
+    sample = resources.files("adapters.sandbox").joinpath("samples", SAMPLE)
+    text = sample.read_text(encoding="utf-8")
     return text.splitlines()
 
 

@@ -37,6 +37,15 @@ import attrs
 from attrs import field, frozen
 
 from adapters.errors import InboundError, MalformedPayload, UntimelyWebhook
+from adapters.partners.tiktok_shop import (
+    AuthorizationExpiring,
+    PackageUpdated,
+    SellerDeauthorized,
+    order_from_detail,
+    parse_webhook,
+    verify_webhook,
+    webhook_commands,
+)
 from adapters.store import (
     AlreadyProcessed,
     Change,
@@ -45,15 +54,6 @@ from adapters.store import (
     Store,
     StoreError,
     VersionConflict,
-)
-from adapters.tiktok_shop import (
-    AuthorizationExpiring,
-    PackageUpdated,
-    SellerDeauthorized,
-    order_from_detail,
-    parse_webhook,
-    verify_webhook,
-    webhook_commands,
 )
 from lifecycle import (
     DEFAULT_POLICY,

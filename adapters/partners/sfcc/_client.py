@@ -42,6 +42,19 @@ import httpx
 from attrs import field, frozen
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from adapters.errors import AuthenticationError, RejectedError, RetryableError
+from adapters.http._outbound import (
+    Call,
+    InvalidPayload,
+    MoneyFormat,
+    Problem,
+    asend,
+    response_json,
+    send,
+    text_of,
+    wire_money,
+)
+from adapters.http._retry import RetryPolicy, status_error
 from lifecycle import (
     CreateSfccOrder,
     Effect,
@@ -54,20 +67,6 @@ from lifecycle import (
     UpdateSfccReturn,
     UpdateSfccShipping,
 )
-
-from ._http import RetryPolicy, status_error
-from ._outbound import (
-    Call,
-    InvalidPayload,
-    MoneyFormat,
-    Problem,
-    asend,
-    response_json,
-    send,
-    text_of,
-    wire_money,
-)
-from .errors import AuthenticationError, RejectedError, RetryableError
 
 __all__ = [
     "CARTRIDGE_PRESET",

@@ -23,19 +23,19 @@ from typing import Any, Generic, TypeVar
 import httpx
 from attrs import field, frozen
 
-from adapters._http import (
-    RetryPolicy,
-    acall_with_retries,
-    call_with_retries,
-    status_error,
-    transport_error,
-)
 from adapters.errors import (
     AuthenticationError,
     MalformedPayload,
     PartnerError,
     RejectedError,
     RetryableError,
+)
+from adapters.http import (
+    RetryPolicy,
+    acall_with_retries,
+    call_with_retries,
+    status_error,
+    transport_error,
 )
 from lifecycle import (
     ApproveTikTokCancellation,

@@ -35,18 +35,21 @@ import httpx
 import psycopg
 from cattrs.errors import StructureHandlerNotFoundError as StructureError
 
-from adapters.dispatch import (
-    Backoff,
-    Dispatcher,
-    PartnerSettings,
-    TikTokShopPartner,
-    build_executors,
-)
 from adapters.errors import AdapterError
-from adapters.events_api import EventsApiSettings
-from adapters.replay import BadLine, LineResult, ReplayReport, parse_time, replay
-from adapters.service import OrderService
-from adapters.sfcc import SfccSettings
+from adapters.partners.events_api import EventsApiSettings
+from adapters.partners.sfcc import SfccSettings
+from adapters.partners.sync_order_info import SyncOrderInfoSettings
+from adapters.partners.tiktok_shop import TikTokShopSettings
+from adapters.service import (
+    Backoff,
+    BadLine,
+    Dispatcher,
+    LineResult,
+    OrderService,
+    ReplayReport,
+    parse_time,
+    replay,
+)
 from adapters.store import (
     DEFAULT_URL,
     OutboxStatus,
@@ -55,8 +58,7 @@ from adapters.store import (
     effect_to_dict,
     open_store,
 )
-from adapters.sync_order_info import SyncOrderInfoSettings
-from adapters.tiktok_shop import TikTokShopSettings
+from adapters.wiring import PartnerSettings, TikTokShopPartner, build_executors
 from lifecycle import (
     EVENTS,
     TABLE,
@@ -328,7 +330,7 @@ def load_partners(path: Path) -> PartnerSettings:
 
 def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.sandbox:
-        from adapters.local_partners import sandbox_settings
+        from adapters.sandbox.local_partners import sandbox_settings
 
         partners = sandbox_settings(args.sandbox)
     elif args.partners:
@@ -386,7 +388,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         import uvicorn
     except ImportError:
         raise CliError("serve needs uvicorn: pip install 'tiktok-order-lifecycle[serve]'") from None
-    from adapters.webhook_app import WebhookApp
+    from adapters.entrypoints.webhook_app import WebhookApp
 
     key, secret = os.environ.get(APP_KEY_ENV), os.environ.get(APP_SECRET_ENV)
     if not key or not secret:
@@ -479,7 +481,7 @@ def _diagram(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from adapters.local_partners import SANDBOX_CREDENTIALS, local_partners
+    from adapters.sandbox.local_partners import SANDBOX_CREDENTIALS, local_partners
 
     with local_partners(port=args.port) as partners:
         out.write(f"sandbox listening on {partners.url}\n")
@@ -496,7 +498,7 @@ def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from adapters.demo import run_demo
+    from adapters.sandbox.demo import run_demo
 
     return run_demo(Path(args.db_file), out, err)
 

@@ -33,7 +33,7 @@ from attrs import field, frozen
 from adapters.errors import AuthenticationError
 
 PARTNER = "tiktok_shop"
-log = logging.getLogger("adapters.tiktok_shop")
+log = logging.getLogger("adapters.partners.tiktok_shop")
 
 #: Paths that take no `shop_cipher` (DESIGN section 5).
 NO_SHOP_CIPHER_PREFIXES: tuple[str, ...] = ("/authorization/", "/seller/")

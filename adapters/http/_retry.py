@@ -20,7 +20,7 @@ import httpx
 import stamina
 from attrs import frozen
 
-from .errors import AuthenticationError, PartnerError, RejectedError, RetryableError
+from adapters.errors import AuthenticationError, PartnerError, RejectedError, RetryableError
 
 T = TypeVar("T")
 
