@@ -24,6 +24,10 @@ from ._port import (
     OrderSummary,
     OutboxEntry,
     OutboxStatus,
+    ReadJob,
+    ReadKind,
+    ReadRequest,
+    ReadStatus,
     Receipt,
     ReceiptState,
     SchemaTooNew,
@@ -32,6 +36,7 @@ from ._port import (
     Transition,
     VersionConflict,
     channel_of,
+    waits_for,
 )
 from ._postgres import PostgresStore
 from ._sqlite import SqliteStore
@@ -47,6 +52,10 @@ __all__ = [
     "OutboxEntry",
     "OutboxStatus",
     "PostgresStore",
+    "ReadJob",
+    "ReadKind",
+    "ReadRequest",
+    "ReadStatus",
     "Receipt",
     "ReceiptState",
     "SchemaTooNew",
@@ -61,6 +70,7 @@ __all__ = [
     "open_store",
     "order_from_json",
     "order_to_json",
+    "waits_for",
 ]
 
 #: The default database: a SQLite file in the working directory.

@@ -13,6 +13,11 @@ shared test suite. The tables:
   transition that asked for them, with their delivery state;
 * ``external_refs``: what partners gave back that later calls need (the SFCC
   ``order_no``);
+* ``reads``: the reads of TikTok that inputs wait for (an order's detail, a
+  cancellation, a return), leased, retried and parked like the outbox's
+  effects, one pending job per thing to read;
+* ``marks``: named values the loops keep between runs (the catch-up's
+  watermark);
 * ``schema_version``: the migrations applied.
 
 Errors::
@@ -70,6 +75,11 @@ class InputOutcome(enum.StrEnum):
     DUPLICATE = "duplicate"
     STALE = "stale"
     REJECTED = "rejected"
+    #: it needs something TikTok must be asked first (`InboxEntry.waits_for`);
+    #: it is applied, in arrival order, once that is known
+    WAITING = "waiting"
+    #: a correctly signed webhook of a type the library does not use
+    IGNORED = "ignored"
 
 
 class OutboxStatus(enum.StrEnum):
@@ -79,6 +89,28 @@ class OutboxStatus(enum.StrEnum):
     IN_FLIGHT = "in_flight"
     DONE = "done"
     DEAD = "dead"
+
+
+class ReadKind(enum.StrEnum):
+    """What a read job asks TikTok for."""
+
+    ORDER_DETAIL = "order_detail"  # Get Order Detail, by order id
+    CANCELLATION = "cancellation"  # Search Cancellations, by cancel id
+    RETURN = "return"  # Search Returns, by return id
+
+
+class ReadStatus(enum.StrEnum):
+    """Where one read job stands."""
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    DEAD = "dead"
+
+
+def waits_for(kind: ReadKind, target: str) -> str:
+    """The key an input waiting for a read of `target` is kept under."""
+    return f"{kind.value}:{target}"
 
 
 class ReceiptState(enum.StrEnum):
@@ -119,6 +151,36 @@ class InboxEntry:
     reason: str
     error_type: str
     duplicate_of: int | None
+    waits_for: str | None = None
+
+
+@frozen
+class ReadRequest:
+    """A read an input needs: `kind` of `target` in the shop `shop_id` ('' if unknown)."""
+
+    kind: ReadKind
+    shop_id: str
+    target: str
+
+
+@frozen
+class ReadJob:
+    """One read job, as claimed: `lease_token` fences its completion."""
+
+    id: int
+    kind: ReadKind
+    shop_id: str
+    target: str
+    status: ReadStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    created_at: datetime
+    lease_token: str | None = None
+
+    @property
+    def waits_for(self) -> str:
+        return waits_for(self.kind, self.target)
 
 
 @frozen
@@ -206,14 +268,60 @@ class Store(Protocol):
         ...
 
     def finish(
-        self, inbox_id: int, outcome: InputOutcome, reason: str = "", error_type: str = ""
+        self,
+        inbox_id: int,
+        outcome: InputOutcome,
+        reason: str = "",
+        error_type: str = "",
+        waits_for: str | None = None,
     ) -> bool:
-        """Record an input's outcome when nothing else changes; False if it already had one."""
+        """Record an input's outcome when nothing else changes; False if it already had one.
+
+        `waits_for` goes with `WAITING`: the key of what the input waits for.
+        """
         ...
 
-    def pending(self, kind: str, limit: int = 100) -> list[InboxEntry]:
-        """Inputs of `kind` kept but not processed yet (no outcome), oldest first."""
+    def pending(self, kind: str | None, limit: int = 100) -> list[InboxEntry]:
+        """Inputs (of `kind`, or of every kind) not processed yet, oldest first."""
         ...
+
+    def wake(self, waits_for: str) -> list[InboxEntry]:
+        """Inputs waiting for `waits_for` back to unprocessed: those, oldest first."""
+        ...
+
+    def waiting(self, order_id: str | None = None) -> list[InboxEntry]:
+        """Inputs still waiting (for one order, or all), oldest first."""
+        ...
+
+    def request_reads(self, requests: Sequence[ReadRequest], now: datetime) -> int:
+        """Queue read jobs, one pending job per read at most; how many were new."""
+        ...
+
+    def claim_reads(self, now: datetime, limit: int, lease: timedelta) -> list[ReadJob]:
+        """Take due read jobs, leased until `now + lease` under a fresh lease token."""
+        ...
+
+    def finish_read(self, job_id: int, token: str, now: datetime) -> bool:
+        """Mark a read done, if this claim still holds its lease; False otherwise."""
+        ...
+
+    def retry_read(self, job_id: int, token: str, error: str, at: datetime) -> bool: ...
+
+    def bury_read(self, job_id: int, token: str, error: str, now: datetime) -> bool:
+        """Park a read as dead with its (secret-free) error; its inputs keep waiting."""
+        ...
+
+    def redrive_reads(self, now: datetime, ids: Sequence[int] | None = None) -> int:
+        """Dead reads (all, or these) back to pending with fresh attempts; how many."""
+        ...
+
+    def reads(self, status: ReadStatus | None = None) -> list[ReadJob]: ...
+
+    def mark(self, name: str) -> str | None:
+        """A value the loops keep between runs (a watermark), or `None`."""
+        ...
+
+    def set_mark(self, name: str, value: str, now: datetime) -> None: ...
 
     def load(self, order_id: str) -> Order | None: ...
 

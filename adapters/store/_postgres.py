@@ -18,78 +18,11 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from ._schema import migrations
 from ._sql import Cursor, Executor, SqlStore
 
 #: Arbitrary, fixed: the advisory lock key that serialises this library's migrations.
 _MIGRATION_LOCK = 5_318_008_415
-
-_SCHEMA_1 = (
-    """CREATE TABLE orders (
-        order_id TEXT PRIMARY KEY,
-        status TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        body TEXT NOT NULL,
-        next_timer_at TIMESTAMPTZ,
-        updated_at TIMESTAMPTZ
-    )""",
-    "CREATE INDEX orders_next_timer_at ON orders (next_timer_at) WHERE next_timer_at IS NOT NULL",
-    """CREATE TABLE transitions (
-        order_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        event TEXT NOT NULL,
-        source TEXT NOT NULL,
-        target TEXT NOT NULL,
-        initiator TEXT NOT NULL,
-        origin TEXT NOT NULL,
-        at TIMESTAMPTZ NOT NULL,
-        reason TEXT NOT NULL,
-        params TEXT NOT NULL,
-        PRIMARY KEY (order_id, version)
-    )""",
-    """CREATE TABLE inbox (
-        id BIGSERIAL PRIMARY KEY,
-        kind TEXT NOT NULL,
-        dedup_key TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        received_at TIMESTAMPTZ NOT NULL,
-        order_id TEXT,
-        outcome TEXT,
-        reason TEXT NOT NULL DEFAULT '',
-        error_type TEXT NOT NULL DEFAULT '',
-        duplicate_of BIGINT REFERENCES inbox (id)
-    )""",
-    "CREATE UNIQUE INDEX inbox_first_of_key ON inbox (dedup_key) WHERE duplicate_of IS NULL",
-    "CREATE INDEX inbox_order ON inbox (order_id)",
-    """CREATE TABLE outbox (
-        id BIGSERIAL PRIMARY KEY,
-        order_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        idempotency_key TEXT NOT NULL UNIQUE,
-        effect TEXT NOT NULL,
-        order_body TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL,
-        next_attempt_at TIMESTAMPTZ NOT NULL,
-        last_error TEXT NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL,
-        done_at TIMESTAMPTZ
-    )""",
-    "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
-    "CREATE INDEX outbox_order_channel ON outbox (order_id, channel, id)",
-    """CREATE TABLE external_refs (
-        order_id TEXT NOT NULL,
-        system TEXT NOT NULL,
-        ref TEXT NOT NULL,
-        updated_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (order_id, system)
-    )""",
-)
-
-
-#: The webhook worker asks for unprocessed inputs of one kind, oldest first.
-_SCHEMA_2 = ("CREATE INDEX inbox_pending ON inbox (kind, id) WHERE outcome IS NULL",)
 
 
 def _executor(conn: psycopg.Connection[Any]) -> Executor:
@@ -102,7 +35,9 @@ def _executor(conn: psycopg.Connection[Any]) -> Executor:
 class PostgresStore(SqlStore):
     """The store in PostgreSQL, migrated on open. `dsn` is a libpq URL or key=value string."""
 
-    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = ((1, _SCHEMA_1), (2, _SCHEMA_2))
+    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = migrations(
+        {"time": "TIMESTAMPTZ", "serial": "BIGSERIAL PRIMARY KEY", "ref": "BIGINT"}
+    )
     CLAIM_LOCK = " FOR UPDATE OF o SKIP LOCKED"
 
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 4) -> None:

@@ -16,75 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ._schema import migrations
 from ._sql import Cursor, Executor, SqlStore
-
-_SCHEMA_1 = (
-    """CREATE TABLE orders (
-        order_id TEXT PRIMARY KEY,
-        status TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        body TEXT NOT NULL,
-        next_timer_at TEXT,
-        updated_at TEXT
-    )""",
-    "CREATE INDEX orders_next_timer_at ON orders (next_timer_at) WHERE next_timer_at IS NOT NULL",
-    """CREATE TABLE transitions (
-        order_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        event TEXT NOT NULL,
-        source TEXT NOT NULL,
-        target TEXT NOT NULL,
-        initiator TEXT NOT NULL,
-        origin TEXT NOT NULL,
-        at TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        params TEXT NOT NULL,
-        PRIMARY KEY (order_id, version)
-    )""",
-    """CREATE TABLE inbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind TEXT NOT NULL,
-        dedup_key TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        received_at TEXT NOT NULL,
-        order_id TEXT,
-        outcome TEXT,
-        reason TEXT NOT NULL DEFAULT '',
-        error_type TEXT NOT NULL DEFAULT '',
-        duplicate_of INTEGER REFERENCES inbox (id)
-    )""",
-    "CREATE UNIQUE INDEX inbox_first_of_key ON inbox (dedup_key) WHERE duplicate_of IS NULL",
-    "CREATE INDEX inbox_order ON inbox (order_id)",
-    """CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        order_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        idempotency_key TEXT NOT NULL UNIQUE,
-        effect TEXT NOT NULL,
-        order_body TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL,
-        next_attempt_at TEXT NOT NULL,
-        last_error TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        done_at TEXT
-    )""",
-    "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
-    "CREATE INDEX outbox_order_channel ON outbox (order_id, channel, id)",
-    """CREATE TABLE external_refs (
-        order_id TEXT NOT NULL,
-        system TEXT NOT NULL,
-        ref TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (order_id, system)
-    )""",
-)
-
-
-#: The webhook worker asks for unprocessed inputs of one kind, oldest first.
-_SCHEMA_2 = ("CREATE INDEX inbox_pending ON inbox (kind, id) WHERE outcome IS NULL",)
 
 
 def _utc_text(moment: datetime) -> str:
@@ -100,7 +33,9 @@ class SqliteStore(SqlStore):
     open one store per process.
     """
 
-    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = ((1, _SCHEMA_1), (2, _SCHEMA_2))
+    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = migrations(
+        {"time": "TEXT", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "ref": "INTEGER"}
+    )
 
     def __init__(self, path: str | Path = ":memory:", *, busy_timeout: float = 30.0) -> None:
         self.path = str(path)

@@ -17,6 +17,7 @@ from adapters.store import (
     Change,
     InputOutcome,
     OutboxStatus,
+    PostgresStore,
     ReceiptState,
     SchemaTooNew,
     SqliteStore,
@@ -68,11 +69,35 @@ def test_a_new_store_is_migrated_to_the_latest_schema_and_reopening_keeps_it(
     store_url: str,
 ) -> None:
     first = open_store(store_url)
-    assert first.schema_version() == 2
+    assert first.schema_version() == 3
     first.close()
     again = open_store(store_url)
-    assert again.schema_version() == 2
+    assert again.schema_version() == 3
     again.close()
+
+
+def test_a_database_of_the_previous_schema_is_migrated_keeping_its_inputs(
+    store_url: str,
+) -> None:
+    """A store made before live sync (schema 2) gains the read jobs and keeps its inbox."""
+    sqlite = store_url.startswith("sqlite:///")
+    latest: type[SqliteStore | PostgresStore] = SqliteStore if sqlite else PostgresStore
+
+    class Previous(latest):  # type: ignore[misc,valid-type]
+        MIGRATIONS = latest.MIGRATIONS[:2]
+
+    old = Previous(store_url.removeprefix("sqlite:///") if sqlite else store_url)
+    assert old.schema_version() == 2
+    receipt = old.receive("webhook", "k1", "{}", T0, "O1")
+    old.close()
+    upgraded = open_store(store_url)
+    try:
+        assert upgraded.schema_version() == 3
+        [kept] = upgraded.inbox("O1")
+        assert (kept.id, kept.waits_for) == (receipt.inbox_id, None)
+        assert upgraded.reads() == []
+    finally:
+        upgraded.close()
 
 
 def test_a_database_from_a_newer_library_is_refused(store: Store, store_url: str) -> None:
