@@ -226,6 +226,13 @@ class Store(Protocol):
         """Inputs of `kind` kept but not processed yet (no outcome), oldest first."""
         ...
 
+    def webhook_shop(self, order_id: str) -> str | None:
+        """The `shop_id` of the earliest webhook about `order_id` in the inbox, if any.
+
+        TikTok's order detail does not name its shop; a webhook's envelope does.
+        """
+        ...
+
     def load(self, order_id: str) -> Order | None: ...
 
     def version(self, order_id: str) -> int | None:
