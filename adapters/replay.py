@@ -7,6 +7,9 @@ Each line is one of:
 * `{"order_detail": {...}}`: one order object as Get Order Detail returns it,
   which seeds the order (or re-reads a stored one); `shop_id` and
   `extensions` (the OMS's own data) may stand beside it;
+* a whole Get Order Detail (or Search Orders) response, `{"code": 0,
+  "data": {"orders": [...]}, ...}`, bare or as the `order_detail`: each of
+  its orders is seeded as if it stood on a line of its own;
 * `{"command": EVENT, "order_id": ..., "initiator": ..., "at": ISO-8601, ...}`:
   an OMS action, its parameters beside it under TikTok's names
   (`line_item_ids`, `package_id`, `tracking_number`, `shipping_provider_id`,
@@ -157,8 +160,17 @@ def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
         extensions = raw.get("extensions")
         if extensions is not None and not isinstance(extensions, dict):
             raise BadLine("extensions must be an object")
+        if _is_response(detail):
+            if extensions is not None:
+                raise BadLine(
+                    "extensions belong to one order: put them beside a single order_detail,"
+                    " not beside a whole response"
+                )
+            return "order_detail", _seed_each(service, detail, raw.get("shop_id"))
         result = service.seed(detail, shop_id=raw.get("shop_id"), extensions=extensions)
         return "order_detail", (result,)
+    if _is_response(raw):
+        return "order_detail", _seed_each(service, raw, None)
     if "command" in raw:
         return "command", (service.command(_command(raw), raw=raw),)
     if "tick" in raw:
@@ -167,8 +179,36 @@ def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
         return "webhook", (service.webhook(text.encode()),)
     raise BadLine(
         "not an input: expected a TikTok webhook envelope (type, shop_id, timestamp, data),"
-        " order_detail, command or tick"
+        " order_detail, a Get Order Detail response (code, data.orders), command or tick"
     )
+
+
+def _is_response(raw: Mapping[str, Any]) -> bool:
+    """TikTok's response envelope (`code`, `message`, `request_id`, `data`), not one order."""
+    return "code" in raw and "data" in raw and "id" not in raw
+
+
+def _seed_each(
+    service: OrderService, response: Mapping[str, Any], shop_id: Any
+) -> tuple[Result, ...]:
+    """Seed every order of a Get Order Detail response; the whole line is bad if it is."""
+    code = response["code"]
+    if code != 0 or isinstance(code, bool):
+        message = response.get("message")
+        raise BadLine(
+            f"a Get Order Detail response with code {code!r} ({message!r}) holds no orders;"
+            " only code 0 is success"
+        )
+    data = response["data"]
+    orders = data.get("orders") if isinstance(data, dict) else None
+    if not isinstance(orders, list):
+        raise BadLine("a Get Order Detail response needs data.orders, a list of order objects")
+    for index, order in enumerate(orders):
+        if not isinstance(order, dict):
+            raise BadLine(
+                f"data.orders[{index}] must be an order object, got {type(order).__name__}"
+            )
+    return tuple(service.seed(order, shop_id=shop_id) for order in orders)
 
 
 def replay(

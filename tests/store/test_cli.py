@@ -16,6 +16,7 @@ import pytest
 
 from adapters.cli import GraphvizMissing, diagram, main
 from adapters.demo import sample_lines
+from adapters.store import open_store
 from lifecycle import TABLE
 from tests.factories import T0
 from tests.store.helpers import seed_detail, status_webhook
@@ -106,6 +107,56 @@ def test_replay_summary_counts_statuses_effects_and_rejections(tmp_path: Path) -
     # Replaying the same file again changes nothing: every input is a duplicate.
     _, again, _ = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
     assert json.loads(again)["history"][-1]["event"] == "ship"
+
+
+def test_a_whole_get_order_detail_response_seeds_each_of_its_orders(tmp_path: Path) -> None:
+    """A response line, bare or as the order_detail, seeds every order in `data.orders`."""
+    response = {
+        "code": 0,
+        "message": "Success",
+        "request_id": "202611201000",
+        "data": {"orders": [seed_detail("A1"), seed_detail("A2")]},
+    }
+    wrapped = {"code": 0, "data": {"orders": [seed_detail("B1")]}}
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(
+        json.dumps(response)
+        + "\n"
+        + json.dumps({"order_detail": wrapped, "shop_id": "S7"})
+        + "\n"
+        + json.dumps(response)  # the same orders again: duplicates, nothing new
+        + "\n"
+    )
+    code, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
+    assert (code, err) == (0, "")
+    assert [json.loads(line)["order_id"] for line in out.splitlines()] == ["A1", "A2", "B1"]
+    with open_store(f"sqlite:///{tmp_path}/x.db") as store:
+        assert [store.load(o).shop_id for o in ("A1", "B1")] == [None, "S7"]  # type: ignore[union-attr]
+    _, summary, _ = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/y.db")
+    assert summary.startswith("3 inputs: 3 applied, 2 duplicate\n")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ({"code": 36009003, "message": "Internal error", "data": {}}, "code 36009003"),
+        ({"code": 0, "data": {"orders": {"id": "A1"}}}, "needs data.orders, a list"),
+        ({"code": 0, "data": {"orders": [seed_detail("A1"), "A2"]}}, r"data.orders\[1\]"),
+        (
+            {"order_detail": {"code": 0, "data": {"orders": []}}, "extensions": {"a": 1}},
+            "extensions belong to one order",
+        ),
+    ],
+)
+def test_a_response_that_is_not_a_successful_list_of_orders_is_a_bad_line(
+    tmp_path: Path, line: dict[str, object], message: str
+) -> None:
+    """No order of such a line is seeded, and the message names what is wrong."""
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(json.dumps(line) + "\n")
+    _, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
+    assert out == ""
+    assert re.search(f"line 1: BadLine: .*{message}", err), err
 
 
 def test_allowed_history_and_tick_read_the_same_database(tmp_path: Path) -> None:
