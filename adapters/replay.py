@@ -13,7 +13,8 @@ Each line is one of:
 * `{"command": EVENT, "order_id": ..., "initiator": ..., "at": ISO-8601, ...}`:
   an OMS action, its parameters beside it under TikTok's names
   (`line_item_ids`, `package_id`, `tracking_number`, `shipping_provider_id`,
-  `cancel_id`, `return_id`, `reason`, ...), optionally an `origin`;
+  `cancel_id`, `return_id`, `reason`, ...), optionally an `origin`; the
+  initiator and origin in any case (`seller` or `SELLER`);
 * `{"tick": ISO-8601}`: advance the clock, applying the timers due then.
 
 A line that is not one of these raises `BadLine` naming what is wrong; the
@@ -115,20 +116,26 @@ def parse_time(value: Any, what: str) -> datetime:
     return moment
 
 
+def _upper(value: Any) -> Any:
+    """Initiators and origins in any case, as `allowed --initiator seller` takes them."""
+    return value.upper() if isinstance(value, str) else value
+
+
 def _command(raw: Mapping[str, Any]) -> Command:
     missing = [key for key in ("command", "order_id", "initiator", "at") if raw.get(key) is None]
     if missing:
         raise BadLine(f"a command line needs {', '.join(missing)}")
     try:
-        initiator = Initiator(raw["initiator"])
+        initiator = Initiator(_upper(raw["initiator"]))
     except ValueError:
         raise BadLine(
             f"unknown initiator {raw['initiator']!r}; expected one of {', '.join(Initiator)}"
+            " (in any case)"
         ) from None
     origin = None
     if raw.get("origin") is not None:
         try:
-            origin = Origin(raw["origin"])
+            origin = Origin(_upper(raw["origin"]))
         except ValueError:
             raise BadLine(
                 f"unknown origin {raw['origin']!r}; expected one of {', '.join(Origin)}"
@@ -172,7 +179,12 @@ def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
     if _is_response(raw):
         return "order_detail", _seed_each(service, raw, None)
     if "command" in raw:
-        return "command", (service.command(_command(raw), raw=raw),)
+        command = _command(raw)
+        # Spelled as the enums spell them, so `seller` and `SELLER` lines deduplicate.
+        document = {**raw, "initiator": command.initiator.value}
+        if command.origin is not None:
+            document["origin"] = command.origin.value
+        return "command", (service.command(command, raw=document),)
     if "tick" in raw:
         return "tick", tuple(service.tick(parse_time(raw["tick"], "tick")))
     if raw.keys() >= _WEBHOOK_KEYS:

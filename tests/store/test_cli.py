@@ -159,6 +159,37 @@ def test_a_response_that_is_not_a_successful_list_of_orders_is_a_bad_line(
     assert re.search(f"line 1: BadLine: .*{message}", err), err
 
 
+def test_replay_lines_name_initiator_and_origin_in_any_case(tmp_path: Path) -> None:
+    """`"initiator": "seller"` is SELLER, as `allowed --initiator seller` is; spellings dedupe."""
+    cancel = {
+        "command": "cancel",
+        "order_id": ORDER,
+        "at": "2026-11-20T09:40:00Z",
+        "reason": "out of stock",
+    }
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(
+        "\n".join(
+            [
+                json.dumps({"order_detail": seed_detail(ORDER), "shop_id": "S1"}),
+                status_webhook(ORDER, "ON_HOLD", T0).decode(),
+                json.dumps({**cancel, "initiator": "seller", "origin": "oms"}),
+                json.dumps({**cancel, "initiator": "SELLER", "origin": "OMS"}),
+                json.dumps({**cancel, "initiator": "robot"}),
+            ]
+        )
+        + "\n"
+    )
+    _, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
+    [document] = [json.loads(line) for line in out.splitlines()]
+    assert document["status"] == "CANCELLED"
+    assert document["history"][-1]["initiator"] == "SELLER"
+    assert document["rejected"] == []
+    assert "line 5: BadLine: unknown initiator 'robot'; expected one of BUYER, SELLER" in err
+    _, summary, _ = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/y.db")
+    assert "1 duplicate" in summary
+
+
 def test_allowed_history_and_tick_read_the_same_database(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path}/x.db"
     inputs = tmp_path / "in.jsonl"
