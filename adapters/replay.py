@@ -78,8 +78,13 @@ class ReplayReport:
         return list(self._orders)
 
     def add(self, line: LineResult) -> None:
-        """Count one line's results; list it if it was bad or rejected."""
-        self.inputs += 1
+        """Count one line's results; list it if it was bad or rejected.
+
+        A line is one input, except a Get Order Detail response, each of whose
+        orders is one (as each is kept in the inbox on its own), so that the
+        outcomes add up to the inputs.
+        """
+        self.inputs += len(line.results) if line.kind == "order_detail" else 1
         if line.error_type:
             self._counts["bad line"] += 1
             self._rejected.append((line.line, None, line.error_type, line.reason))

@@ -133,7 +133,7 @@ def test_a_whole_get_order_detail_response_seeds_each_of_its_orders(tmp_path: Pa
     with open_store(f"sqlite:///{tmp_path}/x.db") as store:
         assert [store.load(o).shop_id for o in ("A1", "B1")] == [None, "S7"]  # type: ignore[union-attr]
     _, summary, _ = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/y.db")
-    assert summary.startswith("3 inputs: 3 applied, 2 duplicate\n")
+    assert summary.startswith("5 inputs: 3 applied, 2 duplicate\n")  # each order is an input
 
 
 @pytest.mark.parametrize(
