@@ -74,6 +74,8 @@ __all__ = ["CliError", "GraphvizMissing", "diagram", "main"]
 DB_ENV = "ORDER_LIFECYCLE_DB"
 #: Orders a replay keeps parsed between inputs (checked against the stored version).
 REPLAY_ORDER_CACHE = 10_000
+#: Rejected inputs a replay lists on the terminal; `--json` gives every one.
+REPLAY_SHOWN_REJECTIONS = 20
 #: Where `serve` reads the TikTok app's credentials (never from the command line,
 #: where every user of the machine could read them).
 APP_KEY_ENV = "TIKTOK_APP_KEY"
@@ -163,23 +165,41 @@ def order_documents(store: Store, report: ReplayReport) -> list[dict[str, Any]]:
 
 
 def _summary(store: Store, report: ReplayReport, out: TextIO) -> None:
+    """Outcomes, the stored orders the replay touched by status, effects, rejections.
+
+    Statuses are counted from the orders as stored; an order some input named
+    but the store does not hold (its seeding was rejected) is counted apart.
+    """
     order_ids = report.order_ids
     statuses = Counter(store.status_counts(order_ids))
     kinds = Counter(store.effect_counts(order_ids))
     outcomes = report.outcomes()
     out.write(f"{report.inputs} inputs: ")
     out.write(", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) + "\n")
-    out.write(f"\norders by status ({len(order_ids)} orders)\n")
+    stored = sum(statuses.values())
+    out.write(f"\norders by status ({stored} orders)\n")
     for status in OrderStatus:
         if statuses[status.value]:
             out.write(f"  {status.value:<22}{statuses[status.value]:>5}\n")
+    if len(order_ids) > stored:
+        out.write(f"  {'(not in the store)':<22}{len(order_ids) - stored:>5}\n")
     out.write(f"\neffects by kind ({sum(kinds.values())} effects)\n")
     for kind, count in sorted(kinds.items()):
         out.write(f"  {kind:<28}{count:>5}\n")
     rejected = report.rejected()
     out.write(f"\ninputs rejected ({len(rejected)})\n")
-    for line, rejected_id, error_type, reason in rejected:
+    for line, rejected_id, error_type, reason in rejected[:REPLAY_SHOWN_REJECTIONS]:
         out.write(f"  line {line}: {rejected_id or '-'}: {error_type}: {reason}\n")
+    if len(rejected) > REPLAY_SHOWN_REJECTIONS:
+        more = len(rejected) - REPLAY_SHOWN_REJECTIONS
+        out.write(f"  ... and {more} more (--json for all)\n")
+    if rejected:
+        out.write(f"\nexit status 1: {_rejected_inputs(rejected)}\n")
+
+
+def _rejected_inputs(rejected: Sequence[object]) -> str:
+    count = len(rejected)
+    return f"{count} input{'s were' if count != 1 else ' was'} rejected"
 
 
 def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -191,8 +211,16 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror}") from None
 
+    bad_lines = 0
+
     def skipped(line: LineResult) -> None:
-        err.write(f"line {line.line}: {line.error_type}: {line.reason} (skipped)\n")
+        # With --json this is the only record of a bad line; otherwise the summary lists it.
+        nonlocal bad_lines
+        bad_lines += 1
+        if args.json or bad_lines <= REPLAY_SHOWN_REJECTIONS:
+            err.write(f"line {line.line}: {line.error_type}: {line.reason} (skipped)\n")
+        elif bad_lines == REPLAY_SHOWN_REJECTIONS + 1:
+            err.write("... more bad lines are skipped (the summary counts them; --json for all)\n")
 
     with source, _opened(args.db) as store:
         service = OrderService(store, shop_id=args.shop_id, order_cache=REPLAY_ORDER_CACHE)
@@ -206,7 +234,10 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 out.write(json.dumps(document, sort_keys=False) + "\n")
         else:
             _summary(store, report, out)
-    return 0
+    rejected = report.rejected()
+    if rejected and args.json:
+        err.write(f"order-lifecycle replay: {_rejected_inputs(rejected)} (exit status 1)\n")
+    return 1 if rejected else 0
 
 
 # --------------------------------------------------------------------------- orders

@@ -66,7 +66,7 @@ def write_inputs(path: Path) -> Path:
 def test_replay_json_prints_one_object_per_order_with_the_documented_keys(tmp_path: Path) -> None:
     inputs = write_inputs(tmp_path / "in.jsonl")
     code, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
-    assert code == 0
+    assert code == 1  # a line was rejected
     [document] = [json.loads(line) for line in out.splitlines()]
     assert list(document) == [
         "order_id",
@@ -94,19 +94,56 @@ def test_replay_json_prints_one_object_per_order_with_the_documented_keys(tmp_pa
     assert rejected["error_type"] == "InvalidParameters"
     assert "bogus" in rejected["reason"]
     assert "line 4: BadLine: not JSON" in err
+    assert err.endswith("order-lifecycle replay: 2 inputs were rejected (exit status 1)\n")
 
 
 def test_replay_summary_counts_statuses_effects_and_rejections(tmp_path: Path) -> None:
     inputs = write_inputs(tmp_path / "in.jsonl")
     code, out, _ = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db")
-    assert code == 0
+    assert code == 1
     assert "1 duplicate" in out
     assert "PARTIALLY_SHIPPING" in out
     assert "ShipTikTokPackage" in out
     assert "inputs rejected (2)" in out
+    assert out.endswith("\nexit status 1: 2 inputs were rejected\n")
     # Replaying the same file again changes nothing: every input is a duplicate.
     _, again, _ = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
     assert json.loads(again)["history"][-1]["event"] == "ship"
+
+
+def test_a_terminal_summary_lists_twenty_rejections_and_json_gives_all(tmp_path: Path) -> None:
+    """25 bad lines: 20 listed, then how many more; --json leaves none out (on stderr)."""
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text("".join(f"[{n}]\n" for n in range(25)))
+    code, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db")
+    assert code == 1
+    listed = [line for line in out.splitlines() if line.startswith("  line ")]
+    assert [line.split(":")[0] for line in listed] == [f"  line {n}" for n in range(1, 21)]
+    assert "\n  ... and 5 more (--json for all)\n" in out
+    assert out.endswith("exit status 1: 25 inputs were rejected\n")
+    assert err.count("(skipped)") == 20
+    assert "... more bad lines are skipped" in err
+    code, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
+    assert (code, out) == (1, "")
+    assert err.count("(skipped)") == 25
+
+
+def test_orders_by_status_counts_the_stored_orders_and_apart_those_never_stored(
+    tmp_path: Path,
+) -> None:
+    """A webhook about an order never seeded names it, but it has no status to count."""
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(
+        json.dumps({"order_detail": seed_detail(ORDER)})
+        + "\n"
+        + status_webhook("576461413000000099", "ON_HOLD", T0).decode()
+        + "\n"
+    )
+    code, out, _ = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db")
+    assert code == 1
+    assert "\norders by status (1 orders)\n  UNPAID                    1\n" in out
+    assert "\n  (not in the store)        1\n" in out
+    assert "line 2: 576461413000000099: UnknownOrder: " in out
 
 
 def test_a_whole_get_order_detail_response_seeds_each_of_its_orders(tmp_path: Path) -> None:
@@ -154,8 +191,8 @@ def test_a_response_that_is_not_a_successful_list_of_orders_is_a_bad_line(
     """No order of such a line is seeded, and the message names what is wrong."""
     inputs = tmp_path / "in.jsonl"
     inputs.write_text(json.dumps(line) + "\n")
-    _, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
-    assert out == ""
+    code, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
+    assert (code, out) == (1, "")
     assert re.search(f"line 1: BadLine: .*{message}", err), err
 
 
@@ -180,7 +217,8 @@ def test_replay_lines_name_initiator_and_origin_in_any_case(tmp_path: Path) -> N
         )
         + "\n"
     )
-    _, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
+    code, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db", "--json")
+    assert code == 1  # the robot
     [document] = [json.loads(line) for line in out.splitlines()]
     assert document["status"] == "CANCELLED"
     assert document["history"][-1]["initiator"] == "SELLER"
@@ -199,7 +237,7 @@ def test_allowed_history_and_tick_read_the_same_database(tmp_path: Path) -> None
         + status_webhook(ORDER, "ON_HOLD", T0).decode()
         + "\n"
     )
-    assert run("replay", str(inputs), "--db", db)[0] == 0
+    assert run("replay", str(inputs), "--db", db)[0] == 0  # nothing rejected
     code, out, _ = run(
         "allowed", ORDER, "--initiator", "seller", "--db", db, "--now", "2026-11-20T09:40:00Z"
     )
