@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import types
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -113,24 +114,93 @@ def _opened(url: str | None) -> Iterator[Store]:
 
 
 class _Progress:
-    """A one-line progress bar on a terminal; nothing otherwise."""
+    """A one-line progress bar with rate and time left, on a terminal; nothing otherwise.
 
-    def __init__(self, total: int, stream: TextIO) -> None:
+    Redrawn at most every `interval` seconds of `clock` (and at the last
+    line), so a fast replay does not spend its time writing to the terminal.
+    The rate is the average since the start, which keeps the estimate steady.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = 0.1,
+        columns: int | None = None,
+    ) -> None:
         self.total = max(total, 1)
         self.stream = stream
         self.enabled = stream.isatty()
+        self.clock = clock
+        self.interval = interval
+        columns = columns or (_columns(stream) if self.enabled else 80)
+        # Fixed, so the bar does not jump as the counts and the rate grow.
+        self.width = max(10, min(40, columns - 2 * len(str(self.total)) - 40))
+        self.started: float | None = None  # the first line, not the store's opening
+        self.done = 0
+        self._drawn_at: float | None = None
 
     def __call__(self, done: int) -> None:
-        if not self.enabled or (done % 25 and done != self.total):
+        self.done = done
+        if not self.enabled:
             return
-        width = 30
-        filled = width * done // self.total
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total}")
-        self.stream.flush()
+        now = self.clock()
+        if self.started is None:
+            self.started = now
+        if (
+            self._drawn_at is not None
+            and now - self._drawn_at < self.interval
+            and done != self.total
+        ):
+            return
+        self._draw(now)
+
+    def note(self, text: str) -> None:
+        """Write a line of its own (a skipped line's message) above the bar."""
+        if self.enabled and self._drawn_at is not None:
+            self.stream.write("\r\x1b[K" + text)
+            self._draw(self.clock())
+        else:
+            self.stream.write(text)
 
     def close(self) -> None:
         if self.enabled:
+            self._draw(self.clock(), finished=True)
             self.stream.write("\n")
+            self.stream.flush()
+
+    def _draw(self, now: float, *, finished: bool = False) -> None:
+        self._drawn_at = now
+        elapsed = now - (now if self.started is None else self.started)
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        if finished:
+            tail = f"{rate:,.0f} lines/s, took {_duration(elapsed)}"
+        else:
+            left = (self.total - self.done) / rate if rate else None
+            tail = f"{rate:,.0f} lines/s, {_duration(left)} left"
+        filled = self.width * min(self.done, self.total) // self.total
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {self.done}/{self.total} {tail}\x1b[K")
+        self.stream.flush()
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal `stream` writes to (stdout may be redirected meanwhile)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return shutil.get_terminal_size().columns
+
+
+def _duration(seconds: float | None) -> str:
+    """`1:02:03`, `2:03`, or `?:??` before there is a rate to estimate from."""
+    if seconds is None:
+        return "?:??"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
 
 
 def order_documents(store: Store, report: ReplayReport) -> list[dict[str, Any]]:
@@ -212,19 +282,21 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CliError(f"cannot read {path}: {error.strerror}") from None
 
     bad_lines = 0
+    progress = _Progress(total, err)
 
     def skipped(line: LineResult) -> None:
         # With --json this is the only record of a bad line; otherwise the summary lists it.
         nonlocal bad_lines
         bad_lines += 1
         if args.json or bad_lines <= REPLAY_SHOWN_REJECTIONS:
-            err.write(f"line {line.line}: {line.error_type}: {line.reason} (skipped)\n")
+            progress.note(f"line {line.line}: {line.error_type}: {line.reason} (skipped)\n")
         elif bad_lines == REPLAY_SHOWN_REJECTIONS + 1:
-            err.write("... more bad lines are skipped (the summary counts them; --json for all)\n")
+            progress.note(
+                "... more bad lines are skipped (the summary counts them; --json for all)\n"
+            )
 
     with source, _opened(args.db) as store:
         service = OrderService(store, shop_id=args.shop_id, order_cache=REPLAY_ORDER_CACHE)
-        progress = _Progress(total, err)
         report = replay(
             service, source, progress=progress, on_bad_line=skipped, batch_size=args.batch
         )

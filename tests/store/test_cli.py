@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from adapters.cli import GraphvizMissing, diagram, main
+from adapters.cli import GraphvizMissing, _duration, _Progress, diagram, main
 from adapters.demo import sample_lines
 from adapters.store import open_store
 from lifecycle import TABLE
@@ -226,6 +226,73 @@ def test_replay_lines_name_initiator_and_origin_in_any_case(tmp_path: Path) -> N
     assert "line 5: BadLine: unknown initiator 'robot'; expected one of BUYER, SELLER" in err
     _, summary, _ = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/y.db")
     assert "1 duplicate" in summary
+
+
+class Terminal(io.StringIO):
+    """What the progress bar writes to when stderr is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_count_rate_and_time_left_redrawn_at_most_every_interval() -> None:
+    now = [100.0]
+    terminal = Terminal()
+    progress = _Progress(400, terminal, clock=lambda: now[0], interval=0.5, columns=100)
+    progress(1)  # the first line starts the clock
+    for done, at in ((2, 100.2), (100, 102.0), (101, 102.1), (200, 104.0)):
+        now[0] = at
+        progress(done)
+    frames = terminal.getvalue().split("\r")[1:]
+    assert [frame.split("] ")[1] for frame in frames] == [
+        "1/400 0 lines/s, ?:?? left\x1b[K",
+        "100/400 50 lines/s, 0:06 left\x1b[K",  # 2 and 101 came too soon after a redraw
+        "200/400 50 lines/s, 0:04 left\x1b[K",
+    ]
+    assert frames[2].startswith("[" + "#" * 20 + "." * 20 + "] ")
+    progress.note("line 7: BadLine: not JSON (skipped)\n")
+    now[0] = 108.0
+    progress(400)  # the last line is always drawn
+    progress.close()
+    tail = terminal.getvalue().split("\r")[4:]
+    assert tail[0] == "\x1b[Kline 7: BadLine: not JSON (skipped)\n"
+    assert tail[1].endswith("200/400 50 lines/s, 0:04 left\x1b[K")  # the bar, drawn again
+    assert tail[-1].endswith("400/400 50 lines/s, took 0:08\x1b[K\n")
+
+
+def test_no_progress_is_drawn_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    """Piped output stays as parsable as before: messages only, no carriage returns."""
+    piped = io.StringIO()
+    progress = _Progress(10, piped)
+    progress(10)
+    progress.note("line 1: BadLine: x (skipped)\n")
+    progress.close()
+    assert piped.getvalue() == "line 1: BadLine: x (skipped)\n"
+    inputs = write_inputs(tmp_path / "in.jsonl")
+    _, out, err = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db")
+    assert "\r" not in err + out
+    assert err.startswith("line 4: BadLine: not JSON")
+
+
+def test_replay_on_a_terminal_draws_the_bar_on_stderr_around_the_bad_lines(
+    tmp_path: Path,
+) -> None:
+    inputs = write_inputs(tmp_path / "in.jsonl")
+    out, terminal = io.StringIO(), Terminal()
+    main(["replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db"], out, terminal)
+    assert "\r\x1b[Kline 4: BadLine: not JSON" in terminal.getvalue()
+    assert re.search(r"\] 7/7 [\d,]+ lines/s, took 0:\d\d\x1b\[K\n$", terminal.getvalue())
+    assert out.getvalue().startswith("7 inputs: ")
+
+
+def test_durations_read_as_hours_minutes_and_seconds() -> None:
+    assert [_duration(s) for s in (None, 0, 59.4, 61, 3600 * 2 + 5)] == [
+        "?:??",
+        "0:00",
+        "0:59",
+        "1:01",
+        "2:00:05",
+    ]
 
 
 def test_allowed_history_and_tick_read_the_same_database(tmp_path: Path) -> None:
