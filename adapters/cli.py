@@ -6,7 +6,7 @@ orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
 `postgresql://...`); the default is `sqlite:///order-lifecycle.db` in the
 working directory, or `$ORDER_LIFECYCLE_DB`. Errors are printed as one line
 naming what was wrong, with exit status 2 (1 when the command ran but found
-a problem, such as dead letters).
+a problem, such as dead letters or rejected replay inputs).
 """
 
 from __future__ import annotations
