@@ -156,6 +156,13 @@ def _non_empty(_instance: object, attribute: attrs.Attribute[Any], value: str) -
         raise ValueError(f"{attribute.name} must be a non-empty string, got {value!r}")
 
 
+def _optional_non_empty(
+    _instance: object, attribute: attrs.Attribute[Any], value: str | None
+) -> None:
+    if value is not None:
+        _non_empty(_instance, attribute, value)
+
+
 def _money(default: str = "0") -> Any:
     return field(default=Decimal(default), validator=_not_negative)
 
@@ -266,11 +273,13 @@ class Order:
     `len(history)` for an order that the lifecycle has followed from its start.
     `extensions` holds the OMS's own data for the order (a stay record,
     fulfilment amounts, click ids, anything an adapter maps with `{{path}}`);
-    the lifecycle carries it along and never reads it.
+    the lifecycle carries it along and never reads it. `shop_id` is the
+    TikTok shop the order belongs to, or `None` while it is not known:
+    TikTok's order object does not carry it, and the lifecycle never reads it.
     """
 
     order_id: str = field(validator=_non_empty)
-    shop_id: str = field(validator=_non_empty)
+    shop_id: str | None = field(default=None, kw_only=True, validator=_optional_non_empty)
     currency: str = field(validator=_currency)
     created_at: datetime = field(validator=_aware)
     lines: tuple[OrderLine, ...] = field(converter=_lines)

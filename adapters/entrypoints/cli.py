@@ -6,7 +6,7 @@ orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
 `postgresql://...`); the default is `sqlite:///order-lifecycle.db` in the
 working directory, or `$ORDER_LIFECYCLE_DB`. Errors are printed as one line
 naming what was wrong, with exit status 2 (1 when the command ran but found
-a problem, such as dead letters).
+a problem, such as dead letters or rejected replay inputs).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 import types
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -76,6 +77,8 @@ __all__ = ["CliError", "GraphvizMissing", "diagram", "main"]
 DB_ENV = "ORDER_LIFECYCLE_DB"
 #: Orders a replay keeps parsed between inputs (checked against the stored version).
 REPLAY_ORDER_CACHE = 10_000
+#: Rejected inputs a replay lists on the terminal; `--json` gives every one.
+REPLAY_SHOWN_REJECTIONS = 20
 #: Where `serve` reads the TikTok app's credentials (never from the command line,
 #: where every user of the machine could read them).
 APP_KEY_ENV = "TIKTOK_APP_KEY"
@@ -113,24 +116,93 @@ def _opened(url: str | None) -> Iterator[Store]:
 
 
 class _Progress:
-    """A one-line progress bar on a terminal; nothing otherwise."""
+    """A one-line progress bar with rate and time left, on a terminal; nothing otherwise.
 
-    def __init__(self, total: int, stream: TextIO) -> None:
+    Redrawn at most every `interval` seconds of `clock` (and at the last
+    line), so a fast replay does not spend its time writing to the terminal.
+    The rate is the average since the start, which keeps the estimate steady.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = 0.1,
+        columns: int | None = None,
+    ) -> None:
         self.total = max(total, 1)
         self.stream = stream
         self.enabled = stream.isatty()
+        self.clock = clock
+        self.interval = interval
+        columns = columns or (_columns(stream) if self.enabled else 80)
+        # Fixed, so the bar does not jump as the counts and the rate grow.
+        self.width = max(10, min(40, columns - 2 * len(str(self.total)) - 40))
+        self.started: float | None = None  # the first line, not the store's opening
+        self.done = 0
+        self._drawn_at: float | None = None
 
     def __call__(self, done: int) -> None:
-        if not self.enabled or (done % 25 and done != self.total):
+        self.done = done
+        if not self.enabled:
             return
-        width = 30
-        filled = width * done // self.total
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total}")
-        self.stream.flush()
+        now = self.clock()
+        if self.started is None:
+            self.started = now
+        if (
+            self._drawn_at is not None
+            and now - self._drawn_at < self.interval
+            and done != self.total
+        ):
+            return
+        self._draw(now)
+
+    def note(self, text: str) -> None:
+        """Write a line of its own (a skipped line's message) above the bar."""
+        if self.enabled and self._drawn_at is not None:
+            self.stream.write("\r\x1b[K" + text)
+            self._draw(self.clock())
+        else:
+            self.stream.write(text)
 
     def close(self) -> None:
         if self.enabled:
+            self._draw(self.clock(), finished=True)
             self.stream.write("\n")
+            self.stream.flush()
+
+    def _draw(self, now: float, *, finished: bool = False) -> None:
+        self._drawn_at = now
+        elapsed = now - (now if self.started is None else self.started)
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        if finished:
+            tail = f"{rate:,.0f} lines/s, took {_duration(elapsed)}"
+        else:
+            left = (self.total - self.done) / rate if rate else None
+            tail = f"{rate:,.0f} lines/s, {_duration(left)} left"
+        filled = self.width * min(self.done, self.total) // self.total
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {self.done}/{self.total} {tail}\x1b[K")
+        self.stream.flush()
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal `stream` writes to (stdout may be redirected meanwhile)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return shutil.get_terminal_size().columns
+
+
+def _duration(seconds: float | None) -> str:
+    """`1:02:03`, `2:03`, or `?:??` before there is a rate to estimate from."""
+    if seconds is None:
+        return "?:??"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
 
 
 def order_documents(store: Store, report: ReplayReport) -> list[dict[str, Any]]:
@@ -165,23 +237,41 @@ def order_documents(store: Store, report: ReplayReport) -> list[dict[str, Any]]:
 
 
 def _summary(store: Store, report: ReplayReport, out: TextIO) -> None:
+    """Outcomes, the stored orders the replay touched by status, effects, rejections.
+
+    Statuses are counted from the orders as stored; an order some input named
+    but the store does not hold (its seeding was rejected) is counted apart.
+    """
     order_ids = report.order_ids
     statuses = Counter(store.status_counts(order_ids))
     kinds = Counter(store.effect_counts(order_ids))
     outcomes = report.outcomes()
     out.write(f"{report.inputs} inputs: ")
     out.write(", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) + "\n")
-    out.write(f"\norders by status ({len(order_ids)} orders)\n")
+    stored = sum(statuses.values())
+    out.write(f"\norders by status ({stored} orders)\n")
     for status in OrderStatus:
         if statuses[status.value]:
             out.write(f"  {status.value:<22}{statuses[status.value]:>5}\n")
+    if len(order_ids) > stored:
+        out.write(f"  {'(not in the store)':<22}{len(order_ids) - stored:>5}\n")
     out.write(f"\neffects by kind ({sum(kinds.values())} effects)\n")
     for kind, count in sorted(kinds.items()):
         out.write(f"  {kind:<28}{count:>5}\n")
     rejected = report.rejected()
     out.write(f"\ninputs rejected ({len(rejected)})\n")
-    for line, rejected_id, error_type, reason in rejected:
+    for line, rejected_id, error_type, reason in rejected[:REPLAY_SHOWN_REJECTIONS]:
         out.write(f"  line {line}: {rejected_id or '-'}: {error_type}: {reason}\n")
+    if len(rejected) > REPLAY_SHOWN_REJECTIONS:
+        more = len(rejected) - REPLAY_SHOWN_REJECTIONS
+        out.write(f"  ... and {more} more (--json for all)\n")
+    if rejected:
+        out.write(f"\nexit status 1: {_rejected_inputs(rejected)}\n")
+
+
+def _rejected_inputs(rejected: Sequence[object]) -> str:
+    count = len(rejected)
+    return f"{count} input{'s were' if count != 1 else ' was'} rejected"
 
 
 def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -193,12 +283,22 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror}") from None
 
+    bad_lines = 0
+    progress = _Progress(total, err)
+
     def skipped(line: LineResult) -> None:
-        err.write(f"line {line.line}: {line.error_type}: {line.reason} (skipped)\n")
+        # With --json this is the only record of a bad line; otherwise the summary lists it.
+        nonlocal bad_lines
+        bad_lines += 1
+        if args.json or bad_lines <= REPLAY_SHOWN_REJECTIONS:
+            progress.note(f"line {line.line}: {line.error_type}: {line.reason} (skipped)\n")
+        elif bad_lines == REPLAY_SHOWN_REJECTIONS + 1:
+            progress.note(
+                "... more bad lines are skipped (the summary counts them; --json for all)\n"
+            )
 
     with source, _opened(args.db) as store:
         service = OrderService(store, shop_id=args.shop_id, order_cache=REPLAY_ORDER_CACHE)
-        progress = _Progress(total, err)
         report = replay(
             service, source, progress=progress, on_bad_line=skipped, batch_size=args.batch
         )
@@ -208,7 +308,10 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 out.write(json.dumps(document, sort_keys=False) + "\n")
         else:
             _summary(store, report, out)
-    return 0
+    rejected = report.rejected()
+    if rejected and args.json:
+        err.write(f"order-lifecycle replay: {_rejected_inputs(rejected)} (exit status 1)\n")
+    return 1 if rejected else 0
 
 
 # --------------------------------------------------------------------------- orders

@@ -102,6 +102,13 @@ class LocalPartners:
             if isinstance(detail, Mapping) and "id" in detail:
                 state.add_order(detail)
                 return
+            response = detail if isinstance(detail, Mapping) else line
+            data = response.get("data") if "code" in response else None
+            if isinstance(data, Mapping) and isinstance(data.get("orders"), list):
+                for order in data["orders"]:
+                    if isinstance(order, Mapping) and "id" in order:
+                        state.add_order(order)
+                return
             data = line.get("data")
             if not isinstance(data, Mapping):
                 return

@@ -162,7 +162,8 @@ class OrderService:
     `clock` stamps inbox and outbox rows (not lifecycle events: those carry
     their own times). `app_key` / `app_secret`, when given, make `webhook`
     verify the signature header before anything is stored. `shop_id` is
-    used for order details that do not say which shop they belong to.
+    used for order details that do not say which shop they belong to (see
+    `seed`).
     `accept_webhook` refuses a webhook whose envelope `timestamp` is older
     than `webhook_max_age` or later than `webhook_max_skew` past `clock()`:
     TikTok's retry window is not public (**unconfirmed**), so the age is a
@@ -260,7 +261,15 @@ class OrderService:
         extensions: Mapping[str, Any] | None = None,
     ) -> Result:
         """An order object as Get Order Detail returns it: stores a new order, or
-        brings a stored one to the status the detail reports (a re-read)."""
+        brings a stored one to the status the detail reports (a re-read).
+
+        TikTok's order object does not name its shop. The order's shop is
+        `shop_id` when given, else the stored order's, else the service's
+        `shop_id`, else the `shop_id` of a webhook about the order kept in the
+        store (`Store.webhook_shop`); failing all of these the order is kept
+        without a shop, and takes one from the first later input that names
+        one and changes the order.
+        """
         raw = {"order_detail": dict(detail), "shop_id": shop_id, "extensions": extensions}
         order_id = detail.get("id")
 
@@ -310,6 +319,8 @@ class OrderService:
             return _Plan(InputOutcome.APPLIED, reason="a package signal: re-read the order detail")
         if stored is None:
             raise UnknownOrder(webhook.order_id)
+        if stored.shop_id is None and webhook.shop_id:
+            stored = attrs.evolve(stored, shop_id=webhook.shop_id)
         try:
             commands = webhook_commands(webhook, stored, policy=self.policy)
         except StaleObservation as error:
@@ -331,12 +342,13 @@ class OrderService:
         extensions: Mapping[str, Any] | None,
         stored: Order | None,
     ) -> _Plan:
-        shop = shop_id or (stored.shop_id if stored is not None else self.shop_id)
-        if not shop:
-            raise MalformedPayload(
-                "an order detail needs a shop_id beside it (TikTok's detail does not carry one)"
-            )
-        reported = order_from_detail(dict(detail), shop_id=shop)
+        shop = shop_id or (stored.shop_id if stored is not None else None) or self.shop_id
+        order_id = detail.get("id")
+        if not shop and isinstance(order_id, str | int):
+            shop = self.store.webhook_shop(str(order_id))
+        reported = order_from_detail(dict(detail), shop_id=shop or None)
+        if stored is not None and stored.shop_id is None and reported.shop_id is not None:
+            stored = attrs.evolve(stored, shop_id=reported.shop_id)
         if stored is None:
             if extensions:
                 reported = attrs.evolve(reported, extensions=dict(extensions))

@@ -323,6 +323,13 @@ class Store(Protocol):
 
     def set_mark(self, name: str, value: str, now: datetime) -> None: ...
 
+    def webhook_shop(self, order_id: str) -> str | None:
+        """The `shop_id` of the earliest webhook about `order_id` in the inbox, if any.
+
+        TikTok's order detail does not name its shop; a webhook's envelope does.
+        """
+        ...
+
     def load(self, order_id: str) -> Order | None: ...
 
     def version(self, order_id: str) -> int | None:

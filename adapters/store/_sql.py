@@ -226,6 +226,31 @@ class SqlStore(ABC):
             rows = execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
         return self._inbox_entries(rows)
 
+    def webhook_shop(self, order_id: str) -> str | None:
+        """The `shop_id` of the earliest webhook about `order_id` in the inbox (indexed).
+
+        Any webhook counts, whatever its outcome: one that arrived before its
+        order was seeded was rejected, yet its envelope still names the shop.
+        A payload that is not an envelope with a shop is passed over.
+        """
+        with self._transaction() as execute:
+            rows = execute(
+                "SELECT payload FROM inbox WHERE order_id = ? AND kind = 'webhook'"
+                " AND duplicate_of IS NULL ORDER BY id",
+                (order_id,),
+            ).fetchall()
+        for (payload,) in rows:
+            try:
+                envelope = json.loads(payload)
+            except ValueError:
+                continue
+            shop = envelope.get("shop_id") if isinstance(envelope, dict) else None
+            if isinstance(shop, int) and not isinstance(shop, bool):
+                shop = str(shop)
+            if isinstance(shop, str) and shop:
+                return shop
+        return None
+
     def _inbox_entries(self, rows: list[Any]) -> list[InboxEntry]:
         return [
             InboxEntry(

@@ -158,7 +158,7 @@ def orders(draw: st.DrawFn) -> Order:
         cancelled_by = draw(maybe(st.sampled_from(list(Initiator))))
     return Order(
         order_id=draw(ids),
-        shop_id=SHOP_ID,
+        shop_id=draw(maybe(st.just(SHOP_ID))),
         currency=draw(st.sampled_from(["USD", "GBP"])),
         created_at=draw(moments),
         lines=lines,

@@ -193,6 +193,14 @@ def test_test_event_code_only_in_a_test_environment() -> None:
     assert "test_event_code" not in build_bodies([(hotel_order(), EFFECT, None)], SETTINGS)[0]
 
 
+def test_an_order_without_a_shop_is_reported_without_properties_shop_id() -> None:
+    """TikTok's order detail names no shop; the event then leaves `shop_id` out, never empty."""
+    order = attrs.evolve(hotel_order(), shop_id=None)
+    [body] = build_bodies([(order, EFFECT, None)], SETTINGS)
+    assert "shop_id" not in body["data"][0]["properties"]
+    assert body["data"][0]["properties"]["order_id"] == ORDER_ID
+
+
 def test_smart_mapping_reads_oms_data() -> None:
     settings = attrs.evolve(SETTINGS, field_map={"properties.shop_id": "{{store.code}}"})
     data = EventData(oms={"store": {"code": "SF-01"}})

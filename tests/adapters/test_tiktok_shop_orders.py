@@ -170,6 +170,13 @@ def test_recipient_personal_data_stays_out_of_repr() -> None:
     assert "5550100" not in repr(CONVERTER.structure(raw, TikTokOrder))
 
 
+def test_an_order_detail_without_a_shop_gives_an_order_without_one() -> None:
+    """TikTok's order object names no shop: the order is kept with `shop_id` None."""
+    order = order_from_detail(order_object())
+    assert order.shop_id is None
+    assert order_from_detail(order_object(), shop_id=SHOP_ID).shop_id == SHOP_ID
+
+
 @given(tiktok_orders)
 def test_tiktok_order_round_trips_through_the_converter(order: TikTokOrder) -> None:
     assert CONVERTER.structure(CONVERTER.unstructure(order), TikTokOrder) == order

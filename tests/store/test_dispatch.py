@@ -102,6 +102,15 @@ def test_rejected_and_unwired_effects_are_parked_and_others_go_on(store: Store) 
     assert store.refs(ORDER) == {SFCC_ORDER_NO: "0001"}
 
 
+def test_the_sandbox_learns_every_order_of_a_replayed_get_order_detail_response() -> None:
+    """A response line teaches the fake TikTok Shop each of its orders, as a replay seeds them."""
+    response = {"code": 0, "data": {"orders": [seed_detail("A1"), seed_detail("A2")]}}
+    with local_partners() as partners:
+        partners.know(response)
+        partners.know({"order_detail": {"code": 0, "data": {"orders": [seed_detail("B1")]}}})
+        assert sorted(partners.tiktok_shop.orders) == ["A1", "A2", "B1"]
+
+
 def test_the_wired_adapters_deliver_every_effect_to_the_sandbox_over_http(store: Store) -> None:
     svc = _fill(store, approve=False)
     svc.command(seller(ORDER, "reject_cancellation", at(hours=3), cancel_id="C1"))

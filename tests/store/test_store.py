@@ -41,6 +41,7 @@ from lifecycle import (
 )
 from tests.factories import T0, at, delivered, new_order, paid, released, shipped
 from tests.store.helpers import (
+    SHOP,
     cancel_webhook,
     projection,
     seed_detail,
@@ -123,6 +124,8 @@ def test_orders_and_effects_round_trip_through_the_store_converter(builder, line
     order = builder(lines).order
     order = attrs.evolve(order, extensions={"stay": {"nights": 2}, "tags": ["a", "b"]})
     assert order_from_json(order_to_json(order)) == order
+    unknown_shop = attrs.evolve(order, shop_id=None)
+    assert order_from_json(order_to_json(unknown_shop)) == unknown_shop
     outcome = (
         apply(order, "complete", initiator=Initiator.PLATFORM, now=at(days=40))
         if (order.status is OrderStatus.DELIVERED)
@@ -361,6 +364,54 @@ def test_seed_reread_brings_a_stored_order_to_the_reported_status(store: Store) 
     assert result.outcome is InputOutcome.APPLIED
     assert [t.event for t in store.history(ORDER)] == ["pay", "release_hold"]
     assert all(t.origin == Origin.TIKTOK.value for t in store.history(ORDER))
+
+
+def test_an_order_detail_takes_its_shop_from_the_line_else_the_service(store: Store) -> None:
+    """The shop beside the detail wins; the service's `shop_id` fills in when there is none."""
+    svc = service(store, shop_id="S9")
+    svc.seed(seed_detail(ORDER), shop_id="S1")
+    svc.seed(seed_detail("other"))
+    assert [store.load(o).shop_id for o in (ORDER, "other")] == ["S1", "S9"]  # type: ignore[union-attr]
+
+
+def test_an_order_detail_without_a_shop_takes_the_shop_of_a_webhook_about_it(
+    store: Store,
+) -> None:
+    """A webhook that came before its order was seeded (rejected then) still names the shop."""
+    svc = service(store)
+    early = svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
+    assert early.error_type == "UnknownOrder"
+    assert svc.seed(seed_detail(ORDER)).outcome is InputOutcome.APPLIED
+    assert svc.seed(seed_detail("other")).outcome is InputOutcome.APPLIED
+    assert store.load(ORDER).shop_id == SHOP  # type: ignore[union-attr]
+    assert store.load("other").shop_id is None  # type: ignore[union-attr]
+
+
+def test_webhook_shop_passes_over_payloads_that_name_no_shop(store: Store) -> None:
+    store.receive("webhook", "k1", "{not json", NOW, ORDER)
+    store.receive("webhook", "k2", json.dumps({"type": 1, "shop_id": ""}), NOW, ORDER)
+    store.receive("order_detail", "k3", json.dumps({"shop_id": "not a webhook"}), NOW, ORDER)
+    assert store.webhook_shop(ORDER) is None
+    store.receive("webhook", "k4", status_webhook(ORDER, "ON_HOLD", T0).decode(), NOW, ORDER)
+    store.receive("webhook", "k5", json.dumps({"shop_id": "later"}), NOW, ORDER)
+    assert store.webhook_shop(ORDER) == SHOP
+    assert store.webhook_shop("other") is None
+
+
+def test_an_order_kept_without_a_shop_takes_it_from_the_next_input_that_changes_it(
+    store: Store,
+) -> None:
+    """A webhook's envelope, or a re-read with a shop, fills in the shop the order lacked."""
+    svc = service(store)
+    svc.seed(seed_detail(ORDER))
+    svc.seed(seed_detail("other"))
+    assert store.load(ORDER).shop_id is None  # type: ignore[union-attr]
+    assert svc.webhook(status_webhook(ORDER, "ON_HOLD", T0)).outcome is InputOutcome.APPLIED
+    assert store.load(ORDER).shop_id == SHOP  # type: ignore[union-attr]
+    later = {**seed_detail("other"), "status": "ON_HOLD", "update_time": int(T0.timestamp())}
+    assert svc.seed(later, shop_id="S1").outcome is InputOutcome.APPLIED
+    assert store.load("other").status is OrderStatus.ON_HOLD  # type: ignore[union-attr]
+    assert store.load("other").shop_id == "S1"  # type: ignore[union-attr]
 
 
 # --------------------------------------------------------------------------- outbox

@@ -305,18 +305,19 @@ def _status(order: TikTokOrder, hold_legacy_flow: bool) -> OrderStatus:
 def to_order(
     order: TikTokOrder,
     *,
-    shop_id: str,
+    shop_id: str | None = None,
     address_levels: Mapping[str, str] = ADDRESS_LEVELS,
     hold_legacy_flow: bool = True,
 ) -> Order:
     """TikTok's order object as the lifecycle's `Order`.
 
     The order detail does not carry the shop id (the call is made for one
-    shop), the lifecycle's history, or what the library recorded itself
-    (`released_at`, cancellation and return requests): merge those from the
-    store. Raises `UnknownValue` for a status or initiator this library does
-    not know and `MalformedPayload` when TikTok's values break the order's
-    own rules (no lines, a bad currency).
+    shop: pass it when known, else the order has none), the lifecycle's
+    history, or what the library recorded itself (`released_at`,
+    cancellation and return requests): merge those from the store. Raises
+    `UnknownValue` for a status or initiator this library does not know and
+    `MalformedPayload` when TikTok's values break the order's own rules (no
+    lines, a bad currency).
     """
     initiator = order.cancellation_initiator
     try:
@@ -350,7 +351,9 @@ def to_order(
         raise MalformedPayload(f"order {order.id}: {error}") from None
 
 
-def order_from_detail(raw: Any, *, shop_id: str, hold_legacy_flow: bool = True) -> Order:
+def order_from_detail(
+    raw: Any, *, shop_id: str | None = None, hold_legacy_flow: bool = True
+) -> Order:
     """One raw Get Order Detail order object (parsed JSON) as an `Order`."""
     return to_order(
         structure(raw, TikTokOrder, "order"), shop_id=shop_id, hold_legacy_flow=hold_legacy_flow
