@@ -445,6 +445,16 @@ def _provider_named(providers: Sequence[ShippingProvider], name: str) -> Shippin
     )
 
 
+def _missing_order(order_id: str) -> str:
+    return (
+        f"Get Order Detail did not return order {order_id}: check the order id and that"
+        " shop_cipher names the shop it was placed in (a ship command that carries"
+        " package_id and shipping_provider_id needs no lookup); a local `order-lifecycle"
+        " sandbox` knows only the orders it was given, so replay its sample with"
+        " `order-lifecycle demo` rather than your own orders"
+    )
+
+
 def ship_plan(calls: Calls, effect: ShipTikTokPackage) -> Plan[Shipped]:
     """Seed 003: Get Order Detail -> package and delivery option; providers -> id; ship."""
     package_id, provider_id = effect.package_id, effect.shipping_provider_id
@@ -452,7 +462,7 @@ def ship_plan(calls: Calls, effect: ShipTikTokPackage) -> Plan[Shipped]:
         orders = yield calls.order_detail([effect.order_id])
         order = next((o for o in orders if o.id == effect.order_id), None)
         if order is None:
-            raise LookupFailed(PARTNER, f"Get Order Detail did not return order {effect.order_id}")
+            raise LookupFailed(PARTNER, _missing_order(effect.order_id))
         package_id = package_id or order.package_for(effect.line_item_ids)
         if package_id is None:
             raise LookupFailed(
