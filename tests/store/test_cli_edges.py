@@ -19,6 +19,7 @@ from tests.factories import T0
 from tests.store.helpers import seed_detail, status_webhook
 from tests.store.test_opening import PASSWORD, closed_port
 
+ROOT = Path(__file__).resolve().parents[2]
 ORDER = "576461413038785752"
 
 
@@ -174,3 +175,32 @@ def test_dispatch_says_each_partner_retry_in_one_readable_line(tmp_path: Path) -
         ), line
     assert stamina.instrumentation.get_on_retry_hooks() == hooks
     assert (logger.handlers, logger.level) == (handlers, level)
+
+
+def console_example(page: str, command: str) -> list[str]:
+    """The output lines a page's ```console block shows under `$ command`."""
+    text = (ROOT / "docs" / page).read_text()
+    block = re.search(rf"```console\n\$ {re.escape(command)}\n(.*?)```", text, re.DOTALL)
+    assert block is not None, f"{page} shows no `$ {command}`"
+    return block.group(1).splitlines()
+
+
+def shown_as(example: list[str], real: list[str]) -> bool:
+    """Whether `example` is `real` with runs of lines cut to `...` (head and tail kept)."""
+    pattern = "".join(
+        r"(?:.*\n)*?" if line.strip() == "..." else re.escape(line) + r"\n" for line in example
+    )
+    return re.fullmatch(pattern, "".join(f"{line}\n" for line in real)) is not None
+
+
+def test_the_documented_diagram_is_the_commands_real_output() -> None:
+    """docs/cli.md's `order-lifecycle diagram` example, `...` aside, is what it prints:
+    no guards in brackets, which the command does not draw."""
+    code, out, _ = run("diagram")
+    assert code == 0
+    example = console_example("cli.md", "order-lifecycle diagram")
+    assert any(line.strip() == "..." for line in example)
+    assert shown_as(example, out.splitlines())
+    assert not shown_as(
+        ["stateDiagram-v2", "    UNPAID --> ON_HOLD : pay [x]", "..."], out.splitlines()
+    )
