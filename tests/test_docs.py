@@ -132,3 +132,19 @@ def test_no_page_needs_a_script_from_the_network_to_show_a_diagram() -> None:
     config = (ROOT / "mkdocs.yml").read_text()
     assert "custom_fences" not in config
     assert "extra_javascript" not in config
+
+
+def test_sources_are_cited_by_public_name_not_by_files_outside_the_repository() -> None:
+    """The design notes and their numbered source files are not in the repository, so
+    nothing cites them: each source is named as the public page it is."""
+    unpublished = re.compile(r"DESIGN(\.md| section| \d)|\bseeds? 0\d\d|\(0\d\d[,)]")
+    folders = ("lifecycle", "adapters", "docs", "tests", "scripts", "bench", "examples")
+    files = [ROOT / "README.md", *(p for f in folders for p in (ROOT / f).rglob("*.py"))]
+    files += list((ROOT / "docs").rglob("*.md"))
+    cited = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in files
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if unpublished.search(line)
+    ]
+    assert cited == []

@@ -58,13 +58,13 @@ class TikTokShopSettings:
     """Where TikTok Shop is and the facts that are settings, with their defaults.
 
     base_url:
-        The API host (DESIGN section 5).
+        The API host (TikTok Shop Open API (202309) documentation).
     retryable_codes:
         Envelope codes worth retrying. **Unconfirmed**, from third-party
         integrations: 36009002 "too many requests", 36009003 "internal error".
     auth_code_prefixes:
         Envelope codes that are auth / token errors: those starting `105` or
-        `360` (DESIGN section 5), unless listed as retryable.
+        `360` (TikTok Shop Open API error codes), unless listed as retryable.
     order_detail_batch_size:
         How many ids one Get Order Detail call asks for. **Unconfirmed**; 50.
     search_page_size:
@@ -456,7 +456,10 @@ def _missing_order(order_id: str) -> str:
 
 
 def ship_plan(calls: Calls, effect: ShipTikTokPackage) -> Plan[Shipped]:
-    """Seed 003: Get Order Detail -> package and delivery option; providers -> id; ship."""
+    """Get Order Detail -> package and delivery option; providers -> id; ship.
+
+    The steps of TikTok for SFCC: Order Management.
+    """
     package_id, provider_id = effect.package_id, effect.shipping_provider_id
     if package_id is None or provider_id is None:
         orders = yield calls.order_detail([effect.order_id])
