@@ -4,10 +4,11 @@
 machine (`OrderLifecycle.send`) and the compiled fast path (`apply`) call it,
 so they cannot drift apart in what a transition changes.
 
-Echo rule (DESIGN section 3): TikTok Shop is only called for the seller's
+Echo rule (docs/rules.md, "Echoes"): TikTok Shop is only called for the seller's
 own acts that came from the OMS (`Context.to_tiktok_shop`); what TikTok
 reports is never sent back to it. SFCC only knows the order once the hold is
-over (seed 003), so nothing is sent to SFCC about an order it never received.
+over (TikTok for SFCC: Order Management), so nothing is sent to SFCC about an
+order it never received.
 """
 
 from __future__ import annotations
@@ -194,7 +195,8 @@ def _ship(ctx: Context, version: int, target: OrderStatus) -> _Draft:
     changes: dict[str, Any] = {"lines": lines}
     request = order.pending_cancellation
     if request is not None and set(request.line_item_ids) & set(params.lines):
-        # Seed 003: once shipped, the buyer's cancellation does not proceed.
+        # Once shipped, the buyer's cancellation does not proceed (TikTok for SFCC:
+        # Order Management).
         changes["cancellation"] = replace_request(request, {"status": CancellationStatus.REJECTED})
     effects: list[Effect] = [
         UpdateSfccShipping(

@@ -23,7 +23,7 @@ class SfccStatus(enum.StrEnum):
     """The external order status the lifecycle asks SFCC to show.
 
     Partner-neutral: the SFCC adapter maps these onto the attribute and values
-    of the preset in use (the seed's `c_externalOrderStatus` with `New` /
+    of the preset in use (TikTok for SFCC: Order Management's `c_externalOrderStatus` with `New` /
     `CANCELLED`, or the Salesforce cartridge's integer codes).
     """
 
@@ -61,7 +61,10 @@ class Effect:
 
 @frozen
 class CreateSfccOrder(Effect):
-    """Create the order in SFCC once the hold is over (seed 003: CreateExternalOrder)."""
+    """Create the order in SFCC once the hold is over.
+
+    CreateExternalOrder in TikTok for SFCC: Order Management.
+    """
 
     external_status: SfccStatus = SfccStatus.NEW
     payment_method: str = "SOCIAL_PAY"
@@ -91,7 +94,7 @@ class UpdateSfccShipping(Effect):
 
 @frozen
 class UpdateSfccReturn(Effect):
-    """Tell SFCC a return moved on (DESIGN section 4: return approved -> return status)."""
+    """Tell SFCC a return moved on (Salesforce's TikTok cartridge: `return_order`)."""
 
     return_id: str
     return_status: ReturnStatus
@@ -100,7 +103,10 @@ class UpdateSfccReturn(Effect):
 
 @frozen
 class ShipTikTokPackage(Effect):
-    """Ship Package on TikTok: package and provider ids are looked up when absent (seed 003)."""
+    """Ship Package on TikTok: package and provider ids are looked up when absent.
+
+    The lookups are those of TikTok for SFCC: Order Management.
+    """
 
     line_item_ids: tuple[str, ...]
     tracking_number: str
@@ -142,7 +148,9 @@ class ApproveTikTokReturn(Effect):
 
 @frozen
 class SyncOrderInfo(Effect):
-    """Report the order to TikTok Sync Order Information (seed 000).
+    """Report the order to TikTok Sync Order Information.
+
+    As the Commanders Act TikTok Sync Order Information destination describes it.
 
     `order_status` is TikTok's status name from `Policy.sync_order_statuses`;
     `initiator` (`MERCHANT` / `CUSTOMER`) is set for cancellations.
@@ -156,7 +164,10 @@ class SyncOrderInfo(Effect):
 
 @frozen
 class ReportTikTokEvent(Effect):
-    """Report an Events API event (seeds 001, 004), deduplicated by `event_id`."""
+    """Report an Events API event, deduplicated by `event_id`.
+
+    As the Commanders Act TikTok Events API / Offline Events destinations describe it.
+    """
 
     event: str
     event_time: datetime

@@ -46,8 +46,9 @@ class Policy:
 
     hold:
         The remorse hold after payment, during which the buyer cancels freely
-        and the seller must not fulfil. Default 1 hour (seed 003, seed 002,
-        TikTok Seller University). Set 0 for categories that skip the hold.
+        and the seller must not fulfil. Default 1 hour (TikTok for SFCC: Order Management;
+        Logicbroker TikTok Shop connector; TikTok Seller University). Set 0 for
+        categories that skip the hold.
     cancellation_auto_approval:
         How long a buyer's cancellation request may stay unanswered before
         TikTok approves it. **Unconfirmed**: 24 h in one region (Seller
@@ -56,18 +57,21 @@ class Policy:
         TikTok would.
     ship_by:
         Time after payment within which the order must ship, or TikTok
-        cancels it. **Unconfirmed** (third party): default 15 days (seed 003).
+        cancels it. **Unconfirmed** (third party): default 15 days
+        (TikTok for SFCC: Order Management).
     completion_after_delivery:
         Time after delivery after which an order with no open return
         completes. **Unconfirmed** (CedCommerce): default 14 days.
     seller_partial_cancel:
-        Whether the seller may cancel some lines only. Default False (seed 002);
+        Whether the seller may cancel some lines only. Default False
+        (Logicbroker TikTok Shop connector);
         TikTok allows it for out-of-stock lines in some regions.
     sync_order_statuses:
-        The seed's "Event Mapping": which Sync Order Information `order_status`
+        The "Event Mapping" of the Commanders Act TikTok Sync Order Information destination:
+        which Sync Order Information `order_status`
         to report when the order reaches a lifecycle status. The default maps
         only the two statuses the public record names (`CANCEL_ORDER`,
-        `COMPLETE_ORDER`, seed 000); TikTok's full list is not public, so add
+        `COMPLETE_ORDER`); TikTok's full list is not public, so add
         the others your account manager gives you. Unmapped statuses are not
         reported.
     platform_cancel_sync_initiator:
@@ -77,7 +81,8 @@ class Policy:
         cancelled without the customer asking).
     tiktok_events:
         Which Events API event to report when the order reaches a status.
-        Default: `CompletePayment` on completion (seeds 001, 004).
+        Default: `CompletePayment` on completion (Commanders Act TikTok Events API /
+        Offline Events destinations).
     """
 
     hold: timedelta = _window(timedelta(hours=1))

@@ -12,7 +12,7 @@ referenced by name in the transition table of `_machine.py`:
   table declares them as `cond=`. The targets of one event in one state are
   mutually exclusive, so a refusal always comes from a guard.
 
-Every rule here carries its source in DESIGN.md section 3.
+docs/rules.md names each rule's public source.
 """
 
 from __future__ import annotations
@@ -246,7 +246,7 @@ def resolve_params(
 
     if event == "cancel":
         if line_item_ids is None and initiator is Initiator.SELLER and pending is not None:
-            # DESIGN 3 (seed 002): a seller cancel with a buyer request pending approves it.
+            # A seller cancel with a buyer request pending approves it (Logicbroker).
             lines = pending.line_item_ids
         elif line_item_ids is None:
             lines = order.open_line_ids
@@ -346,7 +346,10 @@ def buyer_or_platform_pays(ctx: Context) -> str | None:
 
 
 def hold_is_over(ctx: Context) -> str | None:
-    """Only TikTok ends the remorse hold, one hour after payment (seeds 002, 003)."""
+    """Only TikTok ends the remorse hold, one hour after payment.
+
+    Sources: Logicbroker TikTok Shop connector; TikTok for SFCC: Order Management.
+    """
     if ctx.initiator is not Initiator.PLATFORM:
         return refusal(ctx, "only TikTok releases the order when the one-hour remorse hold ends")
     ends = paid_at(ctx.order) + ctx.policy.hold
@@ -356,7 +359,10 @@ def hold_is_over(ctx: Context) -> str | None:
 
 
 def buyer_requests_after_hold(ctx: Context) -> str | None:
-    """After the hold a buyer's cancellation is a request the seller answers (seed 003)."""
+    """After the hold a buyer's cancellation is a request the seller answers.
+
+    Source: TikTok for SFCC: Order Management.
+    """
     if ctx.initiator is Initiator.BUYER:
         return refusal(
             ctx,
@@ -402,7 +408,10 @@ def lines_are_open(ctx: Context) -> str | None:
 
 
 def request_matches_seller_cancel(ctx: Context) -> str | None:
-    """A seller cancel with a buyer request pending approves exactly that request (seed 002)."""
+    """A seller cancel with a buyer request pending approves exactly that request.
+
+    Source: Logicbroker TikTok Shop connector.
+    """
     request = ctx.request
     if ctx.initiator is not Initiator.SELLER or request is None:
         return None
@@ -472,7 +481,10 @@ def only_the_buyer_withdraws(ctx: Context) -> str | None:
 
 
 def seller_ships(ctx: Context) -> str | None:
-    """The seller ships, or TikTok for orders it fulfils itself (seed 002)."""
+    """The seller ships, or TikTok for orders it fulfils itself.
+
+    Source: Logicbroker TikTok Shop connector.
+    """
     if ctx.initiator is Initiator.BUYER:
         return refusal(ctx, "the seller ships the order")
     return None
@@ -545,7 +557,10 @@ def seller_or_tiktok_answers_return(ctx: Context) -> str | None:
 
 
 def returns_rejected_in_tiktok(ctx: Context) -> str | None:
-    """Rejecting a return is done by hand in TikTok, never through the integration (seed 002)."""
+    """Rejecting a return is done by hand in TikTok, never through the integration.
+
+    Source: Logicbroker TikTok Shop connector.
+    """
     if ctx.initiator is Initiator.BUYER:
         return refusal(ctx, "the seller answers the buyer's return")
     if ctx.origin is Origin.OMS:

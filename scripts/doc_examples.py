@@ -230,7 +230,7 @@ def events_api() -> str:
 def sfcc() -> str:
     blocks = []
     for name, preset in (
-        ("seed preset", SEED_PRESET),
+        ("SEED_PRESET (TikTok for SFCC: Order Management)", SEED_PRESET),
         ("Salesforce cartridge preset", CARTRIDGE_PRESET),
     ):
         settings = SfccSettings(

@@ -1,7 +1,7 @@
 """Write adapters/sandbox/samples/demo.jsonl: the bundled sample `order-lifecycle demo` replays.
 
 Run `python scripts/make_demo_sample.py` (it is deterministic: the same file
-every time). Dozens of orders cover every path of DESIGN.md section 3, as
+every time). Dozens of orders cover every path of the rules in docs/rules.md, as
 the inputs an OMS would see: Get Order Detail objects that seed the orders,
 TikTok webhooks in TikTok's envelope (`type`, `tts_notification_id`,
 `shop_id`, `timestamp`, `data`), the seller's actions in the OMS, and clock

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -97,3 +98,53 @@ def test_adapter_pages_show_payloads_the_adapters_build() -> None:
     events = mkdocs_hooks.GENERATORS["events_api_payloads"]()
     assert '"event": "CompletePayment"' in events
     assert "buyer@example.com" not in events  # hashed, never in clear
+
+
+def test_the_lifecycle_page_draws_the_machine_as_inline_svg() -> None:
+    """The diagram is SVG written at build time: every state, every status-changing
+    transition with its events, the final states ringed, and nothing for a script to draw."""
+    page = mkdocs_hooks.render((ROOT / "docs" / "lifecycle.md").read_text())
+    [drawing] = re.findall(r"<svg .*?</svg>", page, re.DOTALL)
+    svg = ElementTree.fromstring(drawing)
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    states = {g.get("data-state"): g for g in svg.iterfind(".//svg:g[@class='state']", ns)}
+    assert set(states) == {status.value for status in OrderStatus}
+    for status in OrderStatus:
+        assert len(states[status].findall("svg:rect", ns)) == (2 if status.is_final else 1)
+    drawn = {
+        (g.get("data-from"), g.get("data-to")): g.get("data-events")
+        for g in svg.iterfind(".//svg:g[@class='transition']", ns)
+    }
+    expected = {
+        (source.value, target.value): ", ".join(events)
+        for (source, target), events in _diagram._edges().items()
+    }
+    assert drawn == expected
+    for g in svg.iterfind(".//svg:g[@class='transition']", ns):
+        assert g.findtext("svg:text", namespaces=ns) == g.get("data-events")
+
+
+def test_no_page_needs_a_script_from_the_network_to_show_a_diagram() -> None:
+    """Offline, a mermaid block shows as raw `stateDiagram-v2` text (Material fetches
+    mermaid.js from a CDN): no page has one, and the site declares no mermaid fence."""
+    for page in (ROOT / "docs").glob("**/*.md"):
+        assert "```mermaid" not in mkdocs_hooks.render(page.read_text()), page
+    config = (ROOT / "mkdocs.yml").read_text()
+    assert "custom_fences" not in config
+    assert "extra_javascript" not in config
+
+
+def test_sources_are_cited_by_public_name_not_by_files_outside_the_repository() -> None:
+    """The design notes and their numbered source files are not in the repository, so
+    nothing cites them: each source is named as the public page it is."""
+    unpublished = re.compile(r"DESIGN(\.md| section| \d)|\bseeds? 0\d\d|\(0\d\d[,)]")
+    folders = ("lifecycle", "adapters", "docs", "tests", "scripts", "bench", "examples")
+    files = [ROOT / "README.md", *(p for f in folders for p in (ROOT / f).rglob("*.py"))]
+    files += list((ROOT / "docs").rglob("*.md"))
+    cited = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in files
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if unpublished.search(line)
+    ]
+    assert cited == []

@@ -4,9 +4,11 @@ Commands: `replay`, `allowed`, `history`, `serve`, `work`, `dispatch`,
 `tick`, `diagram`, `sandbox` and `demo`; see docs/cli.md. Every command that reads or writes
 orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
 `postgresql://...`); the default is `sqlite:///order-lifecycle.db` in the
-working directory, or `$ORDER_LIFECYCLE_DB`. Errors are printed as one line
-naming what was wrong, with exit status 2 (1 when the command ran but found
-a problem, such as dead letters or rejected replay inputs).
+working directory, or `$ORDER_LIFECYCLE_DB`. Commands that only read
+(`allowed`, `history`) never create a store: a missing one is an error naming
+where it was looked for. Errors are printed as one line naming what was
+wrong, with exit status 2 (1 when the command ran but found a problem, such
+as dead letters or rejected replay inputs).
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ from typing import Any, TextIO
 import cattrs
 import httpx
 import psycopg
+import stamina
 from cattrs.errors import StructureHandlerNotFoundError as StructureError
 
 from adapters.errors import AdapterError
+from adapters.http import log_retry
 from adapters.partners.events_api import EventsApiSettings
 from adapters.partners.sfcc import SfccSettings
 from adapters.partners.sync_order_info import SyncOrderInfoSettings
@@ -48,7 +52,6 @@ from adapters.service import (
     LineResult,
     OrderService,
     ReplayReport,
-    parse_time,
     replay,
 )
 from adapters.store import (
@@ -56,6 +59,7 @@ from adapters.store import (
     OutboxStatus,
     Store,
     StoreError,
+    StoreNotFound,
     effect_to_dict,
     open_store,
 )
@@ -72,7 +76,7 @@ from lifecycle import (
     mermaid_diagram,
 )
 
-__all__ = ["CliError", "GraphvizMissing", "diagram", "main"]
+__all__ = ["BadTime", "CliError", "GraphvizMissing", "diagram", "main"]
 
 DB_ENV = "ORDER_LIFECYCLE_DB"
 #: Orders a replay keeps parsed between inputs (checked against the stored version).
@@ -99,13 +103,53 @@ class GraphvizMissing(CliError):
         )
 
 
+class BadTime(CliError):
+    """A time option (`--now`) that is not an ISO-8601 time with a zone."""
+
+    def __init__(self, option: str, value: str, problem: str) -> None:
+        self.option = option
+        self.value = value
+        super().__init__(
+            f"{option} {value!r} {problem}: give an ISO-8601 time with a zone,"
+            " such as 2026-11-20T09:30:00Z or 2026-11-20T10:30:00+01:00"
+        )
+
+
+#: The help of every `--now`.
+NOW_HELP = (
+    "the moment to act at, an ISO-8601 time with a zone"
+    " (2026-11-20T09:30:00Z, 2026-11-20T10:30:00+01:00); default: the clock"
+)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _moment(value: str | None, option: str = "--now") -> datetime:
+    """The time a `--now` option names, or the clock's when it is not given."""
+    if value is None:
+        return _now()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadTime(option, value, "is not an ISO-8601 time") from None
+    if moment.utcoffset() is None:
+        raise BadTime(option, value, "has no zone")
+    return moment
+
+
 @contextmanager
-def _opened(url: str | None) -> Iterator[Store]:
-    store = open_store(url or os.environ.get(DB_ENV) or DEFAULT_URL)
+def _opened(url: str | None, *, create: bool = True) -> Iterator[Store]:
+    """The store `--db` names; `create=False` for commands that only read it."""
+    try:
+        store = open_store(url or os.environ.get(DB_ENV) or DEFAULT_URL, create=create)
+    except StoreNotFound as error:
+        raise StoreNotFound(
+            error.where,
+            f"{error.reason}; this command only reads a store, it creates none:"
+            " make one with `order-lifecycle replay`, or name another with --db",
+        ) from None
     try:
         yield store
     finally:
@@ -318,8 +362,8 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _allowed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    now = parse_time(args.now, "--now") if args.now else _now()
-    with _opened(args.db) as store:
+    now = _moment(args.now)
+    with _opened(args.db, create=False) as store:
         order = store.load(args.order_id)
     if order is None:
         raise CliError(f"order {args.order_id} is not in the store")
@@ -339,7 +383,7 @@ def _allowed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    with _opened(args.db) as store:
+    with _opened(args.db, create=False) as store:
         order = store.load(args.order_id)
         if order is None:
             raise CliError(f"order {args.order_id} is not in the store")
@@ -367,7 +411,7 @@ def _history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _tick(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    now = parse_time(args.now, "--now") if args.now else _now()
+    now = _moment(args.now)
     with _opened(args.db) as store:
         results = OrderService(store).tick(now)
     for result in results:
@@ -443,7 +487,11 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "say where the partners are: --partners FILE.json, or --sandbox URL for the"
             " local fakes (order-lifecycle sandbox)"
         )
-    with _opened(args.db) as store, httpx.Client(timeout=args.http_timeout) as http:
+    with (
+        _retries_logged_to(err),
+        _opened(args.db) as store,
+        httpx.Client(timeout=args.http_timeout) as http,
+    ):
         dispatcher = Dispatcher(
             store,
             build_executors(partners, http),
@@ -464,6 +512,27 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         f" (dead letters in the store: {dead})\n"
     )
     return 1 if total.dead else 0
+
+
+@contextmanager
+def _retries_logged_to(err: TextIO) -> Iterator[None]:
+    """Each retry inside a partner call as one readable line on `err`, not stamina's own.
+
+    stamina's hooks and the logger are global: both are put back on the way out.
+    """
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logger = logging.getLogger("adapters")
+    level, hooks = logger.level, stamina.instrumentation.get_on_retry_hooks()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    stamina.instrumentation.set_on_retry_hooks([log_retry])
+    try:
+        yield
+    finally:
+        stamina.instrumentation.set_on_retry_hooks(hooks)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _stop_after(seconds: float | None) -> threading.Event:
@@ -490,7 +559,10 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         import uvicorn
     except ImportError:
-        raise CliError("serve needs uvicorn: pip install 'tiktok-order-lifecycle[serve]'") from None
+        raise CliError(
+            "serve needs uvicorn, which the serve extra installs: from the repository"
+            " checkout, python -m pip install -e '.[serve]'"
+        ) from None
     from adapters.entrypoints.webhook_app import WebhookApp
 
     key, secret = os.environ.get(APP_KEY_ENV), os.environ.get(APP_SECRET_ENV)
@@ -645,7 +717,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("allowed", _allowed, "what each initiator may do with an order now, and why not")
     sub.add_argument("order_id", metavar="ORDER_ID")
     sub.add_argument("--initiator", choices=[i.value for i in Initiator], type=str.upper)
-    sub.add_argument("--now", metavar="ISO", help="judge at this time (default: now)")
+    sub.add_argument("--now", metavar="ISO", help=NOW_HELP)
     with_db(sub)
 
     sub = command("history", _history, "an order's transitions, effects and references")
@@ -698,7 +770,7 @@ def _parser() -> argparse.ArgumentParser:
     with_db(sub)
 
     sub = command("tick", _tick, "apply the timers due now (or at --now)")
-    sub.add_argument("--now", metavar="ISO")
+    sub.add_argument("--now", metavar="ISO", help=NOW_HELP)
     with_db(sub)
 
     sub = command("diagram", _diagram, "draw the state machine")

@@ -26,6 +26,7 @@ from ._retry import (
     RetryPolicy,
     acall_with_retries,
     call_with_retries,
+    log_retry,
     status_error,
     transport_error,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "decode_json",
     "encode_json",
     "is_missing",
+    "log_retry",
     "lookup",
     "read_envelope",
     "redact",

@@ -8,9 +8,9 @@ partner's field names and rules:
 - `MoneyFormat` and `encode_json`: money leaves as a decimal string or as an
   exact JSON number (a `Decimal` is written digit for digit, never through
   `float`).
-- `lookup`, `resolve`, `set_path`, `apply_field_map`: the seeds' "smart
-  mapping", where a field takes its value from a named field of the OMS's own
-  data written `{{path.to.field}}`.
+- `lookup`, `resolve`, `set_path`, `apply_field_map`: the Commanders Act
+  destinations' "smart mapping", where a field takes its value from a named
+  field of the OMS's own data written `{{path.to.field}}`.
 - `InvalidPayload`: a body that would be refused, listing every problem at once.
 - `Call`, `send`, `asend`: one request, sent with retries under
   `adapters.http.RetryPolicy`; the sync and async variants differ only in

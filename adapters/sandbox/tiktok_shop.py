@@ -100,6 +100,17 @@ def _fail(code: int, message: str) -> Reply:
     return _envelope(code=code, message=message)
 
 
+#: What a caller should know when the sandbox lacks something: it holds only what it was given.
+NOT_LOADED = (
+    "the sandbox knows only the orders, cancellations and returns it was given"
+    " (`order-lifecycle demo` gives it its sample; it cannot load your own replay's orders)"
+)
+
+
+def _not_found(what: str) -> Reply:
+    return _fail(NOT_FOUND, f"{what} not found: {NOT_LOADED}")
+
+
 def _check(state: TikTokShopSandboxState, request: Received, token: str) -> Reply | None:
     """TikTok's checks of a signed API request; `None` when it passes."""
     query = request.query
@@ -165,7 +176,7 @@ def _order_detail(state: TikTokShopSandboxState, request: Received, _match: Any)
 def _providers(state: TikTokShopSandboxState, _request: Received, match: Any) -> Reply:
     option = match.group(1)
     if option not in state.providers:
-        return _fail(NOT_FOUND, f"delivery option {option} not found")
+        return _not_found(f"delivery option {option}")
     return _envelope({"shipping_providers": state.providers[option]})
 
 
@@ -182,7 +193,7 @@ def _ship(state: TikTokShopSandboxState, request: Received, match: Any) -> Reply
         if line.get("package_id") == package_id
     ]
     if not lines:
-        return _fail(NOT_FOUND, f"package {package_id} not found")
+        return _not_found(f"package {package_id}")
     if package_id in state.shipments:
         return _fail(21011006, "package already shipped")
     for line in lines:
@@ -197,7 +208,7 @@ def _cancel_order(state: TikTokShopSandboxState, request: Received, _match: Any)
     body = request.json() or {}
     order = state.orders.get(str(body.get("order_id")))
     if order is None:
-        return _fail(NOT_FOUND, "order not found")
+        return _not_found("order")
     if not body.get("cancel_reason"):
         return _fail(BAD_PARAMETERS, "cancel_reason is required")
     wanted = set(body.get("order_line_item_ids") or [i["id"] for i in order["line_items"]])
@@ -225,7 +236,7 @@ def _answer_cancellation(decision: str) -> Handler:
     def answer(state: TikTokShopSandboxState, request: Received, match: Any) -> Reply:
         record = state.cancellations.get(match.group(1))
         if record is None:
-            return _fail(NOT_FOUND, "cancellation not found")
+            return _not_found("cancellation")
 
         def apply() -> Reply:
             if record["cancel_status"] != "CANCELLATION_REQUEST_PENDING":
@@ -246,7 +257,7 @@ def _answer_cancellation(decision: str) -> Handler:
 def _approve_return(state: TikTokShopSandboxState, request: Received, match: Any) -> Reply:
     record = state.returns.get(match.group(1))
     if record is None:
-        return _fail(NOT_FOUND, "return not found")
+        return _not_found("return")
 
     def apply() -> Reply:
         if not (request.json() or {}).get("decision"):

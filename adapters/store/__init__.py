@@ -18,6 +18,7 @@ from ._codec import (
 )
 from ._port import (
     AlreadyProcessed,
+    CannotOpenStore,
     Change,
     InboxEntry,
     InputOutcome,
@@ -33,6 +34,7 @@ from ._port import (
     SchemaTooNew,
     Store,
     StoreError,
+    StoreNotFound,
     Transition,
     VersionConflict,
     channel_of,
@@ -45,6 +47,7 @@ __all__ = [
     "CONVERTER",
     "DEFAULT_URL",
     "AlreadyProcessed",
+    "CannotOpenStore",
     "Change",
     "InboxEntry",
     "InputOutcome",
@@ -62,6 +65,7 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StoreError",
+    "StoreNotFound",
     "Transition",
     "VersionConflict",
     "channel_of",
@@ -77,15 +81,18 @@ __all__ = [
 DEFAULT_URL = "sqlite:///order-lifecycle.db"
 
 
-def open_store(url: str = DEFAULT_URL) -> SqliteStore | PostgresStore:
+def open_store(url: str = DEFAULT_URL, *, create: bool = True) -> SqliteStore | PostgresStore:
     """Open (and migrate) the store a URL names.
 
     `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
     `sqlite:///:memory:`, or a PostgreSQL URL (`postgresql://user@host/db`).
-    A bare file path is taken as a SQLite file.
+    A bare file path is taken as a SQLite file. With `create=False` (to read
+    only) a store that does not exist yet is `StoreNotFound`, and none is
+    created; a database that cannot be opened or reached is `CannotOpenStore`,
+    naming the file or the host and port.
     """
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(url)
+        return PostgresStore(url, create=create)
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         if not path.startswith("/"):
@@ -93,10 +100,10 @@ def open_store(url: str = DEFAULT_URL) -> SqliteStore | PostgresStore:
         path = path[1:]
         if not path:
             raise StoreError(f"no database file in {url!r}; use sqlite:///path.db")
-        return SqliteStore(path)
+        return SqliteStore(path, create=create)
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise StoreError(
             f"unknown database scheme {scheme!r}; use sqlite:///path.db or postgresql://..."
         )
-    return SqliteStore(_Path(url))
+    return SqliteStore(_Path(url), create=create)

@@ -25,7 +25,10 @@ Errors::
     StoreError
     ├── VersionConflict     another writer changed the order first: read again, retry
     ├── AlreadyProcessed    the inbox entry already has an outcome (a racing duplicate)
-    └── SchemaTooNew        the database was migrated by a newer version of this library
+    ├── SchemaTooNew        the database was migrated by a newer version of this library
+    └── CannotOpenStore     the database cannot be reached or opened; the message names
+        │                   where (a file's path, a server's host and port), never a password
+        └── StoreNotFound   opened with `create=False` and there is no store there
 """
 
 from __future__ import annotations
@@ -66,6 +69,29 @@ class AlreadyProcessed(StoreError):
 
 class SchemaTooNew(StoreError):
     """The database's schema is newer than this library knows."""
+
+
+class CannotOpenStore(StoreError):
+    """The database cannot be reached or opened.
+
+    `where` names it ("SQLite file orders.db", "PostgreSQL at db1:5432") and
+    never holds a password; `reason` is what the driver said.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        return f"cannot open {self.where}: {self.reason}"
+
+
+class StoreNotFound(CannotOpenStore):
+    """Opened with `create=False` (to read only) where no store exists; nothing was created."""
+
+    def _message(self) -> str:
+        return f"no store in {self.where}: {self.reason}"
 
 
 class InputOutcome(enum.StrEnum):

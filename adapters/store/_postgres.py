@@ -5,10 +5,17 @@ version is the expected one, so concurrent writers of one order never lose an
 update (the loser retries from a fresh read). Dispatchers claim outbox rows
 with `FOR UPDATE SKIP LOCKED`, so several of them share the work without
 waiting on each other. Migrations take a transaction-scoped advisory lock.
+
+Opening connects once, directly and with a `connect_timeout` (default
+`CONNECT_TIMEOUT` seconds), before the pool starts: a server that cannot be
+reached is one `CannotOpenStore` naming its host and port at once, not a pool
+that retries in the background until its own timeout.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,8 +25,12 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from ._port import CannotOpenStore
 from ._schema import migrations
 from ._sql import Cursor, Executor, SqlStore
+
+#: Seconds to wait for the server when neither the DSN nor $PGCONNECT_TIMEOUT says.
+CONNECT_TIMEOUT = 5
 
 #: Arbitrary, fixed: the advisory lock key that serialises this library's migrations.
 _MIGRATION_LOCK = 5_318_008_415
@@ -32,22 +43,78 @@ def _executor(conn: psycopg.Connection[Any]) -> Executor:
     return execute
 
 
+def _where(info: dict[str, Any]) -> str:
+    """The servers a DSN names, as `host:port` (libpq's defaults filled in), never more."""
+    hosts = str(info.get("host") or os.environ.get("PGHOST") or "").split(",")
+    ports = str(info.get("port") or os.environ.get("PGPORT") or "5432").split(",")
+    if len(ports) == 1:  # as libpq: one port serves every host
+        ports = ports * len(hosts)
+    shown = []
+    for host, port in zip(hosts, ports, strict=False):
+        if not host or host.startswith("/"):
+            shown.append(
+                f"the Unix socket in {host}, port {port}"
+                if host
+                else f"the default Unix socket, port {port}"
+            )
+        else:
+            shown.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return "PostgreSQL at " + ", ".join(shown)
+
+
+#: libpq's preamble to the reason itself, which the message already says (host, port).
+_PREAMBLE = re.compile(
+    r"^(?:connection (?:failed|is bad): )?"
+    r"(?:connection to server (?:at \"[^\"]*\", port \d+|on socket \"[^\"]*\") failed: )?"
+)
+
+
+def _reason(error: psycopg.Error, password: str | None) -> str:
+    """libpq's first line, without the preamble, and blanking a password it might echo."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    reason = " ".join(_PREAMBLE.sub("", lines[0]).split())
+    return reason.replace(password, "***") if password else reason
+
+
 class PostgresStore(SqlStore):
-    """The store in PostgreSQL, migrated on open. `dsn` is a libpq URL or key=value string."""
+    """The store in PostgreSQL, migrated on open. `dsn` is a libpq URL or key=value string.
+
+    `create=False` opens only a database that already holds a store (to read
+    it): one without is `StoreNotFound`, and nothing is created in it.
+    """
 
     MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = migrations(
         {"time": "TIMESTAMPTZ", "serial": "BIGSERIAL PRIMARY KEY", "ref": "BIGINT"}
     )
     CLAIM_LOCK = " FOR UPDATE OF o SKIP LOCKED"
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 4) -> None:
+    def __init__(
+        self, dsn: str, *, min_size: int = 1, max_size: int = 4, create: bool = True
+    ) -> None:
         self._dsn = dsn
         self._local = threading.local()
+        try:
+            info = psycopg.conninfo.conninfo_to_dict(dsn)
+        except psycopg.Error:
+            # libpq's parse error may quote the string, password and all: say less.
+            raise CannotOpenStore(
+                "PostgreSQL", "the DSN is not a PostgreSQL URL or key=value string"
+            ) from None
+        self._where = _where(info)
+        kwargs: dict[str, Any] = {"autocommit": False}
+        if "connect_timeout" not in info and not os.environ.get("PGCONNECT_TIMEOUT"):
+            kwargs["connect_timeout"] = CONNECT_TIMEOUT
+        try:
+            psycopg.connect(dsn, **kwargs).close()
+        except psycopg.Error as error:
+            password = info.get("password")
+            reason = _reason(error, str(password) if password else None)
+            raise CannotOpenStore(self._where, reason) from error
         self._pool = ConnectionPool(
-            dsn, min_size=min_size, max_size=max_size, open=True, kwargs={"autocommit": False}
+            dsn, min_size=min_size, max_size=max_size, open=True, kwargs=kwargs
         )
         try:
-            self.migrate()
+            self.migrate(create=create)
         except BaseException:
             self._pool.close()  # a refused database must not leave the pool's threads behind
             raise
@@ -85,6 +152,9 @@ class PostgresStore(SqlStore):
 
     def _lock_migrations(self, execute: Executor) -> None:
         execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+
+    def _has_store(self, execute: Executor) -> bool:
+        return bool(execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0])
 
     def close(self) -> None:
         self._pool.close()

@@ -34,6 +34,7 @@ from ._port import (
     Receipt,
     ReceiptState,
     SchemaTooNew,
+    StoreNotFound,
     Transition,
     VersionConflict,
     channel_of,
@@ -81,15 +82,28 @@ class SqlStore(ABC):
         """Serialise concurrent migrations."""
 
     @abstractmethod
+    def _has_store(self, execute: Executor) -> bool:
+        """Whether the database already holds a store (its `schema_version` table)."""
+
+    @abstractmethod
     def close(self) -> None: ...
+
+    #: Where the database is, for messages: never a password.
+    _where: str = "the database"
 
     # ------------------------------------------------------------------ schema
 
-    def migrate(self) -> int:
-        """Apply the forward migrations this database lacks; the version it is at now."""
+    def migrate(self, *, create: bool = True) -> int:
+        """Apply the forward migrations this database lacks; the version it is at now.
+
+        With `create=False`, a database that holds no store yet is refused
+        (`StoreNotFound`) rather than given one.
+        """
         latest = max(version for version, _ in self.MIGRATIONS)
         with self._transaction() as execute:
             self._lock_migrations(execute)
+            if not create and not self._has_store(execute):
+                raise StoreNotFound(self._where, "it has no schema_version table")
             execute(
                 "CREATE TABLE IF NOT EXISTS schema_version"
                 " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -1,4 +1,5 @@
-"""Events API 2.0 and Offline Events: payloads per seed table, hashing, batching, sending."""
+"""Events API 2.0 and Offline Events: payloads per Commanders Act table, hashing, batching,
+sending."""
 
 from __future__ import annotations
 
@@ -95,7 +96,8 @@ CONTENTS = [
 
 
 def test_events_2_0_golden_payload_has_every_seed_001_field() -> None:
-    """Seed 001's table: source, ids, hashed user, page, contents, value, order and shop ids."""
+    """The Commanders Act TikTok Events API destination's table: source, ids, hashed user,
+    page, contents, value, order and shop ids."""
     settings = attrs.evolve(SETTINGS, limited_data_use=True)
     [body] = build_bodies([(hotel_order(), EFFECT, FULL_DATA)], settings)
     assert body == {
@@ -137,7 +139,8 @@ def test_events_2_0_golden_payload_has_every_seed_001_field() -> None:
 
 
 def test_offline_golden_payload_has_every_seed_004_field() -> None:
-    """Seed 004's table: event_set_id, ISO-8601 timestamp, context.user lists, properties."""
+    """The Commanders Act TikTok Offline Events destination's table: event_set_id, ISO-8601
+    timestamp, context.user lists, properties."""
     settings = attrs.evolve(SETTINGS, api=EventsApi.OFFLINE)
     [body] = build_bodies([(hotel_order(), EFFECT, FULL_DATA)], settings)
     assert body == {
@@ -344,7 +347,7 @@ def test_uppercase_digest_is_passed_on_lowercased_and_junk_phone_dropped() -> No
     st.sampled_from(list(MoneyFormat)),
 )
 def test_converter_round_trips_offline_events(event: OfflineEvent, money: MoneyFormat) -> None:
-    """structure(unstructure(x)) == x for the seed 004 shape, in both money formats."""
+    """structure(unstructure(x)) == x for the Offline Events shape, in both money formats."""
     conv = converter(money)
     assert conv.structure(conv.unstructure(event), OfflineEvent) == event
 

@@ -114,7 +114,8 @@ def expected_create(status: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_create_body_seed_preset_golden() -> None:
-    """Seed 003: external id, status New, SOCIAL_PAY; 202309 unit lines add up per product."""
+    """TikTok for SFCC: Order Management: external id, status New, SOCIAL_PAY; 202309 unit
+    lines add up per product."""
     assert build_create_body(hotel_order(), CREATE, SETTINGS) == expected_create(
         {"c_externalOrderStatus": "New"}
     )

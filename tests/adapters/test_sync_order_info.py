@@ -1,4 +1,4 @@
-"""Sync Order Information: payloads per status and per seed 000 field, validation, sending."""
+"""Sync Order Information: payloads per status and per destination field, validation, sending."""
 
 from __future__ import annotations
 
@@ -78,7 +78,8 @@ def effect(status: str = "COMPLETE_ORDER", initiator: str | None = None) -> Sync
 
 
 def test_complete_order_golden_payload_has_every_seed_field_at_its_path() -> None:
-    """COMPLETE_ORDER with a full stay record: every row of seed 000's table, money as strings."""
+    """COMPLETE_ORDER with a full stay record: every row of the Commanders Act destination's
+    table, money as strings."""
     body = build_body(hotel_order(), effect(), SETTINGS, COMPLETE_DATA)
     assert body == {
         "order_info": {
@@ -290,7 +291,8 @@ def cases(draw: st.DrawFn) -> tuple[Any, ...]:
 def test_payload_is_valid_exactly_when_mandatory_fields_and_money_rules_hold(
     case: tuple[Any, ...],
 ) -> None:
-    """An oracle written from seed 000 agrees with the validator on random orders."""
+    """An oracle written from the Commanders Act TikTok Sync Order Information destination
+    agrees with the validator on random orders."""
     order, status, initiator, data = case
     info = build_body(order, effect(status, initiator), SETTINGS, data)["order_info"]
     expected = set()

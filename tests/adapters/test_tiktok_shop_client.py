@@ -1,7 +1,7 @@
 """The TikTok Shop client against `httpx.MockTransport` handlers that check what arrives.
 
 The handler (`FakeTikTok`) routes on method and path, checks the signature
-with its own implementation of DESIGN section 5's algorithm, and answers in
+with its own implementation of TikTok Shop's signing algorithm, and answers in
 TikTok's envelope. Fault tests script answers per request.
 """
 
@@ -67,7 +67,7 @@ def envelope(
 
 
 def expected_sign(request: httpx.Request) -> str:
-    """DESIGN section 5, written again for the test: path, sorted pairs, body, wrapped."""
+    """TikTok Shop's signing, written again for the test: path, sorted pairs, body, wrapped."""
     pairs = sorted(
         (k, v) for k, v in request.url.params.multi_items() if k not in ("sign", "access_token")
     )
@@ -311,7 +311,8 @@ def providers_answer(r: httpx.Request) -> httpx.Response:
 def test_ship_effect_looks_up_package_delivery_option_and_provider_by_name(
     fake: FakeTikTok,
 ) -> None:
-    """Seed 003: Get Order Detail, then Get Shipping Providers, then Ship Package."""
+    """TikTok for SFCC: Order Management: Get Order Detail, then Get Shipping Providers, then
+    Ship Package."""
     fake.on("GET", DETAIL, detail_answer(order_object("O1")))
     fake.on("GET", PROVIDERS, providers_answer)
     fake.on("POST", SHIP, lambda r: envelope({}))

@@ -21,7 +21,8 @@ from .strategies_tiktok import SHOP_ID, T0, order_object, orders, tiktok_orders
 
 
 def test_order_detail_maps_money_times_lines_and_recipient() -> None:
-    """Seed 002's fields land where the OMS expects them, money as Decimal, times aware."""
+    """The Logicbroker TikTok Shop connector's fields land where the OMS expects them, money
+    as Decimal, times aware."""
     raw = order_object(
         recipient_address={
             "name": "Ada Buyer",

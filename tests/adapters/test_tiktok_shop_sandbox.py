@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import timedelta
 
+import attrs
 import httpx
 import pytest
 
@@ -13,6 +14,7 @@ from adapters.errors import AuthenticationError, RejectedError, RetryableError
 from adapters.http import RetryPolicy
 from adapters.partners.tiktok_shop import (
     AsyncTikTokShopClient,
+    LookupFailed,
     TikTokShopAuth,
     TikTokShopClient,
     TikTokShopSettings,
@@ -250,3 +252,32 @@ def test_sandbox_state_repr_hides_secrets() -> None:
     text = repr(state)
     for secret in (SECRET, state.access_token, state.refresh_token):
         assert secret not in text
+
+
+def test_shipping_an_order_the_sandbox_was_not_given_says_what_to_do() -> None:
+    """Get Order Detail returning nothing is a LookupFailed that names the order and says
+    what to check (the order id, shop_cipher) and that the sandbox needs the demo's orders;
+    shipping a package the sandbox does not hold says the same from the sandbox's side."""
+    routes, state = seeded()
+    with SandboxServer(routes) as server, httpx.Client(timeout=5) as http:
+        client = TikTokShopClient(
+            http, auth(state, server, []), settings=settings(server), retry=FAST
+        )
+        unknown = ShipTikTokPackage(
+            "576461413038785752",
+            3,
+            line_item_ids=("L1",),
+            tracking_number="1Z",
+            shipping_provider_name="UPS",
+        )
+        with pytest.raises(LookupFailed) as looked_up:
+            client.execute(unknown)
+        with pytest.raises(RejectedError) as shipped:
+            client.execute(attrs.evolve(unknown, package_id="PKG9", shipping_provider_id="SP1"))
+    message = str(looked_up.value)
+    assert "did not return order 576461413038785752" in message
+    for advice in ("check the order id", "shop_cipher", "order-lifecycle demo"):
+        assert advice in message
+    assert "\n" not in message
+    assert "package PKG9 not found" in str(shipped.value)
+    assert "order-lifecycle demo" in str(shipped.value)

@@ -1,4 +1,4 @@
-"""A reference model of the order rules, written from DESIGN.md section 3 alone.
+"""A reference model of the order rules, written from docs/rules.md's table alone.
 
 It shares no code with `lifecycle`: plain dicts and if-statements, one
 function per event. The stateful test drives both and compares them; where

@@ -1,4 +1,4 @@
-"""Every path of the seeds and DESIGN.md section 3, as example tests."""
+"""Every path of the rules in docs/rules.md and their public sources, as example tests."""
 
 from __future__ import annotations
 
@@ -192,7 +192,8 @@ def test_one_request_at_a_time_and_a_cancel_id_is_mandatory() -> None:
 
 
 def test_shipping_over_a_pending_request_closes_it() -> None:
-    """Seed 003: once shipped, the buyer's cancellation does not proceed."""
+    """TikTok for SFCC: Order Management: once shipped, the buyer's cancellation does not
+    proceed."""
     lifecycle = released()
     lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
     lifecycle.send(
@@ -222,7 +223,8 @@ def test_seller_cancels_before_shipment_from_the_oms() -> None:
 
 
 def test_seller_cancel_with_a_pending_buyer_request_approves_the_request() -> None:
-    """Seed 002: the integration accepts the buyer's request instead of issuing a new one."""
+    """Logicbroker TikTok Shop connector: the integration accepts the buyer's request instead
+    of issuing a new one."""
     lifecycle = released()
     lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
     effects = lifecycle.send("cancel", initiator=SELLER, now=at(hours=3))

@@ -403,7 +403,7 @@ def test_the_sandbox_command_serves_every_partner_on_one_local_port() -> None:
             process.stdout.close()
 
 
-def test_the_bundled_sample_covers_every_path_of_the_design() -> None:
+def test_the_bundled_sample_covers_every_path_of_the_rules() -> None:
     lines = [json.loads(line) for line in sample_lines()]
     webhooks = [line for line in lines if "type" in line]
     assert all({"type", "shop_id", "timestamp", "data"} <= line.keys() for line in webhooks)

@@ -58,13 +58,13 @@ class TikTokShopSettings:
     """Where TikTok Shop is and the facts that are settings, with their defaults.
 
     base_url:
-        The API host (DESIGN section 5).
+        The API host (TikTok Shop Open API (202309) documentation).
     retryable_codes:
         Envelope codes worth retrying. **Unconfirmed**, from third-party
         integrations: 36009002 "too many requests", 36009003 "internal error".
     auth_code_prefixes:
         Envelope codes that are auth / token errors: those starting `105` or
-        `360` (DESIGN section 5), unless listed as retryable.
+        `360` (TikTok Shop Open API error codes), unless listed as retryable.
     order_detail_batch_size:
         How many ids one Get Order Detail call asks for. **Unconfirmed**; 50.
     search_page_size:
@@ -445,14 +445,27 @@ def _provider_named(providers: Sequence[ShippingProvider], name: str) -> Shippin
     )
 
 
+def _missing_order(order_id: str) -> str:
+    return (
+        f"Get Order Detail did not return order {order_id}: check the order id and that"
+        " shop_cipher names the shop it was placed in (a ship command that carries"
+        " package_id and shipping_provider_id needs no lookup); a local `order-lifecycle"
+        " sandbox` knows only the orders it was given, so replay its sample with"
+        " `order-lifecycle demo` rather than your own orders"
+    )
+
+
 def ship_plan(calls: Calls, effect: ShipTikTokPackage) -> Plan[Shipped]:
-    """Seed 003: Get Order Detail -> package and delivery option; providers -> id; ship."""
+    """Get Order Detail -> package and delivery option; providers -> id; ship.
+
+    The steps of TikTok for SFCC: Order Management.
+    """
     package_id, provider_id = effect.package_id, effect.shipping_provider_id
     if package_id is None or provider_id is None:
         orders = yield calls.order_detail([effect.order_id])
         order = next((o for o in orders if o.id == effect.order_id), None)
         if order is None:
-            raise LookupFailed(PARTNER, f"Get Order Detail did not return order {effect.order_id}")
+            raise LookupFailed(PARTNER, _missing_order(effect.order_id))
         package_id = package_id or order.package_for(effect.line_item_ids)
         if package_id is None:
             raise LookupFailed(

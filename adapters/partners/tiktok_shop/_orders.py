@@ -2,7 +2,7 @@
 
 Get Order Detail (`GET /order/202309/orders`) answers with order objects whose
 field names are TikTok's. `TikTokOrder` and its parts mirror the fields an
-OMS maps (seed 002's table, DESIGN section 5) under the 202309 names, and
+OMS maps (the Logicbroker TikTok Shop connector's field table) under the 202309 names, and
 `to_order` turns one into the lifecycle's partner-neutral `Order`;
 `from_order` is the reverse, used by tests and the sandbox.
 

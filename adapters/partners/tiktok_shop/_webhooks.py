@@ -17,7 +17,7 @@ Three steps, each usable alone:
    `lifecycle.reconcile`; cancellation and return statuses through the same
    kind of shortest-legal-path search over their own events.
 
-Webhooks arrive late, twice or out of order (DESIGN section 5). A webhook
+Webhooks arrive late, twice or out of order (TikTok Shop's webhook documentation). A webhook
 whose news the order already holds implies no command, so duplicates are
 harmless; one that no legal sequence of events explains raises (`OutOfStep`,
 or the lifecycle's `StaleObservation` / `NoLegalPath` for order statuses):
@@ -62,7 +62,8 @@ _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class WebhookType(enum.IntEnum):
-    """The webhook `type` numbers this library reads (DESIGN section 5).
+    """The webhook `type` numbers this library reads (TikTok Shop's webhook documentation and
+    the public SDKs' event samples).
 
     The names are TikTok's event names (Update Shop Webhook). The number 11
     for cancellations is of medium confidence.
