@@ -9,12 +9,14 @@ from typing import Any
 from hypothesis import strategies as st
 
 from adapters.partners.tiktok_shop import (
+    USED_WEBHOOK_TYPES,
     TikTokDistrict,
     TikTokLineItem,
     TikTokOrder,
     TikTokPackage,
     TikTokPayment,
     TikTokRecipientAddress,
+    WebhookType,
     webhook_signature,
 )
 from lifecycle import Initiator, LineStatus, Order, OrderLine, OrderStatus, Recipient
@@ -306,8 +308,39 @@ valid_payloads = st.one_of(
         seconds,
     ),
     st.builds(
-        lambda t: envelope(4, {"order_id": "O1", "package_id": "PKG1", "update_time": t}), seconds
+        lambda packages, sc_type, t: envelope(
+            4,
+            {
+                "sc_type": sc_type,
+                "role_type": "ROLE_USER",
+                "package_list": packages,
+                "update_time": t,
+            },
+        ),
+        st.lists(
+            st.fixed_dictionaries(
+                {"package_id": ids, "order_id_list": st.lists(ids, min_size=1, max_size=3)}
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+        st.sampled_from(["SPLIT", "COMBINE"]),
+        seconds,
     ),
+    st.builds(lambda t: envelope(3, {"order_id": "O1", "update_time": t}), seconds),
     st.just(envelope(6, {"message": "seller deauthorized"})),
     st.builds(lambda t: envelope(7, {"message": "expiring", "expiration_time": t}), seconds),
+)
+
+#: Type numbers TikTok documents that the library does not read.
+UNUSED_TYPES = sorted(set(WebhookType) - USED_WEBHOOK_TYPES)
+
+#: Correctly shaped envelopes of unused and unknown types, with arbitrary `data`.
+unused_payloads = st.builds(
+    envelope,
+    st.sampled_from(UNUSED_TYPES)
+    | st.integers(min_value=-(10**6), max_value=10**6).filter(lambda n: n not in set(WebhookType)),
+    st.dictionaries(
+        st.text(max_size=12), st.none() | st.integers() | st.text(max_size=8), max_size=4
+    ),
 )

@@ -1,4 +1,4 @@
-"""Webhooks: signature check, parsing of types 1/4/6/7/11/12, and the commands they imply."""
+"""Webhooks: signature check, parsing of every documented type, and the commands they imply."""
 
 from __future__ import annotations
 
@@ -13,19 +13,25 @@ from hypothesis import strategies as st
 
 from adapters.errors import InboundError, InvalidSignature, MalformedPayload, UnknownValue
 from adapters.partners.tiktok_shop import (
+    USED_WEBHOOK_TYPES,
     AuthorizationExpiring,
     CancellationStatusChanged,
     CancelStatus,
     OrderStatusChanged,
     OutOfStep,
+    PackageRef,
     PackageUpdated,
+    RecipientAddressUpdated,
     ReturnStatusChanged,
     SellerDeauthorized,
     TikTokReturnStatus,
+    UnusedWebhook,
+    WebhookType,
     parse_webhook,
     read_webhook,
     verify_webhook,
     webhook_commands,
+    webhook_order_ids,
 )
 from lifecycle import (
     CancellationStatus,
@@ -47,8 +53,10 @@ from .strategies_tiktok import (
     APP_SECRET,
     T0,
     T0_SECONDS,
+    UNUSED_TYPES,
     envelope,
     signed_webhook,
+    unused_payloads,
     valid_payloads,
 )
 
@@ -223,11 +231,43 @@ def test_return_webhook_accepts_both_spellings_of_reject() -> None:
         assert webhook.return_status in (TikTokReturnStatus.REJECT, TikTokReturnStatus.REJECT_ALT)
 
 
-def test_package_and_authorisation_webhooks() -> None:
+def test_package_webhook_with_two_orders_in_one_package_names_both() -> None:
+    """Type 4's real shape (fudiwei EventSamples): package_list, no top-level order_id."""
     package = parsed(
-        envelope(4, {"order_id": "O1", "package_id": "P1", "update_time": seconds(1), "sc_type": 1})
+        envelope(
+            4,
+            {
+                "sc_type": "COMBINE",
+                "role_type": "ROLE_USER",
+                "package_list": [
+                    {"package_id": "123456", "order_id_list": ["152523", "532123"]},
+                    {"package_id": 654321, "order_id_list": ["532123"]},
+                ],
+                "update_time": seconds(1),
+            },
+        )
     )
-    assert package == PackageUpdated("7494049642642441621", T0, "O1", "P1", moment(1))
+    assert package == PackageUpdated(
+        "7494049642642441621",
+        T0,
+        (PackageRef("123456", ("152523", "532123")), PackageRef("654321", ("532123",))),
+        "COMBINE",
+        "ROLE_USER",
+        moment(1),
+    )
+    assert package.order_ids == ("152523", "532123"), "each order once, first-seen order"
+    assert webhook_order_ids(package) == ("152523", "532123")
+    assert package.at == moment(1)
+
+
+def test_recipient_address_webhook() -> None:
+    address = parsed(envelope(3, {"order_id": "O1", "update_time": seconds(2)}))
+    assert address == RecipientAddressUpdated("7494049642642441621", T0, "O1", moment(2))
+    assert webhook_order_ids(address) == ("O1",)
+    assert webhook_commands(address, released()) == ()
+
+
+def test_authorisation_webhooks() -> None:
     gone = parsed(envelope(6, {"message": "bye"}))
     assert isinstance(gone, SellerDeauthorized)
     assert gone.data == {"message": "bye"}
@@ -237,6 +277,47 @@ def test_package_and_authorisation_webhooks() -> None:
     assert expiring == AuthorizationExpiring(
         "7494049642642441621", T0, moment(168), "expiring in 7 days"
     )
+    assert webhook_order_ids(gone) == webhook_order_ids(expiring) == ()
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        (2, "REVERSE_STATUS_UPDATE"),
+        (5, "PRODUCT_STATUS_CHANGE"),
+        (15, "PRODUCT_INFORMATION_CHANGE"),
+        (16, "PRODUCT_CREATION"),
+    ],
+)
+def test_documented_unused_types_parse_as_unused_webhooks_named(kind: int, name: str) -> None:
+    data = {"product_id": 576486316948490000, "status": "PRODUCT_FIRST_PASS_REVIEW"}
+    webhook = parsed(envelope(kind, data))
+    assert webhook == UnusedWebhook("7494049642642441621", T0, kind, name)
+    assert webhook_order_ids(webhook) == ()
+    assert webhook_commands(webhook, None) == ()
+
+
+def test_unknown_type_99_is_an_unused_webhook_named_unknown_not_an_error() -> None:
+    webhook = parsed(envelope(99, {"anything": [1, 2]}))
+    assert webhook == UnusedWebhook("7494049642642441621", T0, 99, "unknown")
+    assert webhook.at == T0
+    assert webhook_commands(webhook, None) == ()
+
+
+def test_every_documented_type_parses_and_the_used_ones_into_their_own_values() -> None:
+    samples: dict[int, dict[str, Any]] = {
+        1: {"order_id": "O1", "order_status": "UNPAID", "update_time": seconds(0)},
+        3: {"order_id": "O1", "update_time": seconds(0)},
+        4: {"package_list": [{"package_id": "P", "order_id_list": ["O1"]}]},
+        6: {},
+        7: {},
+        11: {"order_id": "O1", "cancel_id": "C", "cancel_status": "CANCELLATION_REQUEST_CANCEL"},
+        12: {"order_id": "O1", "return_id": "R", "return_status": "AWAITING_BUYER_RESPONSE"},
+    }
+    assert set(samples) == set(USED_WEBHOOK_TYPES)
+    for kind in WebhookType:
+        webhook = parsed(envelope(kind.value, samples.get(kind.value, {})))
+        assert isinstance(webhook, UnusedWebhook) is (kind not in USED_WEBHOOK_TYPES), kind
 
 
 def test_shop_id_sent_as_a_number_is_accepted() -> None:
@@ -248,7 +329,6 @@ def test_shop_id_sent_as_a_number_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("payload", "named"),
     [
-        (envelope(99, {}), "webhook type 99"),
         (
             envelope(1, {"order_id": "O1", "order_status": "TELEPORTED", "update_time": 1}),
             "order status 'TELEPORTED'",
@@ -298,7 +378,18 @@ def test_unknown_values_are_named(payload: dict[str, Any], named: str) -> None:
         (b"not json", "not JSON"),
         (b"\xff\xfe", "not JSON"),
         (b"[1, 2]", "JSON object"),
-        (json.dumps({"shop_id": "S", "timestamp": 1, "data": {}}).encode(), "webhook.type"),
+        (json.dumps({"shop_id": "S", "timestamp": 1, "data": {}}).encode(), "type must be"),
+        (json.dumps(envelope(4, {})).encode().replace(b'"type": 4', b'"type": "4"'), "type"),
+        (json.dumps({**envelope(99, {}), "type": True}).encode(), "type must be an integer"),
+        (json.dumps({"type": 99, "timestamp": 1, "data": {}}).encode(), "webhook.shop_id"),
+        (json.dumps({"type": 99, "shop_id": "S", "data": {}}).encode(), "webhook.timestamp"),
+        (json.dumps({**envelope(99, {}), "data": "x"}).encode(), "webhook.data"),
+        (json.dumps(envelope(4, {"order_id": "O1"})).encode(), "data.package_list"),
+        (
+            json.dumps(envelope(4, {"package_list": [{"order_id_list": ["O1"]}]})).encode(),
+            r"data.package_list\[0\].package_id",
+        ),
+        (json.dumps(envelope(3, {"update_time": 1})).encode(), "data.order_id"),
         (
             json.dumps(envelope(1, {"order_status": "UNPAID", "update_time": 1})).encode(),
             "data.order_id",
@@ -441,7 +532,9 @@ def test_return_rejected_in_tiktok_and_seller_proposal_implies_nothing() -> None
 
 def test_non_order_webhooks_imply_no_commands() -> None:
     assert webhook_commands(parsed(envelope(6, {})), None) == ()
-    assert webhook_commands(parsed(envelope(4, {"order_id": "O1"})), new_order()) == ()
+    package = envelope(4, {"package_list": [{"package_id": "P1", "order_id_list": ["O1"]}]})
+    assert webhook_commands(parsed(package), new_order()) == ()
+    assert webhook_commands(parsed(package), None) == ()
 
 
 def test_webhook_for_another_order_is_refused() -> None:
@@ -464,6 +557,18 @@ def test_final_orders_take_no_more_request_commands() -> None:
 
 def order_for(payload: dict[str, Any]) -> Order:
     return delivered() if payload["type"] == 12 else released()
+
+
+@given(unused_payloads)
+def test_generated_unused_and_unknown_types_parse_as_unused_and_imply_nothing(
+    payload: dict[str, Any],
+) -> None:
+    webhook = parsed(payload)
+    assert isinstance(webhook, UnusedWebhook)
+    assert webhook.type == payload["type"]
+    assert (webhook.name == "unknown") is (payload["type"] not in UNUSED_TYPES)
+    assert webhook_order_ids(webhook) == ()
+    assert webhook_commands(webhook, None) == ()
 
 
 @given(valid_payloads)

@@ -3,7 +3,8 @@
 Outbound, `TikTokShopClient` (or `AsyncTikTokShopClient`) over an injected
 httpx client and a `TikTokShopAuth` carries out the lifecycle's TikTok Shop
 effects with `execute(effect)`. Inbound, `read_webhook` checks and parses a
-webhook and `webhook_commands` turns it into lifecycle commands;
+webhook (every type TikTok documents; `webhook_order_ids` names the orders it
+is about) and `webhook_commands` turns it into lifecycle commands;
 `order_from_detail` maps a Get Order Detail order object to an `Order`.
 See docs/adapters/tiktok_shop.md.
 """
@@ -39,21 +40,26 @@ from ._orders import (
 from ._signing import TikTokShopAuth, TokenSet, signature
 from ._webhooks import (
     RETURN_GOALS,
+    USED_WEBHOOK_TYPES,
     AuthorizationExpiring,
     CancellationStatusChanged,
     CancelStatus,
     OrderStatusChanged,
     OutOfStep,
+    PackageRef,
     PackageUpdated,
+    RecipientAddressUpdated,
     ReturnStatusChanged,
     SellerDeauthorized,
     TikTokReturnStatus,
+    UnusedWebhook,
     Webhook,
     WebhookType,
     parse_webhook,
     read_webhook,
     verify_webhook,
     webhook_commands,
+    webhook_order_ids,
     webhook_signature,
 )
 
@@ -62,6 +68,7 @@ __all__ = [
     "CONVERTER",
     "RETURN_GOALS",
     "ROLES",
+    "USED_WEBHOOK_TYPES",
     "AsyncTikTokShopClient",
     "AuthorizationExpiring",
     "CancelStatus",
@@ -71,8 +78,10 @@ __all__ = [
     "LookupFailed",
     "OrderStatusChanged",
     "OutOfStep",
+    "PackageRef",
     "PackageUpdated",
     "Page",
+    "RecipientAddressUpdated",
     "Return",
     "ReturnStatusChanged",
     "SellerDeauthorized",
@@ -90,6 +99,7 @@ __all__ = [
     "TikTokShopClient",
     "TikTokShopSettings",
     "TokenSet",
+    "UnusedWebhook",
     "Webhook",
     "WebhookType",
     "detail_from_order",
@@ -101,5 +111,6 @@ __all__ = [
     "to_order",
     "verify_webhook",
     "webhook_commands",
+    "webhook_order_ids",
     "webhook_signature",
 ]
