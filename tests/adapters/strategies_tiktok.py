@@ -344,3 +344,46 @@ unused_payloads = st.builds(
         st.text(max_size=12), st.none() | st.integers() | st.text(max_size=8), max_size=4
     ),
 )
+
+# --------------------------------------------------------------------------- search results
+
+
+def cancellation_objects(line_ids: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Search Cancellations `cancellations[]` entries as TikTok sends them, naming `line_ids`."""
+    return st.fixed_dictionaries(
+        {
+            "cancel_id": ids,
+            "order_id": st.just("O1"),
+            "cancel_status": st.sampled_from(CANCEL_STATUSES),
+            "role": st.sampled_from(["BUYER", "SELLER", "SYSTEM"]),
+            "cancel_type": st.sampled_from(["CANCEL", "BUYER_CANCEL", "REQUEST_CANCEL_REFUND"]),
+            "cancel_reason": st.sampled_from(
+                ["ecom_order_to_ship_canceled_reason_created_by_mistakes", ""]
+            ),
+            "create_time": seconds,
+            "update_time": seconds,
+            "cancel_line_items": st.lists(
+                st.sampled_from(line_ids), min_size=1, max_size=len(line_ids), unique=True
+            ).map(lambda chosen: [{"order_line_item_id": i, "seller_sku": "X"} for i in chosen]),
+        }
+    )
+
+
+def return_objects(line_ids: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Search Returns `return_orders[]` entries as TikTok sends them, naming `line_ids`."""
+    return st.fixed_dictionaries(
+        {
+            "return_id": ids,
+            "order_id": st.just("O1"),
+            "return_status": st.sampled_from(RETURN_STATUSES),
+            "return_type": st.sampled_from(["REFUND", "RETURN_AND_REFUND", "REPLACEMENT"]),
+            "role": st.sampled_from(["BUYER", "SELLER", "SYSTEM"]),
+            "return_reason": st.sampled_from(["ecom_order_delivered_refund_and_return_reason_x"]),
+            "return_tracking_number": names,
+            "create_time": seconds,
+            "update_time": seconds,
+            "return_line_items": st.lists(
+                st.sampled_from(line_ids), min_size=1, max_size=len(line_ids), unique=True
+            ).map(lambda chosen: [{"order_line_item_id": i, "sku_id": "S"} for i in chosen]),
+        }
+    )

@@ -5,6 +5,8 @@ httpx client and a `TikTokShopAuth` carries out the lifecycle's TikTok Shop
 effects with `execute(effect)`. Inbound, `read_webhook` checks and parses a
 webhook (every type TikTok documents; `webhook_order_ids` names the orders it
 is about) and `webhook_commands` turns it into lifecycle commands;
+`cancellation_change` / `return_change` turn a Search Cancellations / Search
+Returns result into the same typed change, with its lines;
 `order_from_detail` maps a Get Order Detail order object to an `Order`.
 See docs/adapters/tiktok_shop.md.
 """
@@ -55,8 +57,10 @@ from ._webhooks import (
     UnusedWebhook,
     Webhook,
     WebhookType,
+    cancellation_change,
     parse_webhook,
     read_webhook,
+    return_change,
     verify_webhook,
     webhook_commands,
     webhook_order_ids,
@@ -102,11 +106,13 @@ __all__ = [
     "UnusedWebhook",
     "Webhook",
     "WebhookType",
+    "cancellation_change",
     "detail_from_order",
     "from_order",
     "order_from_detail",
     "parse_webhook",
     "read_webhook",
+    "return_change",
     "signature",
     "to_order",
     "verify_webhook",

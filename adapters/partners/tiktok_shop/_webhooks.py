@@ -48,6 +48,7 @@ from lifecycle import (
     Command,
     Initiator,
     LifecycleError,
+    LineStatus,
     Order,
     OrderStatus,
     Origin,
@@ -59,6 +60,7 @@ from lifecycle import (
     reconcile,
 )
 
+from ._client import Cancellation, Return
 from ._orders import initiator_for, order_status, structure
 
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
@@ -207,7 +209,13 @@ class OrderStatusChanged:
 
 @frozen
 class CancellationStatusChanged:
-    """Type 11: a cancellation request changed; `role` is who asked for it."""
+    """Type 11: a cancellation request changed; `role` is who asked for it.
+
+    The webhook names no lines and no reason. `cancellation_change` builds the
+    same value from a Search Cancellations result, with `line_item_ids`
+    (`cancel_line_items[].order_line_item_id`) and `reason` (`cancel_reason`):
+    with lines, a cancellation of one line of three stays one line.
+    """
 
     shop_id: str
     timestamp: datetime
@@ -217,6 +225,8 @@ class CancellationStatusChanged:
     role: Initiator | None = None
     create_time: datetime | None = None
     update_time: datetime | None = None
+    line_item_ids: tuple[str, ...] = ()
+    reason: str = ""
 
     @property
     def at(self) -> datetime:
@@ -225,7 +235,16 @@ class CancellationStatusChanged:
 
 @frozen
 class ReturnStatusChanged:
-    """Type 12: a return, refund or replacement request changed."""
+    """Type 12: a return, refund or replacement request changed.
+
+    The webhook names no lines. `return_change` builds the same value from a
+    Search Returns result, with `line_item_ids`
+    (`return_line_items[].order_line_item_id`), `reason` (`return_reason`)
+    and `return_tracking_number`: the fields of the return table of the
+    Logicbroker TikTok Shop connector that the order's own lines do not give
+    (seller SKU, product id and SKU id are on the lines; quantity is the
+    number of lines, one unit each in 202309).
+    """
 
     shop_id: str
     timestamp: datetime
@@ -236,10 +255,18 @@ class ReturnStatusChanged:
     role: Initiator | None = None
     create_time: datetime | None = None
     update_time: datetime | None = None
+    line_item_ids: tuple[str, ...] = ()
+    reason: str = ""
+    return_tracking_number: str | None = None
 
     @property
     def at(self) -> datetime:
         return self.update_time or self.create_time or self.timestamp
+
+    @property
+    def request_time(self) -> datetime | None:
+        """When the buyer asked: the return's `create_time`."""
+        return self.create_time
 
 
 @frozen
@@ -640,10 +667,17 @@ def _path(
     )
 
 
+def _detail(line_item_ids: tuple[str, ...], reason: str) -> tuple[tuple[str, Any], ...]:
+    """The lines and reason a search result adds; left out when the webhook had none."""
+    lines = (("line_item_ids", line_item_ids),) if line_item_ids else ()
+    return lines + ((("reason", reason),) if reason else ())
+
+
 def _cancellation_moves(webhook: CancellationStatusChanged) -> list[_Move]:
     cid = (("cancel_id", webhook.cancel_id),)
+    request = cid + _detail(webhook.line_item_ids, webhook.reason)
     if webhook.cancel_status is CancelStatus.PENDING:
-        return [_Move("request_cancellation", Initiator.BUYER, cid)]
+        return [_Move("request_cancellation", Initiator.BUYER, request)]
     if webhook.cancel_status is CancelStatus.CANCEL:
         # TikTok does not say whether the buyer withdrew or the seller rejected (unconfirmed).
         return [
@@ -653,10 +687,10 @@ def _cancellation_moves(webhook: CancellationStatusChanged) -> list[_Move]:
     moves = [_Move("approve_cancellation", Initiator.PLATFORM, cid)]
     if webhook.role not in (None, Initiator.PLATFORM):
         assert webhook.role is not None
-        moves.append(_Move("cancel", webhook.role, cid))
+        moves.append(_Move("cancel", webhook.role, request))
     moves += [
-        _Move("cancel", Initiator.PLATFORM, cid),
-        _Move("request_cancellation", Initiator.BUYER, cid),
+        _Move("cancel", Initiator.PLATFORM, request),
+        _Move("request_cancellation", Initiator.BUYER, request),
     ]
     return moves
 
@@ -672,12 +706,20 @@ def _cancellation_goal(webhook: CancellationStatusChanged) -> Callable[[Order], 
     if status is CancelStatus.CANCEL:
         # A closed request the order never heard of implies nothing.
         return lambda o: not known(o) or not o.cancellation.is_pending  # type: ignore[union-attr]
+    lines = webhook.line_item_ids
     return lambda o: (
         o.status is OrderStatus.CANCELLED
         or (
             known(o) and o.cancellation.status is CancellationStatus.APPROVED  # type: ignore[union-attr]
         )
+        or (bool(lines) and _all_cancelled(o, lines))
     )
+
+
+def _all_cancelled(order: Order, line_item_ids: tuple[str, ...]) -> bool:
+    """Every line named is cancelled (a line the order does not have is not)."""
+    cancelled = set(order.line_ids(LineStatus.CANCELLED))
+    return all(i in cancelled for i in line_item_ids)
 
 
 _RETURN_RANK = {
@@ -710,11 +752,19 @@ def _return_goal(return_id: str, goal: ReturnStatus) -> Callable[[Order], bool]:
 
 def _return_moves(webhook: ReturnStatusChanged) -> list[_Move]:
     rid = (("return_id", webhook.return_id),)
-    request = rid + ((("return_type", webhook.return_type.value),) if webhook.return_type else ())
+    tracking = webhook.return_tracking_number
+    shipped = rid + ((("return_tracking_number", tracking),) if tracking else ())
+    requested = webhook.request_time
+    request = (
+        shipped
+        + ((("return_type", webhook.return_type.value),) if webhook.return_type else ())
+        + _detail(webhook.line_item_ids, webhook.reason)
+        + ((("requested_at", requested.isoformat()),) if requested else ())
+    )
     return [
         _Move("request_return", Initiator.BUYER, request),
         _Move("approve_return", Initiator.PLATFORM, rid),
-        _Move("ship_return", Initiator.BUYER, rid),
+        _Move("ship_return", Initiator.BUYER, shipped),
         _Move("receive_return", Initiator.PLATFORM, rid),
         _Move("refund", Initiator.PLATFORM, rid),
         _Move("reject_return", Initiator.SELLER, rid),
@@ -742,8 +792,10 @@ def webhook_commands(
     may be `None` for them): the package and address ones are signals to
     re-read the order detail. `cancelled_by` is who cancelled when the caller
     knows it from the order detail's `cancellation_initiator`; an order
-    status webhook does not say. Applying the commands in sequence with
-    `Command.apply_to` is legal.
+    status webhook does not say. A cancellation or return that carries
+    `line_item_ids` (from `cancellation_change` / `return_change`) applies to
+    those lines only, with its `reason`. Applying the commands in sequence
+    with `Command.apply_to` is legal.
     """
     if isinstance(
         webhook,
@@ -791,3 +843,50 @@ def webhook_commands(
         what=what,
     )
     return _commands(order, path, webhook.at)
+
+
+# --------------------------------------------------------------------------- search results
+
+
+def cancellation_change(
+    cancellation: Cancellation, shop_id: str, at: datetime
+) -> CancellationStatusChanged:
+    """A Search Cancellations result as the change a type 11 webhook reports, with its lines.
+
+    `at` is when the result was read (the webhook's `timestamp`). Raises
+    `UnknownValue` for a status or role this library does not know.
+    """
+    return CancellationStatusChanged(
+        shop_id,
+        at,
+        cancellation.order_id,
+        cancellation.cancel_id,
+        _known(CancelStatus, cancellation.cancel_status, "cancel_status"),
+        _role(cancellation.role, "role"),
+        cancellation.create_time,
+        cancellation.update_time,
+        cancellation.line_item_ids,
+        cancellation.reason,
+    )
+
+
+def return_change(found: Return, shop_id: str, at: datetime) -> ReturnStatusChanged:
+    """A Search Returns result as the change a type 12 webhook reports, with its lines.
+
+    `at` is when the result was read. Raises `UnknownValue` for a status,
+    type or role this library does not know.
+    """
+    return ReturnStatusChanged(
+        shop_id,
+        at,
+        found.order_id,
+        found.return_id,
+        _known(TikTokReturnStatus, found.return_status, "return_status"),
+        _known(ReturnType, found.return_type, "return_type") if found.return_type else None,
+        _role(found.role, "role"),
+        found.create_time,
+        found.update_time,
+        found.line_item_ids,
+        found.reason,
+        found.return_tracking_number,
+    )
