@@ -576,7 +576,8 @@ def parse_webhook(raw_body: bytes) -> Webhook:
         raise MalformedPayload(f"the webhook must be a JSON object, got {type(raw).__name__}")
     kind = raw.get("type")
     if isinstance(kind, bool) or not isinstance(kind, int):
-        raise MalformedPayload(f"webhook: type must be an integer, got {kind!r}"[:200])
+        got = "nothing" if kind is None else f"a {type(kind).__name__}"
+        raise MalformedPayload(f"webhook: type must be an integer, got {got}")
     envelope = structure(raw, _Envelope, "webhook")
     try:
         known = WebhookType(kind)
