@@ -463,10 +463,11 @@ class Calls:
     ) -> Call[Page[TikTokOrder]]:
         """Search Orders: `POST /order/202309/orders/search`, orders updated in [ge, lt).
 
-        `page_size` and `page_token` go in the query, the filters in the body
-        (EcomPHP/tiktokshop-php `src/Resources/Order.php`; fudiwei
-        `ModelSamples/_/Order/OrderSearchOrdersRequest.json`). Each order is a
-        full order object, as Get Order Detail answers.
+        The path is EcomPHP/tiktokshop-php's (`src/Resources/Order.php`);
+        `page_size` and `page_token` go in the query and the filters in the
+        body as fudiwei/DotNetCore.SKIT.FlurlHttpClient.ByteDance sends them
+        (`TikTokShopClientExecuteOrderExtensions`, `ModelSamples/_/Order`).
+        Each order is a full order object, as Get Order Detail answers.
         """
         return Call(
             "POST",
