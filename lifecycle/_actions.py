@@ -245,12 +245,15 @@ def _complete(ctx: Context, version: int, target: OrderStatus) -> _Draft:
 
 def _request_return(ctx: Context, version: int, target: OrderStatus) -> _Draft:
     assert ctx.params.return_id is not None
+    # The buyer may have asked before the library heard of it (a search result), never after.
+    asked = ctx.params.requested_at
     request = ReturnRequest(
         return_id=ctx.params.return_id,
         line_item_ids=ctx.params.lines,
-        requested_at=ctx.now,
+        requested_at=ctx.now if asked is None else min(asked, ctx.now),
         return_type=ctx.params.return_type,
         reason=ctx.params.reason,
+        return_tracking_number=ctx.params.return_tracking_number,
     )
     return _Draft({"returns": (*ctx.order.returns, request)}, [])
 
@@ -274,7 +277,10 @@ def _move_return(ctx: Context, version: int, target: OrderStatus) -> _Draft:
     request = ctx.return_request
     assert request is not None
     status = _next_return_status(ctx, request)
-    moved = replace_return(request, {"status": status})
+    update: dict[str, Any] = {"status": status}
+    if ctx.params.return_tracking_number:
+        update["return_tracking_number"] = ctx.params.return_tracking_number
+    moved = replace_return(request, update)
     changes: dict[str, Any] = {
         "returns": tuple(moved if r is request else r for r in order.returns)
     }

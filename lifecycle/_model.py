@@ -240,7 +240,12 @@ class CancellationRequest:
 
 @frozen
 class ReturnRequest:
-    """A buyer's return, refund or replacement request for shipped lines."""
+    """A buyer's return, refund or replacement request for shipped lines.
+
+    `requested_at` is when the buyer asked; `return_tracking_number` is the
+    tracking number of the parcel the buyer sends back, once known. What was
+    returned (seller SKU, product, SKU, how many) is on the lines named.
+    """
 
     return_id: str = field(validator=_non_empty)
     line_item_ids: tuple[str, ...]
@@ -248,6 +253,7 @@ class ReturnRequest:
     return_type: ReturnType = ReturnType.RETURN_AND_REFUND
     status: ReturnStatus = ReturnStatus.REQUESTED
     reason: str = ""
+    return_tracking_number: str | None = None
 
 
 @frozen

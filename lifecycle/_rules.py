@@ -76,10 +76,16 @@ EVENT_PARAMS: Mapping[str, frozenset[str]] = {
         "collect": (),
         "deliver": (),
         "complete": (),
-        "request_return": (*_LINES, *_RETURN, "return_type"),
+        "request_return": (
+            *_LINES,
+            *_RETURN,
+            "return_type",
+            "return_tracking_number",
+            "requested_at",
+        ),
         "approve_return": _RETURN,
         "reject_return": _RETURN,
-        "ship_return": _RETURN,
+        "ship_return": (*_RETURN, "return_tracking_number"),
         "receive_return": _RETURN,
         "refund": _RETURN,
         "withdraw_return": _RETURN,
@@ -126,6 +132,8 @@ class Params:
     shipping_provider_id: str | None = None
     shipping_provider_name: str | None = None
     reason: str = ""
+    return_tracking_number: str | None = None
+    requested_at: datetime | None = None
 
 
 @frozen
@@ -183,6 +191,17 @@ def _ids(order: Order, value: Any) -> tuple[str, ...]:
     if unknown:
         raise ParameterError(f"order {order.order_id} has no line {', '.join(unknown)}")
     return ids
+
+
+def _moment(name: str, value: str) -> datetime:
+    """An ISO-8601 time with its offset, as a parameter carries it (history keeps text)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ParameterError(f"{name} must be an ISO-8601 time, got {value!r}") from None
+    if moment.utcoffset() is None:
+        raise ParameterError(f"{name} must carry its UTC offset, got {value!r}")
+    return moment
 
 
 def _live_line_ids(order: Order) -> frozenset[str]:
@@ -283,6 +302,10 @@ def resolve_params(
         shipping_provider_id=text.get("shipping_provider_id"),
         shipping_provider_name=text.get("shipping_provider_name"),
         reason=text.get("reason", ""),
+        return_tracking_number=text.get("return_tracking_number"),
+        requested_at=_moment("requested_at", text["requested_at"])
+        if "requested_at" in text
+        else None,
     )
 
 

@@ -40,7 +40,9 @@ from adapters.errors import InboundError, MalformedPayload, UntimelyWebhook
 from adapters.partners.tiktok_shop import (
     AuthorizationExpiring,
     PackageUpdated,
+    RecipientAddressUpdated,
     SellerDeauthorized,
+    UnusedWebhook,
     order_from_detail,
     parse_webhook,
     verify_webhook,
@@ -315,8 +317,14 @@ class OrderService:
         webhook = parse_webhook(raw)
         if isinstance(webhook, SellerDeauthorized | AuthorizationExpiring):
             return _Plan(InputOutcome.APPLIED, reason=f"shop {webhook.shop_id}: no order change")
-        if isinstance(webhook, PackageUpdated):
-            return _Plan(InputOutcome.APPLIED, reason="a package signal: re-read the order detail")
+        if isinstance(webhook, UnusedWebhook):
+            return _Plan(
+                InputOutcome.APPLIED, reason=f"type {webhook.type} ({webhook.name}): unused"
+            )
+        if isinstance(webhook, PackageUpdated | RecipientAddressUpdated):
+            return _Plan(
+                InputOutcome.APPLIED, reason="a package or address signal: re-read the order detail"
+            )
         if stored is None:
             raise UnknownOrder(webhook.order_id)
         if stored.shop_id is None and webhook.shop_id:

@@ -427,6 +427,52 @@ def test_return_and_refund_path() -> None:
     assert lifecycle.due(at(days=17)) == ("complete",)
 
 
+def test_return_keeps_when_the_buyer_asked_and_the_parcel_back() -> None:
+    """A return learnt late keeps its request time; the return tracking number is kept."""
+    lifecycle = delivered()
+    lifecycle.send(
+        "request_return",
+        initiator=BUYER,
+        now=at(days=5),
+        return_id="R1",
+        reason="wrong_size",
+        requested_at=at(days=4).isoformat(),
+    )
+    request = lifecycle.order.return_request("R1")
+    assert (request.requested_at, request.reason) == (at(days=4), "wrong_size")
+    assert request.return_tracking_number is None
+    lifecycle.send("approve_return", initiator=SELLER, now=at(days=5))
+    lifecycle.send("ship_return", initiator=BUYER, now=at(days=6), return_tracking_number="1Z9")
+    assert lifecycle.order.return_request("R1").return_tracking_number == "1Z9"
+    later = delivered()
+    later.send(
+        "request_return",
+        initiator=BUYER,
+        now=at(days=4),
+        return_id="R2",
+        return_tracking_number="TRK",
+        requested_at=at(days=9).isoformat(),
+    )
+    request = later.order.return_request("R2")
+    assert request.requested_at == at(days=4), "never later than the event itself"
+    assert request.return_tracking_number == "TRK"
+
+
+@pytest.mark.parametrize(
+    ("requested_at", "named"),
+    [("yesterday", "ISO-8601"), ("2026-11-20T09:30:00", "UTC offset")],
+)
+def test_return_request_time_must_be_an_aware_iso_time(requested_at: str, named: str) -> None:
+    with pytest.raises(InvalidParameters, match=named):
+        delivered().send(
+            "request_return",
+            initiator=BUYER,
+            now=at(days=4),
+            return_id="R1",
+            requested_at=requested_at,
+        )
+
+
 def test_refund_only_request_skips_the_parcel() -> None:
     lifecycle = delivered()
     lifecycle.send(
