@@ -63,9 +63,22 @@ class Policy:
     seller_partial_cancel:
         Whether the seller may cancel some lines only. Default False (seed 002);
         TikTok allows it for out-of-stock lines in some regions.
+    report_sync_order_info:
+        Whether the shop reports its orders to TikTok Sync Order Information.
+        Default False. That feed is TikTok's hotel / travel order feed: it
+        demands a stay (`length_of_stay`, `amount_of_room`, check-in and
+        check-out dates) that an ordinary retail order does not have, so a
+        retail shop must not report to it. When True, an order reaching a
+        status that `sync_order_statuses` maps emits `SyncOrderInfo`.
+    report_events_api:
+        Whether the shop reports order events to the TikTok Events API (a
+        pixel or an offline event set it must have set up). Default False.
+        When True, an order reaching a status that `tiktok_events` maps emits
+        `ReportTikTokEvent`.
     sync_order_statuses:
         The seed's "Event Mapping": which Sync Order Information `order_status`
-        to report when the order reaches a lifecycle status. The default maps
+        to report when the order reaches a lifecycle status (only with
+        `report_sync_order_info`). The default maps
         only the two statuses the public record names (`CANCEL_ORDER`,
         `COMPLETE_ORDER`, seed 000); TikTok's full list is not public, so add
         the others your account manager gives you. Unmapped statuses are not
@@ -76,8 +89,9 @@ class Policy:
         **Unconfirmed**; default `MERCHANT` (the merchant's order was
         cancelled without the customer asking).
     tiktok_events:
-        Which Events API event to report when the order reaches a status.
-        Default: `CompletePayment` on completion (seeds 001, 004).
+        Which Events API event to report when the order reaches a status (only
+        with `report_events_api`). Default: `CompletePayment` on completion
+        (seeds 001, 004).
     """
 
     hold: timedelta = _window(timedelta(hours=1))
@@ -85,6 +99,8 @@ class Policy:
     ship_by: timedelta = _window(timedelta(days=15))
     completion_after_delivery: timedelta = _window(timedelta(days=14))
     seller_partial_cancel: bool = False
+    report_sync_order_info: bool = False
+    report_events_api: bool = False
     sync_order_statuses: Mapping[OrderStatus, str] = field(
         default=_SYNC_STATUSES, converter=_frozen_map, hash=False
     )
