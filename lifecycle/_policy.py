@@ -27,6 +27,12 @@ def _window(default: timedelta) -> Any:
     return field(default=default, validator=_positive_or_zero)
 
 
+def _sync_initiator(_instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in _SYNC_INITIATORS:
+        choices = " or ".join(sorted(_SYNC_INITIATORS))
+        raise ValueError(f"{attribute.name} must be {choices}, got {value!r}")
+
+
 def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(value))
 
@@ -104,9 +110,7 @@ class Policy:
     sync_order_statuses: Mapping[OrderStatus, str] = field(
         default=_SYNC_STATUSES, converter=_frozen_map, hash=False
     )
-    platform_cancel_sync_initiator: str = field(
-        default="MERCHANT", validator=attrs.validators.in_(_SYNC_INITIATORS)
-    )
+    platform_cancel_sync_initiator: str = field(default="MERCHANT", validator=_sync_initiator)
     tiktok_events: Mapping[OrderStatus, str] = field(
         default=_TIKTOK_EVENTS, converter=_frozen_map, hash=False
     )
