@@ -46,6 +46,7 @@ from adapters.errors import AdapterError
 from adapters.events_api import EventsApiSettings
 from adapters.replay import BadLine, LineResult, ReplayReport, parse_time, replay
 from adapters.service import OrderService
+from adapters.settings import parse_duration
 from adapters.sfcc import SfccSettings
 from adapters.store import (
     DEFAULT_URL,
@@ -306,6 +307,8 @@ def load_partners(path: Path) -> PartnerSettings:
         raise CliError(f"{path} is not JSON: {error}") from None
     conv = cattrs.Converter()
     conv.register_structure_hook_func(_plain_union, lambda value, _type: value)
+    # `SfccSettings.token_margin`: seconds or "60s", as durations are in config files.
+    conv.register_structure_hook(timedelta, lambda value, _type: parse_duration(value))
     try:
         tiktok = None
         if "tiktok_shop" in raw:

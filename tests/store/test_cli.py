@@ -9,12 +9,13 @@ import re
 import subprocess
 import sys
 import tomllib
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
-from adapters.cli import GraphvizMissing, diagram, main
+from adapters.cli import CliError, GraphvizMissing, diagram, load_partners, main
 from adapters.demo import sample_lines
 from lifecycle import TABLE
 from tests.factories import T0
@@ -147,6 +148,23 @@ def test_dispatch_needs_to_know_where_the_partners_are(tmp_path: Path) -> None:
     )
     assert code == 2
     assert "bad partner settings" in err
+
+
+def test_a_partners_file_with_an_sfcc_section_loads_its_durations_as_config_files_give_them(
+    tmp_path: Path,
+) -> None:
+    """SfccSettings has a timedelta (`token_margin`): the partners file could not name SFCC."""
+    sfcc = {"base_url": "https://x.example", "site_id": "S", "client_id": "c", "client_secret": "s"}
+    path = tmp_path / "partners.json"
+    path.write_text(json.dumps({"sfcc": sfcc}))
+    loaded = load_partners(path).sfcc
+    assert loaded is not None
+    assert loaded.token_margin == timedelta(seconds=60)
+    path.write_text(json.dumps({"sfcc": {**sfcc, "token_margin": "2m"}}))
+    assert load_partners(path).sfcc.token_margin == timedelta(minutes=2)  # type: ignore[union-attr]
+    path.write_text(json.dumps({"sfcc": {**sfcc, "token_margin": "soon"}}))
+    with pytest.raises(CliError, match="bad partner settings"):
+        load_partners(path)
 
 
 def test_diagram_is_drawn_from_the_compiled_machine() -> None:
