@@ -4,7 +4,9 @@ Commands: `replay`, `allowed`, `history`, `serve`, `work`, `dispatch`,
 `tick`, `diagram`, `sandbox` and `demo`; see docs/cli.md. Every command that reads or writes
 orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
 `postgresql://...`); the default is `sqlite:///order-lifecycle.db` in the
-working directory, or `$ORDER_LIFECYCLE_DB`. Errors are printed as one line
+working directory, or `$ORDER_LIFECYCLE_DB`. Every command that applies the
+lifecycle takes `--config FILE` (default `$ORDER_LIFECYCLE_CONFIG`), whose
+`[policy]` table sets the `Policy` (`adapters.settings`). Errors are printed as one line
 naming what was wrong, with exit status 2 (1 when the command ran but found
 a problem, such as dead letters).
 """
@@ -46,7 +48,13 @@ from adapters.errors import AdapterError
 from adapters.events_api import EventsApiSettings
 from adapters.replay import BadLine, LineResult, ReplayReport, parse_time, replay
 from adapters.service import OrderService
-from adapters.settings import parse_duration
+from adapters.settings import (
+    CONFIG_ENV,
+    SettingsError,
+    check_reporting,
+    choose_policy,
+    parse_duration,
+)
 from adapters.sfcc import SfccSettings
 from adapters.store import (
     DEFAULT_URL,
@@ -65,6 +73,7 @@ from lifecycle import (
     LifecycleError,
     OrderLifecycle,
     OrderStatus,
+    Policy,
     allowed_events,
     dot_diagram,
     mermaid_diagram,
@@ -97,6 +106,11 @@ class GraphvizMissing(CliError):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    """The policy from `--config` (or `$ORDER_LIFECYCLE_CONFIG`) and `--partners`, if any."""
+    return choose_policy(args.config, getattr(args, "partners", None))
 
 
 @contextmanager
@@ -184,6 +198,7 @@ def _summary(store: Store, report: ReplayReport, out: TextIO) -> None:
 
 
 def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    policy = _policy(args)
     path = Path(args.file)
     try:
         with path.open(encoding="utf-8") as counting:
@@ -196,7 +211,7 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"line {line.line}: {line.error_type}: {line.reason} (skipped)\n")
 
     with source, _opened(args.db) as store:
-        service = OrderService(store, shop_id=args.shop_id, order_cache=REPLAY_ORDER_CACHE)
+        service = OrderService(store, policy, shop_id=args.shop_id, order_cache=REPLAY_ORDER_CACHE)
         progress = _Progress(total, err)
         report = replay(
             service, source, progress=progress, on_bad_line=skipped, batch_size=args.batch
@@ -215,15 +230,16 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _allowed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     now = parse_time(args.now, "--now") if args.now else _now()
+    policy = _policy(args)
     with _opened(args.db) as store:
         order = store.load(args.order_id)
     if order is None:
         raise CliError(f"order {args.order_id} is not in the store")
-    lifecycle = OrderLifecycle(order)
+    lifecycle = OrderLifecycle(order, policy)
     who = [Initiator(args.initiator)] if args.initiator else list(Initiator)
     out.write(f"order {order.order_id} is {order.status} (version {order.version})\n")
     for initiator in who:
-        allowed = allowed_events(order, initiator, now=now)
+        allowed = allowed_events(order, initiator, now=now, policy=policy)
         out.write(f"{initiator.lower():<9}may {', '.join(allowed) or 'nothing'}\n")
         for event in EVENTS if args.initiator else ():
             if event in allowed or (order.status, event) not in TABLE:
@@ -264,8 +280,9 @@ def _history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _tick(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     now = parse_time(args.now, "--now") if args.now else _now()
+    policy = _policy(args)
     with _opened(args.db) as store:
-        results = OrderService(store).tick(now)
+        results = OrderService(store, policy).tick(now)
     for result in results:
         kinds = ", ".join(effect.kind for effect in result.effects) or "no effects"
         out.write(f"{result.order_id}: version {result.version}: {kinds}\n")
@@ -341,6 +358,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "say where the partners are: --partners FILE.json, or --sandbox URL for the"
             " local fakes (order-lifecycle sandbox)"
         )
+    # Dispatch applies no lifecycle; it refuses a policy whose reports it cannot deliver.
+    check_reporting(_policy(args), partners)
     with _opened(args.db) as store, httpx.Client(timeout=args.http_timeout) as http:
         dispatcher = Dispatcher(
             store,
@@ -396,9 +415,10 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CliError(
             f"serve checks TikTok's signatures: set ${APP_KEY_ENV} and ${APP_SECRET_ENV}"
         )
+    policy = _policy(args)
     _log_to(err)
     with _opened(args.db) as store:
-        service = OrderService(store, app_key=key, app_secret=secret)
+        service = OrderService(store, policy, app_key=key, app_secret=secret)
         app = WebhookApp(service, max_body=args.max_body, process_inline=args.inline)
         # Bound here, not by uvicorn, so that --port 0 can say which port it got.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -430,8 +450,9 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _log_to(err)
     log = logging.getLogger("adapters.worker")
     outcomes: Counter[str] = Counter()
+    policy = _policy(args)
     with _opened(args.db) as store:
-        service = OrderService(store)
+        service = OrderService(store, policy)
         stop = _stop_after(args.seconds)
         while not stop.is_set():
             results = service.process_pending(args.batch)
@@ -501,7 +522,7 @@ def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from adapters.demo import run_demo
 
-    return run_demo(Path(args.db_file), out, err)
+    return run_demo(Path(args.db_file), out, err, policy=_policy(args))
 
 
 # --------------------------------------------------------------------------- main
@@ -527,9 +548,18 @@ def _parser() -> argparse.ArgumentParser:
             help=f"database URL (default ${DB_ENV} or {DEFAULT_URL})",
         )
 
+    def with_config(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--config",
+            metavar="FILE.toml",
+            help=f"the lifecycle policy from this file's [policy] table, or a partners"
+            f" .json file's \"policy\" (default ${CONFIG_ENV}; none: Policy's defaults)",
+        )
+
     sub = command("replay", _replay, "feed a JSON-lines file of inputs through the store")
     sub.add_argument("file", metavar="FILE.jsonl")
     with_db(sub)
+    with_config(sub)
     sub.add_argument("--json", action="store_true", help="print one JSON object per order")
     sub.add_argument("--shop-id", help="shop of order details that do not name one")
     sub.add_argument(
@@ -545,6 +575,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--initiator", choices=[i.value for i in Initiator], type=str.upper)
     sub.add_argument("--now", metavar="ISO", help="judge at this time (default: now)")
     with_db(sub)
+    with_config(sub)
 
     sub = command("history", _history, "an order's transitions, effects and references")
     sub.add_argument("order_id", metavar="ORDER_ID")
@@ -559,6 +590,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--inline", action="store_true", help="apply each webhook before answering")
     sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     with_db(sub)
+    with_config(sub)
 
     sub = command("work", _work, "apply the webhooks kept in the inbox but not processed yet")
     sub.add_argument("--once", action="store_true", help="until none is pending, then exit")
@@ -566,6 +598,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     with_db(sub)
+    with_config(sub)
 
     sub = command("dispatch", _dispatch, "carry out the outbox through the partner adapters")
     sub.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
@@ -594,10 +627,12 @@ def _parser() -> argparse.ArgumentParser:
         " due again after it (default 300)",
     )
     with_db(sub)
+    with_config(sub)
 
     sub = command("tick", _tick, "apply the timers due now (or at --now)")
     sub.add_argument("--now", metavar="ISO")
     with_db(sub)
+    with_config(sub)
 
     sub = command("diagram", _diagram, "draw the state machine")
     sub.add_argument("--format", choices=("mermaid", "dot", "svg"), default="mermaid")
@@ -614,6 +649,7 @@ def _parser() -> argparse.ArgumentParser:
         default="order-lifecycle-demo.db",
         help="SQLite file for the demo, recreated each run (default order-lifecycle-demo.db)",
     )
+    with_config(sub)
     return parser
 
 
@@ -631,6 +667,7 @@ def main(
         AdapterError,
         LifecycleError,
         BadLine,
+        SettingsError,
         psycopg.Error,
         sqlite3.Error,
     ) as error:
