@@ -9,6 +9,9 @@ own acts that came from the OMS (`Context.to_tiktok_shop`); what TikTok
 reports is never sent back to it. SFCC only knows the order once the hold is
 over (TikTok for SFCC: Order Management), so nothing is sent to SFCC about an
 order it never received.
+
+Reporting is opt-in: a new status is reported to Sync Order Information or
+the Events API only when the policy says the shop reports to that feed.
 """
 
 from __future__ import annotations
@@ -326,10 +329,15 @@ _ACTIONS: dict[str, Callable[[Context, int, OrderStatus], _Draft]] = {
 
 
 def _status_reports(ctx: Context, order: Order, version: int) -> list[Effect]:
-    """What reaching a new status is reported as: Sync Order Information, Events API."""
+    """What reaching a new status is reported as: Sync Order Information, Events API.
+
+    Each feed only when the policy says the shop reports to it
+    (`Policy.report_sync_order_info`, `Policy.report_events_api`); the status
+    maps then decide which statuses are reported.
+    """
     status, policy = order.status, ctx.policy
     effects: list[Effect] = []
-    sync_status = policy.sync_order_statuses.get(status)
+    sync_status = policy.sync_order_statuses.get(status) if policy.report_sync_order_info else None
     if sync_status is not None:
         initiator = None
         if status is OrderStatus.CANCELLED:
@@ -344,7 +352,7 @@ def _status_reports(ctx: Context, order: Order, version: int) -> list[Effect]:
                 initiator=initiator,
             )
         )
-    event = policy.tiktok_events.get(status)
+    event = policy.tiktok_events.get(status) if policy.report_events_api else None
     if event is not None:
         effects.append(ReportTikTokEvent(order.order_id, version, event=event, event_time=ctx.now))
     return effects

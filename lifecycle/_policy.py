@@ -27,6 +27,12 @@ def _window(default: timedelta) -> Any:
     return field(default=default, validator=_positive_or_zero)
 
 
+def _sync_initiator(_instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in _SYNC_INITIATORS:
+        choices = " or ".join(sorted(_SYNC_INITIATORS))
+        raise ValueError(f"{attribute.name} must be {choices}, got {value!r}")
+
+
 def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
     return MappingProxyType(dict(value))
 
@@ -66,10 +72,23 @@ class Policy:
         Whether the seller may cancel some lines only. Default False
         (Logicbroker TikTok Shop connector);
         TikTok allows it for out-of-stock lines in some regions.
+    report_sync_order_info:
+        Whether the shop reports its orders to TikTok Sync Order Information.
+        Default False. That feed is TikTok's hotel / travel order feed: it
+        demands a stay (`length_of_stay`, `amount_of_room`, check-in and
+        check-out dates) that an ordinary retail order does not have, so a
+        retail shop must not report to it. When True, an order reaching a
+        status that `sync_order_statuses` maps emits `SyncOrderInfo`.
+    report_events_api:
+        Whether the shop reports order events to the TikTok Events API (a
+        pixel or an offline event set it must have set up). Default False.
+        When True, an order reaching a status that `tiktok_events` maps emits
+        `ReportTikTokEvent`.
     sync_order_statuses:
-        The "Event Mapping" of the Commanders Act TikTok Sync Order Information destination:
-        which Sync Order Information `order_status`
-        to report when the order reaches a lifecycle status. The default maps
+        The "Event Mapping" of the Commanders Act TikTok Sync Order Information
+        destination: which Sync Order Information `order_status`
+        to report when the order reaches a lifecycle status (only with
+        `report_sync_order_info`). The default maps
         only the two statuses the public record names (`CANCEL_ORDER`,
         `COMPLETE_ORDER`); TikTok's full list is not public, so add
         the others your account manager gives you. Unmapped statuses are not
@@ -80,9 +99,9 @@ class Policy:
         **Unconfirmed**; default `MERCHANT` (the merchant's order was
         cancelled without the customer asking).
     tiktok_events:
-        Which Events API event to report when the order reaches a status.
-        Default: `CompletePayment` on completion (Commanders Act TikTok Events API /
-        Offline Events destinations).
+        Which Events API event to report when the order reaches a status (only
+        with `report_events_api`). Default: `CompletePayment` on completion
+        (Commanders Act TikTok Events API / Offline Events destinations).
     """
 
     hold: timedelta = _window(timedelta(hours=1))
@@ -90,12 +109,12 @@ class Policy:
     ship_by: timedelta = _window(timedelta(days=15))
     completion_after_delivery: timedelta = _window(timedelta(days=14))
     seller_partial_cancel: bool = False
+    report_sync_order_info: bool = False
+    report_events_api: bool = False
     sync_order_statuses: Mapping[OrderStatus, str] = field(
         default=_SYNC_STATUSES, converter=_frozen_map, hash=False
     )
-    platform_cancel_sync_initiator: str = field(
-        default="MERCHANT", validator=attrs.validators.in_(_SYNC_INITIATORS)
-    )
+    platform_cancel_sync_initiator: str = field(default="MERCHANT", validator=_sync_initiator)
     tiktok_events: Mapping[OrderStatus, str] = field(
         default=_TIKTOK_EVENTS, converter=_frozen_map, hash=False
     )

@@ -37,6 +37,7 @@ from lifecycle import (
     OrderLifecycle,
     OrderLine,
     Origin,
+    Policy,
     Recipient,
     ReportTikTokEvent,
     SyncOrderInfo,
@@ -47,6 +48,8 @@ from lifecycle import (
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 BUYER, SELLER, PLATFORM = Initiator.BUYER, Initiator.SELLER, Initiator.PLATFORM
+#: The sample shop reports to both TikTok feeds (each is off unless the policy says so).
+REPORTING = Policy(report_sync_order_info=True, report_events_api=True)
 
 
 def _order(order_id: str) -> Order:
@@ -96,7 +99,7 @@ def _journeys() -> Iterator[tuple[str, Order, Effect]]:
     """(what happened, the order then, the effect) for every path worth showing."""
     at = lambda hours: T0 + timedelta(hours=hours)  # noqa: E731
 
-    done = OrderLifecycle(_order("576461413000000001"))
+    done = OrderLifecycle(_order("576461413000000001"), REPORTING)
     done.send("pay", initiator=BUYER, now=at(0))
     steps: list[tuple[str, Callable[[], tuple[Effect, ...]]]] = [
         ("the hold is over", lambda: done.run_due(at(1))),
@@ -137,7 +140,7 @@ def _journeys() -> Iterator[tuple[str, Order, Effect]]:
         for effect in run():
             yield title, done.order, effect
 
-    completed = OrderLifecycle(_order("576461413000000002"))
+    completed = OrderLifecycle(_order("576461413000000002"), REPORTING)
     completed.send("pay", initiator=BUYER, now=at(0))
     completed.run_due(at(1))
     completed.send(
@@ -152,14 +155,14 @@ def _journeys() -> Iterator[tuple[str, Order, Effect]]:
     for effect in completed.run_due(at(60 + 24 * 15)):
         yield "the order completes", completed.order, effect
 
-    asked = OrderLifecycle(_order("576461413000000003"))
+    asked = OrderLifecycle(_order("576461413000000003"), REPORTING)
     asked.send("pay", initiator=BUYER, now=at(0))
     asked.run_due(at(1))
     asked.send("request_cancellation", initiator=BUYER, now=at(2), cancel_id="C1")
     for effect in asked.send("approve_cancellation", initiator=SELLER, now=at(3)):
         yield "the seller approves the buyer's cancellation", asked.order, effect
 
-    shipped = OrderLifecycle(_order("576461413000000004"))
+    shipped = OrderLifecycle(_order("576461413000000004"), REPORTING)
     shipped.send("pay", initiator=BUYER, now=at(0))
     shipped.run_due(at(1))
     shipped.send(

@@ -9,8 +9,12 @@ ticks. A few webhooks arrive twice, one arrives late (stale), and one carries
 a status this library does not know, as happens in the field.
 
 Sync Order Information is TikTok's hotel / travel order feed and needs a
-stay record and fulfilment amounts that TikTok's order does not carry; the
-sample OMS keeps them in each order's `extensions`.
+stay record and fulfilment amounts that TikTok's order does not carry. The
+sample shop sells mugs and, like any retail shop, reports to neither TikTok
+feed (the default policy). Its OMS still keeps a stay in each order's
+`extensions`, so that `order-lifecycle demo --config FILE` with
+`report_sync_order_info = true` can show that feed end to end; the retail
+path needs none of it.
 """
 
 from __future__ import annotations

@@ -27,8 +27,23 @@ ALLOWED: dict[str, frozenset[str]] = {
     "store": frozenset({"lifecycle", "errors", "routing"}),
     "service": frozenset({"lifecycle", "errors", "http", "routing", "partners", "store"}),
     "wiring": frozenset({"lifecycle", "errors", "http", "routing", "partners", "store", "service"}),
-    "sandbox": frozenset(
+    # The settings files (the `[policy]` table, the partners file's policy) sit on
+    # the wiring's floor: they read what the wiring builds from.
+    "settings": frozenset(
         {"lifecycle", "errors", "http", "routing", "partners", "store", "service", "wiring"}
+    ),
+    "sandbox": frozenset(
+        {
+            "lifecycle",
+            "errors",
+            "http",
+            "routing",
+            "partners",
+            "store",
+            "service",
+            "wiring",
+            "settings",
+        }
     ),
     "entrypoints": frozenset(
         {
@@ -40,6 +55,7 @@ ALLOWED: dict[str, frozenset[str]] = {
             "store",
             "service",
             "wiring",
+            "settings",
             "sandbox",
         }
     ),

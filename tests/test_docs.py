@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 
-from lifecycle import EVENTS, TABLE, OrderMachine, OrderStatus, _diagram
+from adapters.settings import CONFIG_ENV, read_policy
+from lifecycle import EVENTS, TABLE, OrderMachine, OrderStatus, Policy, _diagram
 from lifecycle._rules import GUARDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,3 +152,63 @@ def test_sources_are_cited_by_public_name_not_by_files_outside_the_repository() 
         if unpublished.search(line)
     ]
     assert cited == []
+
+
+def _section(page: str, heading: str) -> str:
+    text = (ROOT / "docs" / page).read_text()
+    return text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _session(console: str) -> list[tuple[str, list[str]]]:
+    """A console block as (command, the lines shown after it)."""
+    steps: list[tuple[str, list[str]]] = []
+    for line in console.splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            steps[-1][1].append(line)
+    return steps
+
+
+def test_the_cli_policy_example_runs_as_documented(tmp_path: Path) -> None:
+    """docs/cli.md's `[policy]` file is the policy it says, and its session prints what it shows."""
+    section = _section("cli.md", "The policy: `--config` and `[policy]`")
+    toml = re.search(r"```toml\n(.*?)```", section, re.DOTALL)
+    console = re.search(r"```console\n(.*?)```", section, re.DOTALL)
+    assert toml is not None
+    assert console is not None
+    (tmp_path / "lifecycle.toml").write_text(toml.group(1))
+    assert read_policy(tmp_path / "lifecycle.toml") == Policy(
+        report_events_api=True, cancellation_auto_approval=timedelta(hours=24)
+    )
+    env = {"PATH": "/usr/bin:/bin", CONFIG_ENV: ""}
+    for command, shown in _session(console.group(1)):
+        argv = shlex.split(command)
+        if argv[0] == "cat":
+            (tmp_path / argv[1]).write_text("\n".join(shown) + "\n")
+            continue
+        assert argv[0] == "order-lifecycle"
+        result = subprocess.run(
+            [sys.executable, "-m", "adapters", *argv[1:]],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        printed = (result.stdout + result.stderr).splitlines()
+        expected = [line for line in shown if line != "..."]
+        found = [line for line in printed if line in expected]
+        assert found == expected, (command, printed)
+
+
+def test_the_documented_partners_file_carries_a_policy_the_loader_reads(tmp_path: Path) -> None:
+    section = _section(
+        "cli.md",
+        "`dispatch [--once] [--partners FILE.json | --sandbox URL] [--redrive] [--db URL]`",
+    )
+    example = re.search(r"```json\n(.*?)```", section, re.DOTALL)
+    assert example is not None
+    (tmp_path / "partners.json").write_text(example.group(1))
+    assert read_policy(tmp_path / "partners.json") == Policy(report_events_api=True)

@@ -6,9 +6,11 @@ orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
 `postgresql://...`); the default is `sqlite:///order-lifecycle.db` in the
 working directory, or `$ORDER_LIFECYCLE_DB`. Commands that only read
 (`allowed`, `history`) never create a store: a missing one is an error naming
-where it was looked for. Errors are printed as one line naming what was
-wrong, with exit status 2 (1 when the command ran but found a problem, such
-as dead letters or rejected replay inputs).
+where it was looked for. Every command that applies the lifecycle takes
+`--config FILE` (default `$ORDER_LIFECYCLE_CONFIG`), whose `[policy]` table
+sets the `Policy` (`adapters.settings`). Errors are printed as one line naming
+what was wrong, with exit status 2 (1 when the command ran but found a
+problem, such as dead letters or rejected replay inputs).
 """
 
 from __future__ import annotations
@@ -54,6 +56,13 @@ from adapters.service import (
     ReplayReport,
     replay,
 )
+from adapters.settings import (
+    CONFIG_ENV,
+    SettingsError,
+    check_reporting,
+    choose_policy,
+    parse_duration,
+)
 from adapters.store import (
     DEFAULT_URL,
     OutboxStatus,
@@ -71,6 +80,7 @@ from lifecycle import (
     LifecycleError,
     OrderLifecycle,
     OrderStatus,
+    Policy,
     allowed_events,
     dot_diagram,
     mermaid_diagram,
@@ -137,6 +147,11 @@ def _moment(value: str | None, option: str = "--now") -> datetime:
     if moment.utcoffset() is None:
         raise BadTime(option, value, "has no zone")
     return moment
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    """The policy from `--config` (or `$ORDER_LIFECYCLE_CONFIG`) and `--partners`, if any."""
+    return choose_policy(args.config, getattr(args, "partners", None))
 
 
 @contextmanager
@@ -319,6 +334,7 @@ def _rejected_inputs(rejected: Sequence[object]) -> str:
 
 
 def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    policy = _policy(args)
     path = Path(args.file)
     try:
         with path.open(encoding="utf-8") as counting:
@@ -342,7 +358,7 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
 
     with source, _opened(args.db) as store:
-        service = OrderService(store, shop_id=args.shop_id, order_cache=REPLAY_ORDER_CACHE)
+        service = OrderService(store, policy, shop_id=args.shop_id, order_cache=REPLAY_ORDER_CACHE)
         report = replay(
             service, source, progress=progress, on_bad_line=skipped, batch_size=args.batch
         )
@@ -363,15 +379,16 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _allowed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     now = _moment(args.now)
+    policy = _policy(args)
     with _opened(args.db, create=False) as store:
         order = store.load(args.order_id)
     if order is None:
         raise CliError(f"order {args.order_id} is not in the store")
-    lifecycle = OrderLifecycle(order)
+    lifecycle = OrderLifecycle(order, policy)
     who = [Initiator(args.initiator)] if args.initiator else list(Initiator)
     out.write(f"order {order.order_id} is {order.status} (version {order.version})\n")
     for initiator in who:
-        allowed = allowed_events(order, initiator, now=now)
+        allowed = allowed_events(order, initiator, now=now, policy=policy)
         out.write(f"{initiator.lower():<9}may {', '.join(allowed) or 'nothing'}\n")
         for event in EVENTS if args.initiator else ():
             if event in allowed or (order.status, event) not in TABLE:
@@ -412,8 +429,9 @@ def _history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _tick(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     now = _moment(args.now)
+    policy = _policy(args)
     with _opened(args.db) as store:
-        results = OrderService(store).tick(now)
+        results = OrderService(store, policy).tick(now)
     for result in results:
         kinds = ", ".join(effect.kind for effect in result.effects) or "no effects"
         out.write(f"{result.order_id}: version {result.version}: {kinds}\n")
@@ -455,6 +473,8 @@ def load_partners(path: Path) -> PartnerSettings:
         raise CliError(f"{path} is not JSON: {error}") from None
     conv = cattrs.Converter()
     conv.register_structure_hook_func(_plain_union, lambda value, _type: value)
+    # `SfccSettings.token_margin`: seconds or "60s", as durations are in config files.
+    conv.register_structure_hook(timedelta, lambda value, _type: parse_duration(value))
     try:
         tiktok = None
         if "tiktok_shop" in raw:
@@ -487,6 +507,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "say where the partners are: --partners FILE.json, or --sandbox URL for the"
             " local fakes (order-lifecycle sandbox)"
         )
+    # Dispatch applies no lifecycle; it refuses a policy whose reports it cannot deliver.
+    check_reporting(_policy(args), partners)
     with (
         _retries_logged_to(err),
         _opened(args.db) as store,
@@ -570,9 +592,10 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise CliError(
             f"serve checks TikTok's signatures: set ${APP_KEY_ENV} and ${APP_SECRET_ENV}"
         )
+    policy = _policy(args)
     _log_to(err)
     with _opened(args.db) as store:
-        service = OrderService(store, app_key=key, app_secret=secret)
+        service = OrderService(store, policy, app_key=key, app_secret=secret)
         app = WebhookApp(service, max_body=args.max_body, process_inline=args.inline)
         # Bound here, not by uvicorn, so that --port 0 can say which port it got.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -604,8 +627,9 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _log_to(err)
     log = logging.getLogger("adapters.worker")
     outcomes: Counter[str] = Counter()
+    policy = _policy(args)
     with _opened(args.db) as store:
-        service = OrderService(store)
+        service = OrderService(store, policy)
         stop = _stop_after(args.seconds)
         while not stop.is_set():
             results = service.process_pending(args.batch)
@@ -675,7 +699,7 @@ def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from adapters.sandbox.demo import run_demo
 
-    return run_demo(Path(args.db_file), out, err)
+    return run_demo(Path(args.db_file), out, err, policy=_policy(args))
 
 
 # --------------------------------------------------------------------------- main
@@ -701,9 +725,18 @@ def _parser() -> argparse.ArgumentParser:
             help=f"database URL (default ${DB_ENV} or {DEFAULT_URL})",
         )
 
+    def with_config(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--config",
+            metavar="FILE.toml",
+            help=f"the lifecycle policy from this file's [policy] table, or a partners"
+            f" .json file's \"policy\" (default ${CONFIG_ENV}; none: Policy's defaults)",
+        )
+
     sub = command("replay", _replay, "feed a JSON-lines file of inputs through the store")
     sub.add_argument("file", metavar="FILE.jsonl")
     with_db(sub)
+    with_config(sub)
     sub.add_argument("--json", action="store_true", help="print one JSON object per order")
     sub.add_argument("--shop-id", help="shop of order details that do not name one")
     sub.add_argument(
@@ -719,6 +752,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--initiator", choices=[i.value for i in Initiator], type=str.upper)
     sub.add_argument("--now", metavar="ISO", help=NOW_HELP)
     with_db(sub)
+    with_config(sub)
 
     sub = command("history", _history, "an order's transitions, effects and references")
     sub.add_argument("order_id", metavar="ORDER_ID")
@@ -733,6 +767,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--inline", action="store_true", help="apply each webhook before answering")
     sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     with_db(sub)
+    with_config(sub)
 
     sub = command("work", _work, "apply the webhooks kept in the inbox but not processed yet")
     sub.add_argument("--once", action="store_true", help="until none is pending, then exit")
@@ -740,6 +775,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     with_db(sub)
+    with_config(sub)
 
     sub = command("dispatch", _dispatch, "carry out the outbox through the partner adapters")
     sub.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
@@ -768,10 +804,12 @@ def _parser() -> argparse.ArgumentParser:
         " due again after it (default 300)",
     )
     with_db(sub)
+    with_config(sub)
 
     sub = command("tick", _tick, "apply the timers due now (or at --now)")
     sub.add_argument("--now", metavar="ISO", help=NOW_HELP)
     with_db(sub)
+    with_config(sub)
 
     sub = command("diagram", _diagram, "draw the state machine")
     sub.add_argument("--format", choices=("mermaid", "dot", "svg"), default="mermaid")
@@ -788,6 +826,7 @@ def _parser() -> argparse.ArgumentParser:
         default="order-lifecycle-demo.db",
         help="SQLite file for the demo, recreated each run (default order-lifecycle-demo.db)",
     )
+    with_config(sub)
     return parser
 
 
@@ -805,6 +844,7 @@ def main(
         AdapterError,
         LifecycleError,
         BadLine,
+        SettingsError,
         psycopg.Error,
         sqlite3.Error,
     ) as error:

@@ -26,6 +26,7 @@ from lifecycle import (
 from tests.factories import (
     BUYER,
     PLATFORM,
+    REPORTING,
     SELLER,
     at,
     delivered,
@@ -40,7 +41,7 @@ from tests.factories import (
 
 
 def test_buyer_cancels_during_hold_without_approval_and_sfcc_never_hears_of_it() -> None:
-    lifecycle = paid()
+    lifecycle = paid(policy=REPORTING)
     effects = lifecycle.send("cancel", initiator=BUYER, now=at(hours=0.5))
     assert lifecycle.status is OrderStatus.CANCELLED
     assert lifecycle.order.cancelled_by is BUYER
@@ -126,7 +127,7 @@ def test_after_the_hold_a_buyer_cancel_is_a_request() -> None:
 
 
 def test_seller_approves_a_buyer_request_from_the_oms() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
     effects = lifecycle.send("approve_cancellation", initiator=SELLER, now=at(hours=3))
     assert lifecycle.status is OrderStatus.CANCELLED
@@ -151,7 +152,7 @@ def test_seller_rejects_a_buyer_request_and_the_order_goes_on() -> None:
 
 
 def test_unanswered_request_is_approved_automatically_after_the_window() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
     assert "approve_cancellation" not in lifecycle.due(at(hours=49))
     assert not lifecycle.check("approve_cancellation", initiator=PLATFORM, now=at(hours=49)).allowed
@@ -211,7 +212,7 @@ def test_shipping_over_a_pending_request_closes_it() -> None:
 
 
 def test_seller_cancels_before_shipment_from_the_oms() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     effects = lifecycle.send("cancel", initiator=SELLER, now=at(hours=2), reason="out of stock")
     assert lifecycle.status is OrderStatus.CANCELLED
     assert lifecycle.order.cancelled_by is SELLER
@@ -235,7 +236,7 @@ def test_seller_cancel_with_a_pending_buyer_request_approves_the_request() -> No
 
 
 def test_seller_cancel_reported_by_tiktok_is_not_sent_back_to_tiktok() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     effects = lifecycle.send("cancel", initiator=SELLER, origin=Origin.TIKTOK, now=at(hours=2))
     assert lifecycle.status is OrderStatus.CANCELLED
     assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo"]
@@ -297,7 +298,7 @@ def test_buyer_partial_request_approved_by_the_seller_cancels_those_lines_only()
 
 
 def test_tiktok_fraud_cancel_before_shipment() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     effects = lifecycle.send(
         "cancel", initiator=PLATFORM, origin=Origin.TIKTOK, now=at(hours=2), reason="fraud"
     )
@@ -324,7 +325,7 @@ def test_tiktok_cancel_after_shipment_is_marked_cancel_after_shipped(build: obje
 
 
 def test_sla_auto_cancel_when_not_shipped_within_15_days() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     assert lifecycle.due(at(days=14.9)) == ()
     assert lifecycle.due(at(days=15)) == ("cancel",)
     effects = lifecycle.run_due(at(days=15))
@@ -391,7 +392,7 @@ def test_seller_shipment_reported_by_tiktok_needs_no_tracking_and_calls_nothing_
 
 
 def test_delivery_then_completion_after_the_return_window() -> None:
-    lifecycle = delivered()
+    lifecycle = delivered(policy=REPORTING)
     assert lifecycle.due(at(days=16.9)) == ()
     assert lifecycle.due(at(days=17)) == ("complete",)
     effects = lifecycle.run_due(at(days=17))
@@ -399,6 +400,70 @@ def test_delivery_then_completion_after_the_return_window() -> None:
     assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo", "ReportTikTokEvent"]
     assert effects[1].order_status == "COMPLETE_ORDER"  # type: ignore[attr-defined]
     assert effects[2].event == "CompletePayment"  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- reporting
+
+#: Each way an order ends, and the moment it ends, under a given policy.
+_ENDINGS = {
+    "completed": lambda policy: (delivered(policy=policy), lambda lc: lc.run_due(at(days=17))),
+    "cancelled": lambda policy: (
+        released(policy=policy),
+        lambda lc: lc.send("cancel", initiator=SELLER, now=at(hours=2)),
+    ),
+}
+_REPORTS = {"SyncOrderInfo", "ReportTikTokEvent"}
+
+
+@pytest.mark.parametrize("ending", sorted(_ENDINGS))
+def test_by_default_a_shop_reports_to_neither_feed(ending: str) -> None:
+    """A plain retail shop: no Sync Order Information (a hotel feed), no Events API."""
+    lifecycle, end = _ENDINGS[ending](None)
+    effects = end(lifecycle)
+    assert lifecycle.status.is_final
+    assert not set(kinds(effects)) & _REPORTS
+    assert "UpdateSfccOrderStatus" in kinds(effects)
+
+
+@pytest.mark.parametrize("ending", sorted(_ENDINGS))
+def test_report_sync_order_info_alone_emits_only_sync_order_info(ending: str) -> None:
+    lifecycle, end = _ENDINGS[ending](Policy(report_sync_order_info=True))
+    reports = [kind for kind in kinds(end(lifecycle)) if kind in _REPORTS]
+    assert reports == ["SyncOrderInfo"]
+
+
+def test_report_events_api_alone_emits_only_the_event_and_only_where_mapped() -> None:
+    policy = Policy(report_events_api=True)
+    completed, complete = _ENDINGS["completed"](policy)
+    assert [k for k in kinds(complete(completed)) if k in _REPORTS] == ["ReportTikTokEvent"]
+    cancelled, cancel = _ENDINGS["cancelled"](policy)
+    # The default event map names completion only: a cancellation is no event.
+    assert not set(kinds(cancel(cancelled))) & _REPORTS
+
+
+def test_the_status_maps_still_choose_which_statuses_a_reporting_shop_reports() -> None:
+    policy = Policy(
+        report_sync_order_info=True,
+        report_events_api=True,
+        sync_order_statuses={OrderStatus.AWAITING_SHIPMENT: "CONFIRM_ORDER"},
+        tiktok_events={},
+    )
+    lifecycle = paid(policy=policy)
+    released_effects = lifecycle.send("release_hold", initiator=PLATFORM, now=at(hours=1))
+    assert kinds(released_effects) == ["CreateSfccOrder", "SyncOrderInfo"]
+    assert released_effects[1].order_status == "CONFIRM_ORDER"  # type: ignore[attr-defined]
+    cancelled = lifecycle.send("cancel", initiator=SELLER, now=at(hours=2))
+    assert not set(kinds(cancelled)) & _REPORTS
+
+
+def test_a_shop_that_maps_statuses_but_does_not_report_emits_nothing() -> None:
+    """The switches, not the maps, say whether the shop reports at all."""
+    policy = Policy(
+        sync_order_statuses={OrderStatus.AWAITING_SHIPMENT: "CONFIRM_ORDER"},
+        tiktok_events={OrderStatus.AWAITING_SHIPMENT: "PlaceAnOrder"},
+    )
+    effects = paid(policy=policy).send("release_hold", initiator=PLATFORM, now=at(hours=1))
+    assert kinds(effects) == ["CreateSfccOrder"]
 
 
 # --------------------------------------------------------------------------- returns
@@ -608,7 +673,7 @@ def test_history_records_who_when_from_to_and_why() -> None:
 
 
 def test_unpaid_orders_are_paid_by_the_buyer_or_cancelled() -> None:
-    lifecycle = OrderLifecycle(new_order())
+    lifecycle = OrderLifecycle(new_order(), REPORTING)
     assert lifecycle.allowed(SELLER, now=at()) == ("cancel",)
     assert not lifecycle.check("pay", initiator=SELLER, now=at()).allowed
     assert lifecycle.send("cancel", initiator=PLATFORM, now=at(hours=1)) == (

@@ -13,7 +13,7 @@ from adapters.service import SFCC_ORDER_NO, Backoff, Dispatcher, EffectContext, 
 from adapters.store import OutboxStatus, Store
 from adapters.wiring import build_executors
 from lifecycle import Effect
-from tests.factories import T0, at
+from tests.factories import REPORTING, T0, at
 from tests.store.helpers import cancel_webhook, seed_detail, seller, status_webhook
 
 ORDER = "576461413038785752"
@@ -29,7 +29,7 @@ class Clock:
 
 
 def _fill(store: Store, *, approve: bool = True) -> OrderService:
-    svc = OrderService(store, clock=lambda: NOW)
+    svc = OrderService(store, policy=REPORTING, clock=lambda: NOW)
     svc.seed(seed_detail(ORDER), shop_id="7494049642642441621")
     svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
     svc.tick(at(hours=1))

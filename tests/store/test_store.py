@@ -39,7 +39,7 @@ from lifecycle import (
     ShipTikTokPackage,
     apply,
 )
-from tests.factories import T0, at, delivered, new_order, paid, released, shipped
+from tests.factories import REPORTING, T0, at, delivered, new_order, paid, released, shipped
 from tests.store.helpers import (
     SHOP,
     cancel_webhook,
@@ -57,8 +57,8 @@ def service(store: Store, **kwargs: object) -> OrderService:
     return OrderService(store, clock=lambda: NOW, **kwargs)  # type: ignore[arg-type]
 
 
-def seeded(store: Store) -> OrderService:
-    svc = service(store)
+def seeded(store: Store, **kwargs: object) -> OrderService:
+    svc = service(store, **kwargs)
     assert svc.seed(seed_detail(ORDER), shop_id="S1").outcome is InputOutcome.APPLIED
     return svc
 
@@ -418,7 +418,8 @@ def test_an_order_kept_without_a_shop_takes_it_from_the_next_input_that_changes_
 
 
 def _released_with_request(store: Store) -> OrderService:
-    svc = seeded(store)
+    """A shop that reports to TikTok: the cancellation also goes to Sync Order Information."""
+    svc = seeded(store, policy=REPORTING)
     svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
     svc.tick(at(hours=1))
     svc.webhook(cancel_webhook(ORDER, "CANCELLATION_REQUEST_PENDING", "C1", at(hours=2)))
