@@ -7,13 +7,16 @@ one module of the shell, with the entry points, that imports every partner.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import cattrs
 import httpx
 from attrs import field, frozen
+from cryptography.fernet import Fernet, InvalidToken
 
 from adapters.errors import RejectedError
 from adapters.http import RetryPolicy
@@ -32,6 +35,7 @@ from adapters.partners.tiktok_shop import (
 )
 from adapters.routing import Partner, effect_kinds
 from adapters.service import SFCC_ORDER_NO, EffectContext, Executor
+from adapters.store import Store
 from lifecycle import (
     CancelTikTokOrder,
     CreateSfccOrder,
@@ -44,39 +48,102 @@ from lifecycle import (
 
 __all__ = [
     "PartnerSettings",
+    "ShopCredentials",
     "TikTokShopPartner",
+    "TokenVault",
+    "UnknownShop",
     "build_executors",
     "event_data",
     "sync_order_data",
+    "tiktok_clients",
 ]
 
 
 @frozen
-class TikTokShopPartner:
-    """The TikTok Shop app's credentials, the shop's tokens, and the client's settings.
+class ShopCredentials:
+    """One shop's `shop_cipher` and tokens (TikTok's Get Authorized Shops gives the cipher)."""
 
-    `on_token_refresh` receives the new tokens after a refresh, so the OMS can
-    keep them. Secrets stay out of `repr`.
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    shop_cipher: str | None = None
+
+
+@frozen
+class TikTokShopPartner:
+    """The TikTok Shop app's credentials, its shops' tokens, and the client's settings.
+
+    Two forms: one shop (`shop_cipher`, `access_token`, `refresh_token` here,
+    used for every shop id), or several (`shops`: shop id -> its
+    `ShopCredentials`; a webhook or an order names its shop, and the read or
+    the call uses that shop's cipher and tokens). `on_token_refresh`
+    receives the new tokens after a refresh, so the OMS can keep them
+    (`tiktok_clients` keeps them in the store). `token_key`, when set, is a
+    Fernet key (`cryptography.fernet.Fernet.generate_key()`) with which the
+    tokens kept in the store are encrypted. Secrets stay out of `repr`.
     """
 
     app_key: str
     app_secret: str = field(repr=False)
-    access_token: str = field(repr=False)
-    refresh_token: str = field(repr=False)
+    access_token: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
     shop_cipher: str | None = None
     auth_base_url: str = "https://auth.tiktok-shops.com"
     settings: TikTokShopSettings = field(factory=TikTokShopSettings)
     on_token_refresh: Callable[[TokenSet], None] | None = field(default=None, eq=False)
+    shops: Mapping[str, ShopCredentials] = field(factory=dict)
+    token_key: str | None = field(default=None, repr=False)
 
-    def auth(self) -> TikTokShopAuth:
+    def __attrs_post_init__(self) -> None:
+        if not self.shops and not (self.access_token and self.refresh_token):
+            raise ValueError(
+                "tiktok_shop needs access_token and refresh_token, or shops"
+                " (shop id -> shop_cipher, access_token, refresh_token)"
+            )
+
+    def shop_ids(self) -> tuple[str, ...]:
+        """The shops named in the settings (`()` for the one-shop form)."""
+        return tuple(self.shops)
+
+    def credentials(self, shop_id: str = "") -> ShopCredentials:
+        """The credentials of `shop_id`; in the one-shop form, the one shop's."""
+        if not self.shops:
+            return ShopCredentials(self.access_token, self.refresh_token, self.shop_cipher)
+        if shop_id in self.shops:
+            return self.shops[shop_id]
+        if not shop_id and len(self.shops) == 1:
+            return next(iter(self.shops.values()))
+        known = ", ".join(self.shops)
+        raise UnknownShop(
+            "tiktok_shop",
+            f"no credentials for shop {shop_id or '(none named)'}; the partners file has {known}",
+        )
+
+    def auth(
+        self,
+        shop_id: str = "",
+        tokens: TokenSet | None = None,
+        on_token_refresh: Callable[[TokenSet], None] | None = None,
+    ) -> TikTokShopAuth:
+        shop = self.credentials(shop_id)
         return TikTokShopAuth(
             app_key=self.app_key,
             app_secret=self.app_secret,
-            tokens=TokenSet(self.access_token, self.refresh_token),
-            shop_cipher=self.shop_cipher,
+            tokens=tokens or TokenSet(shop.access_token, shop.refresh_token),
+            shop_cipher=shop.shop_cipher,
             auth_base_url=self.auth_base_url,
-            on_token_refresh=self.on_token_refresh,
+            on_token_refresh=on_token_refresh or self.on_token_refresh,
         )
+
+    def secrets(self) -> tuple[str, ...]:
+        shops = [self.credentials(shop) for shop in self.shops] or [self.credentials()]
+        found = [self.app_secret, self.token_key or ""]
+        for shop in shops:
+            found += [shop.access_token, shop.refresh_token]
+        return tuple(found)
+
+
+class UnknownShop(RejectedError):
+    """A read or a call names a shop the partners file has no credentials for."""
 
 
 @frozen
@@ -93,8 +160,7 @@ class PartnerSettings:
         """Every secret these settings hold, for blanking out of stored errors."""
         found: list[str] = []
         if self.tiktok_shop is not None:
-            shop = self.tiktok_shop
-            found += [shop.app_secret, shop.access_token, shop.refresh_token]
+            found += self.tiktok_shop.secrets()
         if self.sfcc is not None:
             found.append(self.sfcc.client_secret)
         if self.sync_order_info is not None:
@@ -166,22 +232,138 @@ def _already_on_tiktok(client: TikTokShopClient, effect: Effect) -> bool:
     return all(item.display_status == "CANCELLED" for item in wanted if item)
 
 
+class TokenVault:
+    """Where refreshed TikTok tokens are kept: the store's marks, Fernet-encrypted with a key.
+
+    A refreshed token outlives the process: after a restart the clients use
+    the kept tokens, not the partners file's, as long as the file still holds
+    the tokens they were refreshed from (a file with new tokens, after the
+    seller authorised again, wins). Without `key` the tokens are kept as they
+    are (say so to whoever reads the database); with it, encrypted and
+    authenticated (`cryptography`'s Fernet). Tokens never reach a log line.
+    """
+
+    def __init__(self, store: Store, key: str | None = None) -> None:
+        self.store = store
+        self._fernet = Fernet(key.encode()) if key else None
+
+    @staticmethod
+    def _name(shop_id: str) -> str:
+        return f"tiktok_shop.tokens:{shop_id or '-'}"
+
+    @staticmethod
+    def _source(shop: ShopCredentials) -> str:
+        return hashlib.sha256(shop.access_token.encode()).hexdigest()[:16]
+
+    def load(self, shop_id: str, shop: ShopCredentials) -> TokenSet | None:
+        """The kept tokens of `shop_id`, if they were refreshed from the file's."""
+        kept = self.store.mark(self._name(shop_id))
+        if kept is None:
+            return None
+        scheme, _, body = kept.partition(":")
+        if scheme == "fernet":
+            if self._fernet is None:
+                raise UnknownShop(
+                    "tiktok_shop",
+                    "the tokens kept in the store are encrypted: set tiktok_shop.token_key",
+                )
+            try:
+                body = self._fernet.decrypt(body.encode()).decode()
+            except InvalidToken:
+                raise UnknownShop(
+                    "tiktok_shop", "tiktok_shop.token_key does not open the tokens kept"
+                ) from None
+        raw = json.loads(body)
+        if raw.get("source") != self._source(shop):
+            return None
+        return TokenSet(raw["access_token"], raw["refresh_token"])
+
+    def keep(self, shop_id: str, shop: ShopCredentials, tokens: TokenSet, now: datetime) -> None:
+        body = json.dumps(
+            {
+                "source": self._source(shop),
+                "access_token": tokens.access_token,
+                "refresh_token": tokens.refresh_token,
+            }
+        )
+        value = (
+            "fernet:" + self._fernet.encrypt(body.encode()).decode()
+            if self._fernet is not None
+            else "plain:" + body
+        )
+        self.store.set_mark(self._name(shop_id), value, now)
+
+
+def tiktok_clients(
+    partner: TikTokShopPartner,
+    http: httpx.Client,
+    retry: RetryPolicy,
+    *,
+    store: Store | None = None,
+    register_secret: Callable[[str], None] | None = None,
+) -> Callable[[str], TikTokShopClient]:
+    """The client of each shop, made once per shop and kept.
+
+    With `store`, refreshed tokens are kept there (`TokenVault`) and used after
+    a restart. `register_secret` hears of every token obtained at run time,
+    so that error texts can blank it out.
+    """
+    clients: dict[str, TikTokShopClient] = {}
+    vault = TokenVault(store, partner.token_key) if store is not None else None
+
+    def client_for(shop_id: str) -> TikTokShopClient:
+        key = shop_id if partner.shops else ""
+        if key in clients:
+            return clients[key]
+        shop = partner.credentials(key)
+        tokens = vault.load(key, shop) if vault is not None else None
+
+        def refreshed(new: TokenSet) -> None:
+            if register_secret is not None:
+                register_secret(new.access_token)
+                register_secret(new.refresh_token)
+            if vault is not None:
+                vault.keep(key, shop, new, datetime.now(UTC))
+            if partner.on_token_refresh is not None:
+                partner.on_token_refresh(new)
+
+        if tokens is not None and register_secret is not None:
+            register_secret(tokens.access_token)
+            register_secret(tokens.refresh_token)
+        client = TikTokShopClient(
+            http,
+            partner.auth(key, tokens, refreshed),
+            settings=partner.settings,
+            retry=retry,
+        )
+        clients[key] = client
+        return client
+
+    return client_for
+
+
 def build_executors(
     partners: PartnerSettings,
     http: httpx.Client,
     *,
     sync_data: Callable[[Order | None], SyncOrderData] = sync_order_data,
     events_data: Callable[[Order | None], EventData] = event_data,
+    store: Store | None = None,
+    register_secret: Callable[[str], None] | None = None,
 ) -> dict[str, Executor]:
-    """The executors for every effect kind whose partner `partners` configures."""
+    """The executors for every effect kind whose partner `partners` configures.
+
+    A TikTok Shop effect goes out with the credentials of its order's shop.
+    """
     executors: dict[str, Executor] = {}
     retry = partners.retry
     if partners.tiktok_shop is not None:
-        tiktok = TikTokShopClient(
-            http, partners.tiktok_shop.auth(), settings=partners.tiktok_shop.settings, retry=retry
+        client_for = tiktok_clients(
+            partners.tiktok_shop, http, retry, store=store, register_secret=register_secret
         )
 
         def tiktok_shop(effect: Effect, context: EffectContext) -> None:
+            tiktok = client_for(context.order.shop_id or "" if context.order is not None else "")
             try:
                 tiktok.execute(effect)
             except RejectedError:

@@ -1,8 +1,8 @@
 """`order-lifecycle`: the command-line tool (also `python -m adapters`).
 
-Commands: `replay`, `allowed`, `history`, `serve`, `work`, `dispatch`,
-`tick`, `diagram`, `sandbox` and `demo`; see docs/cli.md. Every command that reads or writes
-orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
+Commands: `replay`, `allowed`, `history`, `show`, `serve`, `work`, `sync`,
+`dispatch`, `tick`, `diagram`, `sandbox` and `demo`; see docs/cli.md. Every
+command that reads or writes orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
 `postgresql://...`); the default is `sqlite:///order-lifecycle.db` in the
 working directory, or `$ORDER_LIFECYCLE_DB`. Commands that only read
 (`allowed`, `history`) never create a store: a missing one is an error naming
@@ -53,7 +53,11 @@ from adapters.service import (
     Dispatcher,
     LineResult,
     OrderService,
+    Reader,
+    ReadReport,
     ReplayReport,
+    Result,
+    Syncer,
     replay,
 )
 from adapters.settings import (
@@ -65,14 +69,22 @@ from adapters.settings import (
 )
 from adapters.store import (
     DEFAULT_URL,
+    InputOutcome,
     OutboxStatus,
+    ReadStatus,
     Store,
     StoreError,
     StoreNotFound,
     effect_to_dict,
     open_store,
 )
-from adapters.wiring import PartnerSettings, TikTokShopPartner, build_executors
+from adapters.wiring import (
+    PartnerSettings,
+    ShopCredentials,
+    TikTokShopPartner,
+    build_executors,
+    tiktok_clients,
+)
 from lifecycle import (
     EVENTS,
     TABLE,
@@ -264,34 +276,22 @@ def _duration(seconds: float | None) -> str:
     return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
 
 
+#: The keys of an order as `replay --json` prints it; `show --json` adds `lines`.
+REPLAY_KEYS = ("order_id", "status", "cancelled_after_shipped", "history", "effects", "rejected")
+
+
 def order_documents(store: Store, report: ReplayReport) -> list[dict[str, Any]]:
-    """One JSON object per order the replay touched."""
+    """One JSON object per order the replay touched (`order_document` without its
+    lines), with the inputs of the replay it rejected, by line, and those waiting."""
     rejected: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for line, order_id, error_type, reason in report.rejected():
         if order_id is not None:
             rejected[order_id].append({"line": line, "error_type": error_type, "reason": reason})
+    replay_keys = (*REPLAY_KEYS, "waiting")
     documents = []
     for order_id in report.order_ids:
-        order = store.load(order_id)
-        documents.append(
-            {
-                "order_id": order_id,
-                "status": None if order is None else order.status.value,
-                "cancelled_after_shipped": None if order is None else order.cancelled_after_shipped,
-                "history": [
-                    {
-                        "event": t.event,
-                        "from": t.source,
-                        "to": t.target,
-                        "initiator": t.initiator,
-                        "at": t.at.isoformat(),
-                    }
-                    for t in store.history(order_id)
-                ],
-                "effects": [effect_to_dict(e.effect) for e in store.outbox(order_id)],
-                "rejected": rejected.get(order_id, []),
-            }
-        )
+        document = order_document(store, order_id, rejected.get(order_id, []))
+        documents.append({key: document[key] for key in replay_keys})
     return documents
 
 
@@ -317,6 +317,16 @@ def _summary(store: Store, report: ReplayReport, out: TextIO) -> None:
     out.write(f"\neffects by kind ({sum(kinds.values())} effects)\n")
     for kind, count in sorted(kinds.items()):
         out.write(f"  {kind:<28}{count:>5}\n")
+    waiting: Counter[str] = Counter(
+        entry.order_id or "-" for entry in store.waiting() if entry.order_id in set(order_ids)
+    )
+    if waiting:
+        out.write(f"\ninputs still waiting ({sum(waiting.values())})\n")
+        for order_id, count in waiting.most_common(REPLAY_SHOWN_REJECTIONS):
+            out.write(f"  order {order_id}: {count}, for its order detail or a read\n")
+        if len(waiting) > REPLAY_SHOWN_REJECTIONS:
+            more = len(waiting) - REPLAY_SHOWN_REJECTIONS
+            out.write(f"  ... and {more} more orders (--json for all)\n")
     rejected = report.rejected()
     out.write(f"\ninputs rejected ({len(rejected)})\n")
     for line, rejected_id, error_type, reason in rejected[:REPLAY_SHOWN_REJECTIONS]:
@@ -480,7 +490,11 @@ def load_partners(path: Path) -> PartnerSettings:
         if "tiktok_shop" in raw:
             fields = dict(raw["tiktok_shop"])
             settings = conv.structure(fields.pop("settings", {}), TikTokShopSettings)
-            tiktok = TikTokShopPartner(settings=settings, **fields)
+            shops = {
+                str(shop_id): conv.structure(shop, ShopCredentials)
+                for shop_id, shop in dict(fields.pop("shops", {})).items()
+            }
+            tiktok = TikTokShopPartner(settings=settings, shops=shops, **fields)
         return PartnerSettings(
             tiktok_shop=tiktok,
             sfcc=conv.structure(raw["sfcc"], SfccSettings) if "sfcc" in raw else None,
@@ -495,18 +509,31 @@ def load_partners(path: Path) -> PartnerSettings:
         raise CliError(f"{path}: bad partner settings: {type(error).__name__}: {error}") from None
 
 
-def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _partners(args: argparse.Namespace, *, required: bool = True) -> PartnerSettings | None:
+    """The partners `--partners FILE.json` or `--sandbox URL` name."""
     if args.sandbox:
         from adapters.sandbox.local_partners import sandbox_settings
 
-        partners = sandbox_settings(args.sandbox)
-    elif args.partners:
-        partners = load_partners(Path(args.partners))
-    else:
-        raise CliError(
-            "say where the partners are: --partners FILE.json, or --sandbox URL for the"
-            " local fakes (order-lifecycle sandbox)"
-        )
+        return sandbox_settings(args.sandbox)
+    if args.partners:
+        return load_partners(Path(args.partners))
+    if not required:
+        return None
+    raise CliError(
+        "say where the partners are: --partners FILE.json, or --sandbox URL for the"
+        " local fakes (order-lifecycle sandbox)"
+    )
+
+
+def _tiktok(partners: PartnerSettings, command: str) -> TikTokShopPartner:
+    if partners.tiktok_shop is None:
+        raise CliError(f"{command} reads TikTok Shop: the partners file has no tiktok_shop")
+    return partners.tiktok_shop
+
+
+def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    partners = _partners(args)
+    assert partners is not None
     # Dispatch applies no lifecycle; it refuses a policy whose reports it cannot deliver.
     check_reporting(_policy(args), partners)
     with (
@@ -514,10 +541,11 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _opened(args.db) as store,
         httpx.Client(timeout=args.http_timeout) as http,
     ):
+        secrets = list(partners.secrets())
         dispatcher = Dispatcher(
             store,
-            build_executors(partners, http),
-            secrets=partners.secrets(),
+            build_executors(partners, http, store=store, register_secret=secrets.append),
+            secrets=secrets,
             max_attempts=args.max_attempts,
             backoff=Backoff(initial=timedelta(seconds=args.retry_after)),
             lease=timedelta(seconds=args.lease),
@@ -628,25 +656,171 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     log = logging.getLogger("adapters.worker")
     outcomes: Counter[str] = Counter()
     policy = _policy(args)
-    with _opened(args.db) as store:
-        service = OrderService(store, policy)
+    reads = ReadReport()
+    partners = _partners(args, required=False)
+    with _opened(args.db) as store, httpx.Client(timeout=args.http_timeout) as http:
+        reader = None
+        secrets: list[str] = []
+        if partners is not None:
+            secrets += partners.secrets()
+            client_for = tiktok_clients(
+                _tiktok(partners, "work"),
+                http,
+                partners.retry,
+                store=store,
+                register_secret=secrets.append,
+            )
+        service = OrderService(store, policy, reads=partners is not None)
+        if partners is not None:
+            reader = Reader(service, client_for, secrets=tuple(secrets))
+            if args.redrive:
+                out.write(f"{reader.redrive()} dead reads back to pending\n")
+            reader.sweep()
         stop = _stop_after(args.seconds)
         while not stop.is_set():
             results = service.process_pending(args.batch)
-            outcomes.update(result.outcome.value for result in results)
-            for result in results:
-                if result.error_type:
+            for result in _with_resumed(results):
+                outcomes[result.outcome.value] += 1
+                if result.error_type or result.outcome is InputOutcome.IGNORED:
                     log.info(
-                        "webhook inbox_id=%s order_id=%s outcome=%s error=%s",
+                        "input inbox_id=%s order_id=%s outcome=%s error=%s reason=%s",
                         result.inbox_id,
                         result.order_id,
                         result.outcome.value,
                         result.error_type,
+                        result.reason,
                     )
-            if not results and (args.once or stop.wait(args.interval)):
+            batch = reader.run_once() if reader is not None else ReadReport()
+            reads = reads + batch
+            for result in _with_resumed(batch.results):
+                outcomes[result.outcome.value] += 1
+            if not results and not batch.claimed and (args.once or stop.wait(args.interval)):
                 break
+        waiting = len(store.waiting())
+        dead_reads = len(store.reads(ReadStatus.DEAD))
     done = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
-    out.write(f"processed {sum(outcomes.values())} webhooks{': ' + done if done else ''}\n")
+    out.write(f"processed {sum(outcomes.values())} inputs{': ' + done if done else ''}\n")
+    if reader is not None:
+        out.write(
+            f"reads: {reads.done} done in {reads.calls} calls, {reads.retried} retrying,"
+            f" {reads.dead} dead (dead reads in the store: {dead_reads})\n"
+        )
+    out.write(f"inputs waiting: {waiting}\n")
+    return 0
+
+
+def _with_resumed(results: Sequence[Result]) -> Iterator[Result]:
+    """Each result, then the results of the inputs that waited for it."""
+    for result in results:
+        yield result
+        yield from _with_resumed(result.resumed)
+
+
+def _sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _log_to(err)
+    partners = _partners(args)
+    assert partners is not None
+    tiktok = _tiktok(partners, "sync")
+    since = None if args.since is None else _moment(args.since, "--since")
+    with _opened(args.db) as store, httpx.Client(timeout=args.http_timeout) as http:
+        secrets = list(partners.secrets())
+        client_for = tiktok_clients(
+            tiktok, http, partners.retry, store=store, register_secret=secrets.append
+        )
+        service = OrderService(store, _policy(args), reads=True)
+        syncer = Syncer(service, client_for, shops=tiktok.shop_ids() or ("",))
+        stop = _stop_after(args.seconds)
+        while True:
+            report = syncer.run_once(since)
+            since = None
+            out.write(
+                f"sync of {report.shops} shop(s) from {_iso(report.since)} to"
+                f" {_iso(report.until)}: {report.seen} orders seen, {report.changed} changed,"
+                f" {report.seeded} unknown (seeded); {report.cancellations} cancellations,"
+                f" {report.returns} returns\n"
+            )
+            out.flush()
+            if args.interval is None or stop.wait(args.interval):
+                break
+    return 0
+
+
+def _iso(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(timespec="seconds")
+
+
+def order_document(
+    store: Store, order_id: str, rejected: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One stored order as `show --json` and `replay --json` print it.
+
+    `rejected` lists the order's rejected inputs (by default, every one the
+    inbox holds, by inbox id); `waiting` the inputs still waiting on it.
+    """
+    order = store.load(order_id)
+    if rejected is None:
+        rejected = [
+            {"inbox_id": e.id, "kind": e.kind, "error_type": e.error_type, "reason": e.reason}
+            for e in store.inbox(order_id)
+            if e.outcome is InputOutcome.REJECTED
+        ]
+    return {
+        "order_id": order_id,
+        "status": None if order is None else order.status.value,
+        "cancelled_after_shipped": None if order is None else order.cancelled_after_shipped,
+        "history": [
+            {
+                "event": t.event,
+                "from": t.source,
+                "to": t.target,
+                "initiator": t.initiator,
+                "at": t.at.isoformat(),
+            }
+            for t in store.history(order_id)
+        ],
+        "effects": [effect_to_dict(e.effect) for e in store.outbox(order_id)],
+        "rejected": rejected,
+        "lines": [
+            {
+                "line_item_id": line.line_item_id,
+                "status": line.status.value,
+                "package_id": line.package_id,
+                "tracking_number": line.tracking_number,
+                "shipping_provider_name": line.shipping_provider_name,
+            }
+            for line in (order.lines if order is not None else ())
+        ],
+        "waiting": [
+            {
+                "inbox_id": e.id,
+                "kind": e.kind,
+                "waits_for": e.waits_for,
+                "reason": e.reason,
+                "received_at": e.received_at.isoformat(),
+            }
+            for e in store.waiting(order_id)
+        ],
+    }
+
+
+def _show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _opened(args.db, create=False) as store:
+        document = order_document(store, args.order_id)
+    if document["status"] is None and not document["waiting"] and not document["rejected"]:
+        raise CliError(f"order {args.order_id} is not in the store")
+    if args.json:
+        out.write(json.dumps(document, sort_keys=True) + "\n")
+        return 0
+    out.write(f"order {document['order_id']}: {document['status'] or 'not seeded yet'}\n")
+    for line in document["lines"]:
+        parcel = " ".join(
+            f"{key}={line[key]}"
+            for key in ("package_id", "tracking_number", "shipping_provider_name")
+            if line[key]
+        )
+        out.write(f"  line {line['line_item_id']}: {line['status']}  {parcel}\n")
+    for entry in document["waiting"]:
+        out.write(f"  waiting: inbox {entry['inbox_id']} ({entry['kind']}): {entry['reason']}\n")
     return 0
 
 
@@ -769,13 +943,41 @@ def _parser() -> argparse.ArgumentParser:
     with_db(sub)
     with_config(sub)
 
-    sub = command("work", _work, "apply the webhooks kept in the inbox but not processed yet")
-    sub.add_argument("--once", action="store_true", help="until none is pending, then exit")
-    sub.add_argument("--batch", type=int, default=100, help="webhooks per batch (default 100)")
+    def with_partners(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument(
+            "--partners", metavar="FILE.json", help=f"partner settings, {what} (see docs/cli.md)"
+        )
+        sub.add_argument("--sandbox", metavar="URL", help="use a running sandbox's partners")
+        sub.add_argument(
+            "--http-timeout", type=float, default=30.0, help="seconds per partner call (default 30)"
+        )
+
+    sub = command(
+        "work",
+        _work,
+        "apply the inputs kept in the inbox; with partners, read TikTok for what they lack",
+    )
+    sub.add_argument("--once", action="store_true", help="until nothing is pending, then exit")
+    sub.add_argument("--batch", type=int, default=100, help="inputs per batch (default 100)")
     sub.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    sub.add_argument("--redrive", action="store_true", help="first put dead reads back")
+    with_partners(sub, "to read TikTok Shop (without: inputs that need a read wait)")
     with_db(sub)
     with_config(sub)
+
+    sub = command("sync", _sync, "catch up with TikTok: re-read what changed since the watermark")
+    sub.add_argument("--since", metavar="ISO", help="search from here, not from the watermark")
+    sub.add_argument("--interval", type=float, metavar="S", help="repeat every S seconds")
+    sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    with_partners(sub, "for TikTok Shop")
+    with_config(sub)
+    with_db(sub)
+
+    sub = command("show", _show, "one stored order: status, lines, parcels, inputs waiting")
+    sub.add_argument("order_id", metavar="ORDER_ID")
+    sub.add_argument("--json", action="store_true", help="one JSON object (see docs/cli.md)")
+    with_db(sub)
 
     sub = command("dispatch", _dispatch, "carry out the outbox through the partner adapters")
     sub.add_argument("--once", action="store_true", help="deliver what is due now, then exit")

@@ -1,4 +1,4 @@
-"""The application services: inbox -> lifecycle -> store, the outbox loop, and replay."""
+"""The application services: inbox -> lifecycle -> store, the outbox loop, reads, replay."""
 
 from ._dispatch import (
     SFCC_ORDER_NO,
@@ -14,8 +14,12 @@ from ._inbox import (
     OrderService,
     Result,
     TooManyConflicts,
-    UnknownOrder,
     content_key,
+)
+from ._reads import (
+    GET_ORDER_DETAIL_MAX_IDS,
+    Reader,
+    ReadReport,
 )
 from ._replay import (
     BadLine,
@@ -24,8 +28,13 @@ from ._replay import (
     parse_time,
     replay,
 )
+from ._sync import (
+    Syncer,
+    SyncReport,
+)
 
 __all__ = [
+    "GET_ORDER_DETAIL_MAX_IDS",
     "SFCC_ORDER_NO",
     "Accepted",
     "Backoff",
@@ -37,10 +46,13 @@ __all__ = [
     "LineResult",
     "NoExecutor",
     "OrderService",
+    "ReadReport",
+    "Reader",
     "ReplayReport",
     "Result",
+    "SyncReport",
+    "Syncer",
     "TooManyConflicts",
-    "UnknownOrder",
     "content_key",
     "parse_time",
     "replay",

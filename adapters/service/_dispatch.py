@@ -193,10 +193,16 @@ class Dispatcher:
         return DispatchReport(done=1, kinds={entry.kind: 1})
 
     def _describe(self, error: BaseException, entry: OutboxEntry) -> str:
-        text = f"{type(error).__name__}: {error} (attempt {entry.attempts})"
-        for secret in self._secrets:
+        return describe_error(error, entry.attempts, self._secrets)
+
+
+def describe_error(error: BaseException, attempts: int, secrets: Iterable[str] = ()) -> str:
+    """An error as kept in the store: its type, message and attempt, secrets blanked out."""
+    text = f"{type(error).__name__}: {error} (attempt {attempts})"
+    for secret in secrets:
+        if secret:
             text = text.replace(secret, "***")
-        return text
+    return text
 
 
 # --------------------------------------------------------------------------- wiring

@@ -14,10 +14,23 @@ Every input ends with one outcome in the inbox:
 * ``applied``: the order changed (or the input is a signal that changes nothing);
 * ``duplicate``: the same input was seen before, or the order already reflects it;
 * ``stale``: it reports something older than the order's last change;
-* ``rejected``: it cannot be used; `error_type` and `reason` say why.
+* ``rejected``: it cannot be used; `error_type` and `reason` say why;
+* ``waiting``: it needs what TikTok must be asked first (the order's detail,
+  for an order the store does not hold yet; the cancellation's or return's
+  lines; the packages an order status implies). It is kept with the key of
+  what it waits for (`InboxEntry.waits_for`) and applied, in arrival order,
+  once that is known: never rejected only because the order was not known;
+* ``ignored``: a correctly signed webhook of a type the library does not use.
 
 Only ``applied`` changes anything besides the inbox. `tick(now)` applies the
 timers that fall due, finding the orders through the indexed due-time column.
+
+With `reads=True` (a `Reader` runs against TikTok), an input that waits also
+queues the read it waits for, as a durable job (`Store.request_reads`), and
+signals (package and address updates) queue re-reads of the orders they
+name. Without a reader an unknown order's inputs wait until an order detail
+of it arrives (a later line of a replay, a later replay into the same store),
+and everything else applies with what the webhook says.
 
 A webhook endpoint that must answer TikTok quickly splits `webhook` in two:
 `accept_webhook` verifies the signature, parses the envelope, checks its
@@ -38,24 +51,37 @@ from attrs import field, frozen
 
 from adapters.errors import InboundError, MalformedPayload, UntimelyWebhook
 from adapters.partners.tiktok_shop import (
+    CONVERTER,
     AuthorizationExpiring,
+    Cancellation,
+    CancellationStatusChanged,
+    OrderStatusChanged,
     PackageUpdated,
     RecipientAddressUpdated,
+    Return,
+    ReturnStatusChanged,
     SellerDeauthorized,
     UnusedWebhook,
+    cancellation_change,
     order_from_detail,
     parse_webhook,
+    return_change,
     verify_webhook,
     webhook_commands,
+    webhook_order_ids,
 )
 from adapters.store import (
     AlreadyProcessed,
     Change,
+    InboxEntry,
     InputOutcome,
+    ReadKind,
+    ReadRequest,
     ReceiptState,
     Store,
     StoreError,
     VersionConflict,
+    waits_for,
 )
 from lifecycle import (
     DEFAULT_POLICY,
@@ -63,7 +89,9 @@ from lifecycle import (
     Effect,
     Initiator,
     LifecycleError,
+    LineStatus,
     Order,
+    OrderStatus,
     Origin,
     Policy,
     StaleObservation,
@@ -78,19 +106,8 @@ __all__ = [
     "OrderService",
     "Result",
     "TooManyConflicts",
-    "UnknownOrder",
     "content_key",
 ]
-
-
-class UnknownOrder(InboundError):
-    """The input is about an order the store does not hold."""
-
-    def __init__(self, order_id: str) -> None:
-        self.order_id = order_id
-        super().__init__(
-            f"order {order_id} is not in the store: seed it with its order detail first"
-        )
 
 
 class TooManyConflicts(StoreError):
@@ -108,6 +125,9 @@ class Result:
     effects: tuple[Effect, ...] = ()
     reason: str = ""
     error_type: str = ""
+    #: inputs that had waited for this one (an order detail, a read) and were
+    #: applied right after it, in arrival order
+    resumed: tuple[Result, ...] = ()
 
 
 @frozen
@@ -129,7 +149,11 @@ class Accepted:
 
 @frozen
 class _Plan:
-    """A decided change, or (`order is None`) an outcome without a change."""
+    """A decided change, or (`order is None`) an outcome without a change.
+
+    `reads` are queued before the outcome is recorded; `waits_for` goes with
+    `WAITING`.
+    """
 
     outcome: InputOutcome
     order: Order | None = None
@@ -137,6 +161,20 @@ class _Plan:
     reason: str = ""
     error_type: str = ""
     steps: tuple[Order, ...] = ()
+    reads: tuple[ReadRequest, ...] = ()
+    waits_for: str | None = None
+
+
+#: Order statuses whose report implies packages: the order's detail names them,
+#: with their tracking numbers and carriers, so a reader re-reads it first.
+_PACKAGE_STATUSES = frozenset(
+    {
+        OrderStatus.PARTIALLY_SHIPPING,
+        OrderStatus.AWAITING_COLLECTION,
+        OrderStatus.IN_TRANSIT,
+        OrderStatus.DELIVERED,
+    }
+)
 
 
 def _canonical(value: Any) -> str:
@@ -165,7 +203,8 @@ class OrderService:
     their own times). `app_key` / `app_secret`, when given, make `webhook`
     verify the signature header before anything is stored. `shop_id` is
     used for order details that do not say which shop they belong to (see
-    `seed`).
+    `seed`). `reads` says a `Reader` runs against TikTok: inputs that need what a
+    webhook leaves out wait for a read of it instead of applying without it.
     `accept_webhook` refuses a webhook whose envelope `timestamp` is older
     than `webhook_max_age` or later than `webhook_max_skew` past `clock()`:
     TikTok's retry window is not public (**unconfirmed**), so the age is a
@@ -182,6 +221,7 @@ class OrderService:
     webhook_max_age: timedelta = timedelta(days=7)
     webhook_max_skew: timedelta = timedelta(minutes=15)
     order_cache: int = 0
+    reads: bool = False
     _cached: dict[str, Order] = field(factory=dict, init=False, repr=False, eq=False)
 
     # ------------------------------------------------------------------ inputs
@@ -198,7 +238,7 @@ class OrderService:
         key, payload, order = _webhook_identity(raw)
 
         def decide(stored: Order | None) -> _Plan:
-            return self._decide_webhook(raw, stored)
+            return self._decide_webhook(raw, stored, None)
 
         return self._process("webhook", key, payload, order, decide)
 
@@ -223,24 +263,75 @@ class OrderService:
         receipt = self.store.receive("webhook", key, payload, self.clock(), order_id)
         return Accepted(receipt.inbox_id, receipt.state, order_id)
 
-    def process_webhook(self, inbox_id: int, body: bytes, order_id: str | None) -> Result:
-        """Apply a webhook `accept_webhook` kept (or one a crash left unfinished)."""
+    def process_webhook(
+        self, inbox_id: int, body: bytes, order_id: str | None, waited: str | None = None
+    ) -> Result:
+        """Apply a webhook `accept_webhook` kept (or one a crash left unfinished).
+
+        `waited` is what the webhook waited for before, if it did (its
+        `InboxEntry.waits_for`): it is not waited for again.
+        """
 
         def decide(stored: Order | None) -> _Plan:
-            return self._decide_webhook(body, stored)
+            return self._decide_webhook(body, stored, waited)
 
         return self._apply(inbox_id, order_id, decide)
 
     def process_pending(self, limit: int = 100) -> list[Result]:
-        """Apply up to `limit` webhooks kept but not processed yet, oldest first.
+        """Apply up to `limit` inputs kept but not processed yet, oldest first.
 
-        Safe to run in several workers at once: an input another worker
-        finished meanwhile comes back as a duplicate, never applied twice.
+        These are webhooks `accept_webhook` kept, inputs a crash left
+        unfinished, and waiting inputs woken because what they waited for
+        arrived. Safe to run in several workers at once: an input another
+        worker finished meanwhile comes back as a duplicate, never applied twice.
         """
-        return [
-            self.process_webhook(entry.id, entry.payload.encode(), entry.order_id)
-            for entry in self.store.pending("webhook", limit)
-        ]
+        return [self.process_entry(entry) for entry in self.store.pending(None, limit)]
+
+    def process_entry(self, entry: InboxEntry) -> Result:
+        """Apply one kept input of any kind, as it was received."""
+        if entry.kind == "webhook":
+            return self.process_webhook(
+                entry.id, entry.payload.encode(), entry.order_id, entry.waits_for
+            )
+        raw = json.loads(entry.payload)
+        if entry.kind == "order_detail":
+            detail, shop, extensions = (
+                raw["order_detail"],
+                raw.get("shop_id"),
+                raw.get("extensions"),
+            )
+
+            def decide(stored: Order | None) -> _Plan:
+                return self._decide_detail(detail, shop, extensions, stored)
+
+            result = self._apply(entry.id, entry.order_id, decide)
+            return self._resumed(result, waits_for(ReadKind.ORDER_DETAIL, str(detail.get("id"))))
+        if entry.kind == "command":
+            from adapters.service._replay import _command  # the one parser of command documents
+
+            command = _command(raw)
+            return self._apply(
+                entry.id, command.order_id, self._decide_command(command, entry.waits_for)
+            )
+        if entry.kind in ("cancellation_detail", "return_detail"):
+            found: Cancellation | Return = (
+                CONVERTER.structure(raw["cancellation"], Cancellation)
+                if entry.kind == "cancellation_detail"
+                else CONVERTER.structure(raw["return"], Return)
+            )
+            decide_found = self._decide_read_result(found, raw.get("shop_id"), entry.waits_for)
+            result = self._apply(entry.id, entry.order_id, decide_found)
+            return self._resumed(result, _read_key(found))
+        return self._apply(entry.id, entry.order_id, _unknown_kind(entry.kind))
+
+    def resume(self, key: str) -> list[Result]:
+        """Apply, in arrival order, the inputs that waited for `key` (a read landed)."""
+        return [self.process_entry(entry) for entry in self.store.wake(key)]
+
+    def _resumed(self, result: Result, key: str) -> Result:
+        """`result`, with the results of the inputs that waited for `key` applied now."""
+        resumed = self.resume(key)
+        return attrs.evolve(result, resumed=tuple(resumed)) if resumed else result
 
     def _check_timestamp(self, sent: datetime) -> None:
         now = self.clock()
@@ -278,27 +369,87 @@ class OrderService:
         def decide(stored: Order | None) -> _Plan:
             return self._decide_detail(detail, shop_id, extensions, stored)
 
-        return self._process(
+        result = self._process(
             "order_detail",
             content_key(raw),
             _canonical(raw),
             str(order_id) if isinstance(order_id, str | int) else None,
             decide,
         )
+        if not isinstance(order_id, str | int):
+            return result
+        return self._resumed(result, waits_for(ReadKind.ORDER_DETAIL, str(order_id)))
+
+    def cancellation(self, found: Cancellation, *, shop_id: str | None = None) -> Result:
+        """A cancellation as Search Cancellations returns it, with its lines.
+
+        It applies like the webhook about it would, with the lines the webhook
+        lacks; then the inputs that waited for it apply.
+        """
+        return self._read_result("cancellation", found, found.order_id, shop_id)
+
+    def return_request(self, found: Return, *, shop_id: str | None = None) -> Result:
+        """A return or refund request as Search Returns returns it, with its lines."""
+        return self._read_result("return", found, found.order_id, shop_id)
+
+    def _read_result(
+        self, what: str, found: Cancellation | Return, order_id: str, shop_id: str | None
+    ) -> Result:
+        raw = {what: CONVERTER.unstructure(found), "shop_id": shop_id}
+        result = self._process(
+            f"{what}_detail",
+            content_key(raw),
+            _canonical(raw),
+            order_id,
+            self._decide_read_result(found, shop_id, None),
+        )
+        return self._resumed(result, _read_key(found))
+
+    def _decide_read_result(
+        self, found: Cancellation | Return, shop_id: str | None, waited: str | None
+    ) -> Callable[[Order | None], _Plan]:
+        def decide(stored: Order | None) -> _Plan:
+            at = self.clock()
+            change = (
+                cancellation_change(found, shop_id or "", at)
+                if isinstance(found, Cancellation)
+                else return_change(found, shop_id or "", at)
+            )
+            return self._decide_change(change, stored, waited, read_first=False)
+
+        return decide
 
     def command(self, command: Command, *, raw: Mapping[str, Any] | None = None) -> Result:
-        """An OMS action (or any lifecycle command), applied through the fast path."""
-        document = dict(raw) if raw is not None else _command_document(command)
+        """An OMS action (or any lifecycle command), applied through the fast path.
 
+        A command about an order the store does not hold yet waits for the
+        order's detail, like a webhook would.
+        """
+        document = dict(raw) if raw is not None else _command_document(command)
+        return self._process(
+            "command",
+            content_key(document),
+            _canonical(document),
+            command.order_id,
+            self._decide_command(command, None),
+        )
+
+    def _decide_command(
+        self, command: Command, waited: str | None
+    ) -> Callable[[Order | None], _Plan]:
         def decide(stored: Order | None) -> _Plan:
             if stored is None:
-                raise UnknownOrder(command.order_id)
+                return self._wait(
+                    ReadKind.ORDER_DETAIL,
+                    "",
+                    command.order_id,
+                    waited,
+                    f"order {command.order_id} is not in the store yet",
+                )
             outcome = command.apply_to(stored, self.policy)
             return _Plan(InputOutcome.APPLIED, outcome.order, outcome.effects)
 
-        return self._process(
-            "command", content_key(document), _canonical(document), command.order_id, decide
-        )
+        return decide
 
     def tick(self, now: datetime) -> list[Result]:
         """Apply every timer due at `now`; one result per order that changed."""
@@ -313,20 +464,95 @@ class OrderService:
 
     # ------------------------------------------------------------------ deciding
 
-    def _decide_webhook(self, raw: bytes, stored: Order | None) -> _Plan:
+    def _wait(
+        self, kind: ReadKind, shop_id: str, target: str, waited: str | None, why: str
+    ) -> _Plan:
+        """Wait for a read of `target`; with a reader, queue it.
+
+        An input woken because the read landed (`waited` is its key) and that
+        still cannot apply (the detail did not seed the order) waits on
+        without queueing the same read again.
+        """
+        key = waits_for(kind, target)
+        reads: tuple[ReadRequest, ...] = ()
+        if self.reads and waited != key:
+            reads = (ReadRequest(kind, shop_id, target),)
+        what = {
+            ReadKind.ORDER_DETAIL: f"the detail of order {target}",
+            ReadKind.CANCELLATION: f"cancellation {target} (its lines)",
+            ReadKind.RETURN: f"return {target} (its lines)",
+        }[kind]
+        return _Plan(
+            InputOutcome.WAITING,
+            reason=f"{why}: waiting for {what}",
+            reads=reads,
+            waits_for=key,
+        )
+
+    def _read_first(
+        self, webhook: OrderStatusChanged | CancellationStatusChanged | ReturnStatusChanged
+    ) -> tuple[ReadKind, str, str] | None:
+        """What a reader asks TikTok before `webhook` applies, and why; `None`: nothing."""
+        if isinstance(webhook, CancellationStatusChanged):
+            return ReadKind.CANCELLATION, webhook.cancel_id, "a cancellation webhook has no lines"
+        if isinstance(webhook, ReturnStatusChanged):
+            return ReadKind.RETURN, webhook.return_id, "a return webhook has no lines"
+        if webhook.order_status in _PACKAGE_STATUSES:
+            return (
+                ReadKind.ORDER_DETAIL,
+                webhook.order_id,
+                f"{webhook.order_status} implies packages the webhook does not name",
+            )
+        return None
+
+    def _decide_webhook(self, raw: bytes, stored: Order | None, waited: str | None) -> _Plan:
         webhook = parse_webhook(raw)
-        if isinstance(webhook, SellerDeauthorized | AuthorizationExpiring):
-            return _Plan(InputOutcome.APPLIED, reason=f"shop {webhook.shop_id}: no order change")
         if isinstance(webhook, UnusedWebhook):
             return _Plan(
-                InputOutcome.APPLIED, reason=f"type {webhook.type} ({webhook.name}): unused"
+                InputOutcome.IGNORED,
+                reason=f"webhook type {webhook.type} ({webhook.name}) is not used by this library",
             )
+        if isinstance(webhook, SellerDeauthorized | AuthorizationExpiring):
+            return _Plan(InputOutcome.APPLIED, reason=f"shop {webhook.shop_id}: no order change")
         if isinstance(webhook, PackageUpdated | RecipientAddressUpdated):
+            order_ids = webhook_order_ids(webhook)
+            if not self.reads:
+                return _Plan(
+                    InputOutcome.APPLIED,
+                    reason=f"a signal about order {', '.join(order_ids)}: re-read the order"
+                    " detail (no reader runs here)",
+                )
             return _Plan(
-                InputOutcome.APPLIED, reason="a package or address signal: re-read the order detail"
+                InputOutcome.APPLIED,
+                reason=f"a signal: re-read of order {', '.join(order_ids)} queued",
+                reads=tuple(
+                    ReadRequest(ReadKind.ORDER_DETAIL, webhook.shop_id, order_id)
+                    for order_id in order_ids
+                ),
             )
+        return self._decide_change(webhook, stored, waited, read_first=self.reads)
+
+    def _decide_change(
+        self,
+        webhook: OrderStatusChanged | CancellationStatusChanged | ReturnStatusChanged,
+        stored: Order | None,
+        waited: str | None,
+        *,
+        read_first: bool,
+    ) -> _Plan:
+        """What a change TikTok reported about one order does to it (a webhook, or
+        a cancellation or return as Search Cancellations / Search Returns give it)."""
         if stored is None:
-            raise UnknownOrder(webhook.order_id)
+            return self._wait(
+                ReadKind.ORDER_DETAIL,
+                webhook.shop_id,
+                webhook.order_id,
+                waited,
+                f"order {webhook.order_id} is not in the store yet",
+            )
+        need = self._read_first(webhook) if read_first else None
+        if need is not None and waited != waits_for(need[0], need[1]):
+            return self._wait(need[0], webhook.shop_id, need[1], waited, need[2])
         if stored.shop_id is None and webhook.shop_id:
             stored = attrs.evolve(stored, shop_id=webhook.shop_id)
         try:
@@ -363,22 +589,51 @@ class OrderService:
             return _Plan(InputOutcome.APPLIED, reported)
         observed_at = reported.updated_at or reported.created_at
         try:
+            commands = self._detail_commands(stored, reported, observed_at)
+        except StaleObservation as error:
+            return _Plan(InputOutcome.STALE, reason=str(error), error_type=type(error).__name__)
+        if not commands:
+            return _Plan(InputOutcome.DUPLICATE, reason=f"the order already is {stored.status}")
+        return self._run(stored, commands)
+
+    def _detail_commands(
+        self, stored: Order, reported: Order, observed_at: datetime
+    ) -> tuple[Command, ...]:
+        """What brings `stored` to what a re-read of its detail reports, as TikTok's reports.
+
+        Lines the detail shows shipped, and the order has open, ship package by
+        package with the detail's tracking numbers and carriers, so that SFCC
+        hears of the parcels; then the status path does the rest.
+        """
+
+        def to(order: Order, status: OrderStatus) -> list[Command]:
             steps = reconcile(
-                stored,
-                reported.status,
+                order,
+                status,
                 observed_at=observed_at,
                 cancelled_by=reported.cancelled_by,
                 policy=self.policy,
             )
-        except StaleObservation as error:
-            return _Plan(InputOutcome.STALE, reason=str(error), error_type=type(error).__name__)
-        if not steps:
-            return _Plan(InputOutcome.DUPLICATE, reason=f"the order already is {stored.status}")
-        commands = tuple(
-            Command(stored.order_id, step.event, step.initiator, observed_at, Origin.TIKTOK)
-            for step in steps
-        )
-        return self._run(stored, commands)
+            return [
+                Command(order.order_id, step.event, step.initiator, observed_at, Origin.TIKTOK)
+                for step in steps
+            ]
+
+        shipments = _shipments(stored, reported, observed_at)
+        if not shipments or reported.status is OrderStatus.CANCELLED:
+            return tuple(to(stored, reported.status))
+        commands: list[Command] = []
+        order = stored
+        if order.status in (OrderStatus.UNPAID, OrderStatus.ON_HOLD):
+            commands += to(order, OrderStatus.AWAITING_SHIPMENT)
+            order = self._run(order, tuple(commands)).order or order
+        if order.status not in (OrderStatus.AWAITING_SHIPMENT, OrderStatus.PARTIALLY_SHIPPING):
+            return tuple(to(stored, reported.status))
+        commands += shipments
+        order = self._run(order, tuple(shipments)).order or order
+        if order.status is not reported.status:
+            commands += to(order, reported.status)
+        return tuple(commands)
 
     def _run(self, order: Order, commands: tuple[Command, ...]) -> _Plan:
         effects: list[Effect] = []
@@ -420,7 +675,13 @@ class OrderService:
             except (InboundError, LifecycleError, ValueError) as error:
                 plan = _rejected(error)
             if plan.order is None:
-                finished = self.store.finish(inbox_id, plan.outcome, plan.reason, plan.error_type)
+                if plan.reads:
+                    # Queued first: a crash before the outcome leaves the input
+                    # pending, and doing it again queues nothing new.
+                    self.store.request_reads(plan.reads, self.clock())
+                finished = self.store.finish(
+                    inbox_id, plan.outcome, plan.reason, plan.error_type, plan.waits_for
+                )
                 outcome = plan.outcome if finished else InputOutcome.DUPLICATE
                 return Result(
                     outcome,
@@ -529,6 +790,54 @@ class OrderService:
                 continue
             return Result(InputOutcome.APPLIED, order_id, None, order.version, tuple(effects))
         raise TooManyConflicts(f"order {order_id}: gave up ticking after repeated conflicts")
+
+
+def _shipments(stored: Order, reported: Order, at: datetime) -> list[Command]:
+    """One `ship` per package of lines the detail shows shipped and `stored` has open."""
+    known = {line.line_item_id: line for line in stored.lines}
+    packages: dict[str | None, list[Any]] = {}
+    for line in reported.lines:
+        mine = known.get(line.line_item_id)
+        if (
+            line.status is LineStatus.SHIPPED
+            and mine is not None
+            and mine.status is LineStatus.OPEN
+        ):
+            packages.setdefault(line.package_id or line.tracking_number, []).append(line)
+    commands = []
+    for lines in packages.values():
+        first = lines[0]
+        params = {
+            "line_item_ids": tuple(line.line_item_id for line in lines),
+            "package_id": first.package_id,
+            "tracking_number": first.tracking_number,
+            "shipping_provider_id": first.shipping_provider_id,
+            "shipping_provider_name": first.shipping_provider_name,
+        }
+        commands.append(
+            Command(
+                stored.order_id,
+                "ship",
+                Initiator.SELLER,
+                at,
+                Origin.TIKTOK,
+                {key: value for key, value in params.items() if value is not None},
+            )
+        )
+    return commands
+
+
+def _read_key(found: Cancellation | Return) -> str:
+    if isinstance(found, Cancellation):
+        return waits_for(ReadKind.CANCELLATION, found.cancel_id)
+    return waits_for(ReadKind.RETURN, found.return_id)
+
+
+def _unknown_kind(kind: str) -> Callable[[Order | None], _Plan]:
+    def decide(_stored: Order | None) -> _Plan:
+        raise MalformedPayload(f"the inbox holds an input of unknown kind {kind!r}")
+
+    return decide
 
 
 def _webhook_identity(raw: bytes) -> tuple[str, str, str | None]:

@@ -94,15 +94,22 @@ class ReplayReport:
         for result in line.results:
             if line.kind != "tick":
                 self._counts[result.outcome.value] += 1
-            if result.outcome is InputOutcome.REJECTED:
-                self._rejected.append(
-                    (line.line, result.order_id, result.error_type, result.reason)
-                )
-            if result.order_id is not None:
-                self._orders.setdefault(result.order_id)
+            self._note(line.line, result)
+
+    def _note(self, line: int, result: Result) -> None:
+        if result.outcome is InputOutcome.REJECTED:
+            self._rejected.append((line, result.order_id, result.error_type, result.reason))
+        if result.order_id is not None:
+            self._orders.setdefault(result.order_id)
+        for resumed in result.resumed:
+            # An earlier input that waited for this one: it is counted once, as
+            # what became of it in the end (rejections listed under this line).
+            self._counts[InputOutcome.WAITING.value] -= 1
+            self._counts[resumed.outcome.value] += 1
+            self._note(line, resumed)
 
     def outcomes(self) -> Counter[str]:
-        return Counter(self._counts)
+        return Counter({name: count for name, count in self._counts.items() if count})
 
     def rejected(self) -> list[tuple[int, str | None, str, str]]:
         """(line, order id, error type, reason) of every rejected input and bad line."""

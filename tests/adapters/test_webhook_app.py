@@ -105,7 +105,7 @@ def test_inline_processing_applies_before_answering(store: Store) -> None:
     assert store.load(ORDER).status == "ON_HOLD"  # type: ignore[union-attr]
     unknown = status_webhook("404", "ON_HOLD", NOW - timedelta(minutes=5))
     answer = post(app_for(store, process_inline=True), unknown, signed(unknown))
-    assert answer.json() == {"status": "rejected"}  # kept, with UnknownOrder as its reason
+    assert answer.json() == {"status": "waiting"}  # kept until its order is known
 
 
 @pytest.mark.parametrize(

@@ -30,8 +30,9 @@ RETURN_STEPS = {
     "withdraw_return": {"REQUESTED", "APPROVED", "AWAITING_BUYER_SHIPMENT"},
 }
 DEFAULT_ORIGIN = {"BUYER": "TIKTOK", "SELLER": "OMS", "PLATFORM": "TIMER"}
-#: The effects table of the rules page: a reporting shop tells Sync Order Information of these statuses,
-#: and the Events API of completion (the default status maps).
+#: The effects table of the rules page: a reporting shop tells Sync Order
+#: Information of these statuses, and the Events API of completion (the
+#: default status maps).
 SYNC_REPORTED = {"CANCELLED", "COMPLETED"}
 EVENT_REPORTED = {"COMPLETED"}
 

@@ -84,7 +84,9 @@ def test_replay_json_prints_one_object_per_order_with_the_documented_keys(tmp_pa
         "history",
         "effects",
         "rejected",
+        "waiting",
     ]
+    assert document["waiting"] == []
     assert document["status"] == "PARTIALLY_SHIPPING"
     assert document["cancelled_after_shipped"] is False
     assert [h["event"] for h in document["history"]] == ["pay", "release_hold", "ship"]
@@ -140,7 +142,8 @@ def test_a_terminal_summary_lists_twenty_rejections_and_json_gives_all(tmp_path:
 def test_orders_by_status_counts_the_stored_orders_and_apart_those_never_stored(
     tmp_path: Path,
 ) -> None:
-    """A webhook about an order never seeded names it, but it has no status to count."""
+    """A webhook about an order never seeded names it, but it has no status to count:
+    it waits for the order's detail, and the summary says so, per order."""
     inputs = tmp_path / "in.jsonl"
     inputs.write_text(
         json.dumps({"order_detail": seed_detail(ORDER)})
@@ -149,10 +152,38 @@ def test_orders_by_status_counts_the_stored_orders_and_apart_those_never_stored(
         + "\n"
     )
     code, out, _ = run("replay", str(inputs), "--db", f"sqlite:///{tmp_path}/x.db")
-    assert code == 1
+    assert code == 0
     assert "\norders by status (1 orders)\n  UNPAID                    1\n" in out
     assert "\n  (not in the store)        1\n" in out
-    assert "line 2: 576461413000000099: UnknownOrder: " in out
+    assert "\ninputs still waiting (1)\n  order 576461413000000099: 1," in out
+    assert "UnknownOrder" not in out
+
+
+def test_a_webhook_before_its_orders_detail_applies_once_the_detail_is_read(
+    tmp_path: Path,
+) -> None:
+    """A replay whose webhook comes first: it waits, the detail line seeds the order,
+    the webhook applies; nothing is rejected and nothing stays waiting."""
+    inputs = tmp_path / "in.jsonl"
+    inputs.write_text(
+        status_webhook(ORDER, "ON_HOLD", T0).decode()
+        + "\n"
+        + json.dumps({"order_detail": seed_detail(ORDER)})
+        + "\n"
+    )
+    db = f"sqlite:///{tmp_path}/x.db"
+    code, out, _ = run("replay", str(inputs), "--db", db, "--json")
+    assert code == 0
+    [document] = [json.loads(line) for line in out.splitlines()]
+    assert document["status"] == "ON_HOLD"
+    assert document["rejected"] == []
+    assert document["waiting"] == []
+    assert [h["event"] for h in document["history"]] == ["pay"]
+    code, out, _ = run("show", ORDER, "--db", db, "--json")
+    shown = json.loads(out)
+    assert code == 0
+    assert {k: shown[k] for k in document} == document
+    assert [line["line_item_id"] for line in shown["lines"]] == ["L1", "L2"]
 
 
 def test_a_whole_get_order_detail_response_seeds_each_of_its_orders(tmp_path: Path) -> None:

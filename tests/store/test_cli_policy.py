@@ -144,7 +144,7 @@ def test_work_applies_the_inbox_under_the_configured_policy(tmp_path: Path) -> N
         code, out, err = run(
             "work", "--once", "--db", url, "--config", config(tmp_path, REPORT_SYNC)
         )
-        assert (code, out) == (0, "processed 1 webhooks: 1 applied\n"), err
+        assert (code, out) == (0, "processed 1 inputs: 1 applied\ninputs waiting: 0\n"), err
         assert [e.kind for e in store.outbox(ORDER)] == ["SyncOrderInfo"]
     finally:
         store.close()
