@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import queue
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.entrypoints.cli import main
 from adapters.errors import AuthenticationError, RejectedError, RetryableError
 from adapters.http import RetryPolicy
 from adapters.partners.tiktok_shop import (
@@ -802,6 +804,47 @@ def test_announce_sends_every_held_order_in_its_current_status_oldest_first() ->
         ("NEW", "ON_HOLD"),
     ]
     assert [n["data"]["is_on_hold_order"] for n in state.notifications] == [False, True]
+
+
+def test_the_sandbox_command_loads_orders_and_announces_them_to_the_webhook_url(
+    tmp_path: Path,
+) -> None:
+    orders = write_lines(tmp_path / "orders.jsonl", order_object("A1"), order_object("A2"))
+    received: queue.Queue[dict] = queue.Queue()
+
+    def answer(request: Received, _match: object) -> Reply:
+        verify_webhook(request.headers, request.body, "sandbox-app-key", "sandbox-app-secret")
+        received.put(json.loads(request.body))
+        return Reply(200, {})
+
+    out, err = io.StringIO(), io.StringIO()
+    with SandboxServer([Route("POST", "/hook", answer)]) as hook:
+        argv = ["sandbox", "--orders", str(orders), "--webhook-url", hook.url + "/hook"]
+        code = main([*argv, "--announce", "--seconds", "0"], out, err)
+    assert (code, err.getvalue()) == (0, "")
+    text = out.getvalue()
+    assert f"holding 2 orders from {orders}" in text
+    assert "TIKTOK_APP_KEY=sandbox-app-key TIKTOK_APP_SECRET=sandbox-app-secret" in text
+    assert "webhooks: 2 delivered, 0 given up" in text
+    got = [received.get(timeout=10) for _ in range(2)]
+    assert [(w["type"], w["data"]["order_id"]) for w in got] == [(1, "A1"), (1, "A2")]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--announce"], "--announce sends webhooks: give --webhook-url URL too"),
+        (["--webhook-url", "ftp://x"], "webhook URL must be http:// or https://"),
+        (["--orders", "/nonexistent/orders.jsonl"], "cannot read /nonexistent/orders.jsonl"),
+    ],
+)
+def test_the_sandbox_command_refuses_bad_flags_with_a_clear_message(
+    extra: list[str], message: str
+) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["sandbox", "--seconds", "0", *extra], out, err) == 2
+    assert message in err.getvalue()
+    assert out.getvalue() == ""
 
 
 def test_webhook_sender_repr_hides_the_secret() -> None:
