@@ -43,6 +43,7 @@ import itertools
 import json
 import queue
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -142,7 +143,12 @@ class WebhookSender:
         self.delivered: list[dict[str, Any]] = []
         self.failed: list[tuple[dict[str, Any], str]] = []
         self._owns_http = http is None
-        self._http = http or httpx.Client(timeout=timeout)
+        # Headers and body go out in separate writes: with Nagle's algorithm on, each
+        # webhook waits for the receiver's delayed ACK (40 ms instead of ~1 ms).
+        nodelay = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+        self._http = http or httpx.Client(
+            timeout=timeout, transport=httpx.HTTPTransport(socket_options=nodelay)
+        )
         self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._abort = threading.Event()
         self._idle = threading.Condition()
@@ -173,29 +179,38 @@ class WebhookSender:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Deliver what is queued (for up to `timeout` seconds), then end the thread."""
+        """Deliver what is queued for up to `timeout` seconds; give up the rest (kept in
+        `failed` as "sandbox stopped"), then end the thread, which closes its client."""
+        if self._thread.ident is None:  # never started
+            if self._owns_http:
+                self._http.close()
+            return
+        self._queue.put(None)
+        self._thread.join(timeout)
         if self._thread.is_alive():
-            self._queue.put(None)
+            self._abort.set()
             self._thread.join(timeout)
-            if self._thread.is_alive():
-                self._abort.set()
-                self._thread.join(timeout)
-        if self._owns_http:
-            self._http.close()
 
     def _run(self) -> None:
-        while (webhook := self._queue.get()) is not None:
-            try:
-                self._deliver(webhook)
-            finally:
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
+        try:
+            while (webhook := self._queue.get()) is not None:
+                try:
+                    if self._abort.is_set():
+                        self.failed.append((webhook, "sandbox stopped"))
+                    else:
+                        self._deliver(webhook)
+                finally:
+                    with self._idle:
+                        self._pending -= 1
+                        self._idle.notify_all()
+        finally:
+            if self._owns_http:
+                self._http.close()
 
     def _deliver(self, webhook: dict[str, Any]) -> None:
         body = json.dumps(webhook, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", "Authorization": self.signature(body)}
-        problem = ""
+        problem = "sandbox stopped"
         for attempt in range(self.attempts):
             if attempt and self._abort.wait(self.wait * 2 ** (attempt - 1)):
                 break

@@ -773,6 +773,24 @@ def test_a_refused_webhook_is_tried_again_and_given_up_after_the_attempts() -> N
     assert problem.startswith("ConnectError")
 
 
+def test_stopping_gives_up_what_is_still_queued_once_the_timeout_is_over() -> None:
+    receiver = Receiver()
+    receiver.hold.clear()  # the first webhook stays in flight until the test lets it go
+    with receiver.server:
+        sender = WebhookSender(receiver.url, app_key="sandbox-app-key", app_secret=SECRET)
+        sender.start()
+        for n in range(3):
+            sender.submit({"type": 1, "data": {"n": n}})
+        sender.stop(timeout=0.1)
+        receiver.hold.set()
+        assert sender.drain(10)
+    assert [w["data"]["n"] for w in sender.delivered] == [0]
+    assert [(w["data"]["n"], why) for w, why in sender.failed] == [
+        (1, "sandbox stopped"),
+        (2, "sandbox stopped"),
+    ]
+
+
 def test_the_api_answers_while_the_webhook_receiver_is_still_busy() -> None:
     clock = Clock()
     routes, state = book(clock)
