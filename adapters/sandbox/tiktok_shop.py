@@ -9,7 +9,9 @@ tokens, which `expire_access_token` invalidates so the client's refresh can be
 exercised.
 
 What it answers from the book: Get Order Detail, Search Orders, Search
-Cancellations, Search Returns and Get Shipping Providers. What moves it: Ship
+Cancellations, Search Returns and Get Shipping Providers (those given by
+`add_providers`, else `DEFAULT_PROVIDERS` for a delivery option a held order
+names). What moves it: Ship
 Package (the package's lines ship; the order becomes `AWAITING_COLLECTION`,
 or `PARTIALLY_SHIPPING` while other lines wait), Cancel Order, Approve and
 Reject Cancellation, Approve Return, and the test / CLI API (`add_order`,
@@ -60,6 +62,7 @@ from ._server import Received, Reply, Route
 __all__ = [
     "BAD_PARAMETERS",
     "BAD_SIGNATURE",
+    "DEFAULT_PROVIDERS",
     "EXPIRED_TOKEN",
     "NOT_FOUND",
     "SandboxInputError",
@@ -92,6 +95,15 @@ ORDER_STATUS_CHANGE = 1
 PACKAGE_UPDATE = 4
 CANCELLATION_STATUS_CHANGE = 11
 RETURN_STATUS_CHANGE = 12
+
+
+#: The carriers of a delivery option that a held order names and `add_providers` did not.
+DEFAULT_PROVIDERS: tuple[dict[str, str], ...] = (
+    {"id": "SANDBOX-UPS", "name": "UPS"},
+    {"id": "SANDBOX-FEDEX", "name": "FedEx"},
+    {"id": "SANDBOX-USPS", "name": "USPS"},
+    {"id": "SANDBOX-DHL", "name": "DHL"},
+)
 
 
 class SandboxInputError(ValueError):
@@ -773,9 +785,11 @@ def _search(key: str, records: str, id_key: str) -> Handler:
 
 def _providers(state: TikTokShopSandboxState, _request: Received, match: Any) -> Reply:
     option = match.group(1)
-    if option not in state.providers:
-        return _fail(NOT_FOUND, f"delivery option {option} not found")
-    return _envelope({"shipping_providers": state.providers[option]})
+    if option in state.providers:
+        return _envelope({"shipping_providers": state.providers[option]})
+    if any(o.get("delivery_option_id") == option for o in state.orders.values()):
+        return _envelope({"shipping_providers": list(DEFAULT_PROVIDERS)})
+    return _fail(NOT_FOUND, f"delivery option {option} not found")
 
 
 def _ship(state: TikTokShopSandboxState, request: Received, match: Any) -> Reply:

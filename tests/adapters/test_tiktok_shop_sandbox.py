@@ -530,6 +530,26 @@ def test_ship_package_ships_its_lines_and_moves_the_order_through_partially_ship
     ]
 
 
+def test_a_delivery_option_of_a_held_order_has_the_default_carriers_unless_given() -> None:
+    clock = Clock()
+    routes, state = tiktok_shop_sandbox(app_secret=SECRET, clock=clock)
+    state.add_order(order_object("A1", delivery_option_id="DO9"))
+    state.add_providers("DO1", [{"id": "SP1", "name": "UPS"}])
+    with SandboxServer(routes) as server, httpx.Client(timeout=5) as http:
+        client = TikTokShopClient(
+            http, auth(state, server, [], clock), settings=settings(server), retry=FAST
+        )
+        assert [p.id for p in client.get_shipping_providers("DO1")] == ["SP1"]
+        assert [p.name for p in client.get_shipping_providers("DO9")] == [
+            "UPS",
+            "FedEx",
+            "USPS",
+            "DHL",
+        ]
+        with pytest.raises(RejectedError, match="delivery option DO2 not found"):
+            client.get_shipping_providers("DO2")
+
+
 def test_ship_package_refuses_a_package_shipped_before_or_whose_lines_are_all_cancelled() -> None:
     clock = Clock()
     routes, state = book(clock)
