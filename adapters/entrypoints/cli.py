@@ -854,19 +854,55 @@ def _diagram(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from adapters.sandbox.local_partners import SANDBOX_CREDENTIALS, local_partners
+    from adapters.sandbox.local_partners import (
+        SANDBOX_CREDENTIALS,
+        SANDBOX_SHOP_ID,
+        local_partners,
+    )
+    from adapters.sandbox.tiktok_shop import CONTROL_PATH, SandboxInputError, read_orders
 
-    with local_partners(port=args.port) as partners:
+    if args.announce and not args.webhook_url:
+        raise CliError("--announce sends webhooks: give --webhook-url URL too")
+    orders: list[dict[str, Any]] = []
+    try:
+        if args.orders:
+            with Path(args.orders).open(encoding="utf-8") as lines:
+                orders = read_orders(lines, source=args.orders)
+        partners = local_partners(port=args.port, webhook_url=args.webhook_url)
+    except OSError as error:
+        raise CliError(f"cannot read {args.orders}: {error.strerror or error}") from None
+    except SandboxInputError as error:
+        raise CliError(str(error)) from None
+    for order in orders:
+        partners.tiktok_shop.add_order(order)
+    with partners:
         out.write(f"sandbox listening on {partners.url}\n")
         out.write("  TikTok Shop API and token refresh, Sync Order Information, Events API, SFCC\n")
         for name, value in SANDBOX_CREDENTIALS.items():
             out.write(f"  {name} = {value}\n")
+        out.write(f"  tiktok_shop_id = {SANDBOX_SHOP_ID}\n")
+        if args.orders:
+            out.write(f"holding {len(orders)} orders from {args.orders}\n")
+        if args.webhook_url:
+            creds = SANDBOX_CREDENTIALS
+            out.write(
+                f"webhooks to {args.webhook_url}, signed with the sandbox's app key and secret;"
+                f" receive them with {APP_KEY_ENV}={creds['tiktok_app_key']}"
+                f" {APP_SECRET_ENV}={creds['tiktok_app_secret']} order-lifecycle serve\n"
+            )
+        move = CONTROL_PATH.replace("([^/]+)", "ORDER_ID")
+        out.write(f'move an order as TikTok would: POST {move} {{"status": "IN_TRANSIT"}}\n')
         out.write(f"dispatch to it: order-lifecycle dispatch --sandbox {partners.url}\n")
+        if args.announce:
+            partners.tiktok_shop.announce()
         out.flush()
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait(args.seconds)
         calls = partners.calls()
     out.write(f"sandbox stopped after {sum(calls.values())} requests\n")
+    if partners.webhooks is not None:
+        sent, failed = len(partners.webhooks.delivered), len(partners.webhooks.failed)
+        out.write(f"  webhooks: {sent} delivered, {failed} given up\n")
     return 0
 
 
@@ -1018,6 +1054,21 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("sandbox", _sandbox, "serve every partner fake on 127.0.0.1")
     sub.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    sub.add_argument(
+        "--orders",
+        metavar="FILE.jsonl",
+        help="hold these orders: one Get Order Detail order object (or response) per line",
+    )
+    sub.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        help="POST the signed webhook TikTok would send for each change (e.g. to serve)",
+    )
+    sub.add_argument(
+        "--announce",
+        action="store_true",
+        help="at start, send an order status webhook for every order held",
+    )
     sub.add_argument(
         "--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)"
     )
