@@ -347,9 +347,9 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     policy = _policy(args)
     path = Path(args.file)
     try:
-        with path.open(encoding="utf-8") as counting:
+        with path.open(encoding="utf-8", errors="surrogateescape") as counting:
             total = sum(1 for _ in counting) if err.isatty() else 0
-        source = path.open(encoding="utf-8")
+        source = path.open(encoding="utf-8", errors="surrogateescape")
     except OSError as error:
         raise CliError(f"cannot read {path}: {error.strerror}") from None
 
@@ -671,6 +671,8 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 register_secret=secrets.append,
             )
         service = OrderService(store, policy, reads=partners is not None)
+        if args.redrive:
+            out.write(f"{store.redrive_inputs()} dead inputs back to pending\n")
         if partners is not None:
             reader = Reader(service, client_for, secrets=tuple(secrets))
             if args.redrive:
@@ -697,6 +699,7 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if not results and not batch.claimed and (args.once or stop.wait(args.interval)):
                 break
         waiting = len(store.waiting())
+        dead_inputs = len(store.parked())
         dead_reads = len(store.reads(ReadStatus.DEAD))
     done = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
     out.write(f"processed {sum(outcomes.values())} inputs{': ' + done if done else ''}\n")
@@ -706,6 +709,8 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f" {reads.dead} dead (dead reads in the store: {dead_reads})\n"
         )
     out.write(f"inputs waiting: {waiting}\n")
+    if dead_inputs:
+        out.write(f"dead inputs in the store: {dead_inputs} (work --redrive puts them back)\n")
     return 0
 
 
@@ -997,7 +1002,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--batch", type=int, default=100, help="inputs per batch (default 100)")
     sub.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
-    sub.add_argument("--redrive", action="store_true", help="first put dead reads back")
+    sub.add_argument(
+        "--redrive", action="store_true", help="first put dead inputs and dead reads back"
+    )
     with_partners(sub, "to read TikTok Shop (without: inputs that need a read wait)")
     with_db(sub)
     with_config(sub)

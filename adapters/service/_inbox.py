@@ -81,6 +81,7 @@ from adapters.store import (
     Store,
     StoreError,
     VersionConflict,
+    is_unavailable,
     waits_for,
 )
 from lifecycle import (
@@ -205,6 +206,8 @@ class OrderService:
     used for order details that do not say which shop they belong to (see
     `seed`). `reads` says a `Reader` runs against TikTok: inputs that need what a
     webhook leaves out wait for a read of it instead of applying without it.
+    `max_attempts` is how often a worker tries an input that fails with an
+    unexpected error before it parks it as `dead`.
     `accept_webhook` refuses a webhook whose envelope `timestamp` is older
     than `webhook_max_age` or later than `webhook_max_skew` past `clock()`:
     TikTok's retry window is not public (**unconfirmed**), so the age is a
@@ -222,6 +225,7 @@ class OrderService:
     webhook_max_skew: timedelta = timedelta(minutes=15)
     order_cache: int = 0
     reads: bool = False
+    max_attempts: int = 3
     _cached: dict[str, Order] = field(factory=dict, init=False, repr=False, eq=False)
 
     # ------------------------------------------------------------------ inputs
@@ -285,7 +289,40 @@ class OrderService:
         arrived. Safe to run in several workers at once: an input another
         worker finished meanwhile comes back as a duplicate, never applied twice.
         """
-        return [self.process_entry(entry) for entry in self.store.pending(None, limit)]
+        results = []
+        for entry in self.store.pending(None, limit):
+            result = self._attempt(entry)
+            if result is not None:
+                results.append(result)
+        return results
+
+    def _attempt(self, entry: InboxEntry) -> Result | None:
+        """`process_entry`, and an input that keeps failing parked so the others go on.
+
+        An unexpected error (a bug, an input nothing foresaw) is counted against
+        the input and tried again, up to `max_attempts`, then the input is
+        parked as `dead` with the error (`Store.redrive_inputs` puts it back).
+        A store out of reach stops the worker instead: not the input's fault.
+        `None`: left pending (other writers kept changing its order).
+        """
+        for _ in range(self.max_attempts):
+            try:
+                return self.process_entry(entry)
+            except TooManyConflicts:
+                return None
+            except Exception as error:
+                if is_unavailable(error):
+                    raise
+                reason = f"{error}"[:500] or type(error).__name__
+                if self.store.fail(entry.id, type(error).__name__, reason, self.max_attempts):
+                    return Result(
+                        InputOutcome.DEAD,
+                        entry.order_id,
+                        entry.id,
+                        reason=reason,
+                        error_type=type(error).__name__,
+                    )
+        return None
 
     def process_entry(self, entry: InboxEntry) -> Result:
         """Apply one kept input of any kind, as it was received."""

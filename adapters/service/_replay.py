@@ -35,7 +35,7 @@ from attrs import define, field, frozen
 
 from adapters.errors import InboundError
 from adapters.service import OrderService, Result
-from adapters.store import InputOutcome
+from adapters.store import InputOutcome, is_unavailable
 from lifecycle import Command, Initiator, Origin
 
 __all__ = ["BadLine", "LineResult", "ReplayReport", "parse_time", "replay"]
@@ -167,6 +167,10 @@ def _command(raw: Mapping[str, Any]) -> Command:
 
 def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadLine("the line is not UTF-8 text") from None
+    try:
         raw = json.loads(text)
     except ValueError as error:
         raise BadLine(f"not JSON: {error}") from None
@@ -263,8 +267,14 @@ def replay(
                     continue
                 try:
                     kind, results = _feed(service, text)
-                except BadLine as error:
-                    bad = LineResult(number, "bad", (), type(error).__name__, str(error))
+                except Exception as error:
+                    # One bad line never stops the rest of the file: a line nothing
+                    # foresaw (deep nesting, an impossible value) is reported by its
+                    # error's type. A store out of reach stops the replay.
+                    if is_unavailable(error):
+                        raise
+                    reason = str(error)[:500] or type(error).__name__
+                    bad = LineResult(number, "bad", (), type(error).__name__, reason)
                     report.add(bad)
                     if on_bad_line is not None:
                         on_bad_line(bad)

@@ -43,6 +43,26 @@ from ._port import (
 from ._postgres import PostgresStore
 from ._sqlite import SqliteStore
 
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is out of reach (not the input's fault).
+
+    A worker stops on such an error, leaving its input pending; any other error
+    while applying an input is the input's, counted against it.
+    """
+    import sqlite3
+
+    import psycopg
+
+    unavailable = (
+        CannotOpenStore,
+        sqlite3.OperationalError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+    return isinstance(error, unavailable)
+
+
 __all__ = [
     "CONVERTER",
     "DEFAULT_URL",
@@ -71,6 +91,7 @@ __all__ = [
     "channel_of",
     "effect_from_dict",
     "effect_to_dict",
+    "is_unavailable",
     "open_store",
     "order_from_json",
     "order_to_json",

@@ -106,6 +106,9 @@ class InputOutcome(enum.StrEnum):
     WAITING = "waiting"
     #: a correctly signed webhook of a type the library does not use
     IGNORED = "ignored"
+    #: applying it failed `attempts` times with an unexpected error: parked with
+    #: the error, so that the inputs behind it go on; `redrive_inputs` puts it back
+    DEAD = "dead"
 
 
 class OutboxStatus(enum.StrEnum):
@@ -178,6 +181,7 @@ class InboxEntry:
     error_type: str
     duplicate_of: int | None
     waits_for: str | None = None
+    attempts: int = 0
 
 
 @frozen
@@ -311,12 +315,27 @@ class Store(Protocol):
         """Inputs (of `kind`, or of every kind) not processed yet, oldest first."""
         ...
 
+    def fail(self, inbox_id: int, error_type: str, reason: str, limit: int) -> bool:
+        """Count a failed attempt at an unfinished input; park it (`DEAD`) at `limit`.
+
+        True when this attempt parked it.
+        """
+        ...
+
+    def redrive_inputs(self, ids: Sequence[int] | None = None) -> int:
+        """Parked inputs (all, or these) back to unprocessed with fresh attempts; how many."""
+        ...
+
     def wake(self, waits_for: str) -> list[InboxEntry]:
         """Inputs waiting for `waits_for` back to unprocessed: those, oldest first."""
         ...
 
     def waiting(self, order_id: str | None = None) -> list[InboxEntry]:
         """Inputs still waiting (for one order, or all), oldest first."""
+        ...
+
+    def parked(self, order_id: str | None = None) -> list[InboxEntry]:
+        """Inputs parked as dead (for one order, or all), oldest first."""
         ...
 
     def request_reads(self, requests: Sequence[ReadRequest], now: datetime) -> int:

@@ -78,12 +78,16 @@ _SCHEMA_1 = (
 #: The webhook worker asks for unprocessed inputs of one kind, oldest first.
 _SCHEMA_2 = ("CREATE INDEX inbox_pending ON inbox (kind, id) WHERE outcome IS NULL",)
 
-#: Live sync: inputs that wait for what TikTok must be asked first, the read
+#: Live sync: inputs that wait for what TikTok must be asked first, inputs
+#: parked after failing again and again (poison), the read
 #: jobs that ask it (leased, retried, parked like the outbox's effects; one
 #: pending job per thing to read), and the catch-up's watermarks.
 _SCHEMA_3 = (
     "ALTER TABLE inbox ADD COLUMN waits_for TEXT",
+    # Failed attempts at applying an input; past a limit it is parked (`dead`).
+    "ALTER TABLE inbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
     "CREATE INDEX inbox_waiting ON inbox (waits_for, id) WHERE outcome = 'waiting'",
+    "CREATE INDEX inbox_parked ON inbox (id) WHERE outcome = 'dead'",
     """CREATE TABLE reads (
         id {serial},
         kind TEXT NOT NULL,

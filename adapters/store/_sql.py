@@ -196,6 +196,27 @@ class SqlStore(ABC):
         )
         return cursor.rowcount == 1
 
+    def fail(self, inbox_id: int, error_type: str, reason: str, limit: int) -> bool:
+        with self._transaction() as execute:
+            row = execute(
+                "UPDATE inbox SET attempts = attempts + 1, error_type = ?, reason = ?,"
+                " outcome = CASE WHEN attempts + 1 >= ? THEN ? ELSE NULL END"
+                " WHERE id = ? AND outcome IS NULL RETURNING outcome",
+                (error_type, reason[:MAX_ERROR], limit, InputOutcome.DEAD.value, inbox_id),
+            ).fetchone()
+        return row is not None and row[0] == InputOutcome.DEAD.value
+
+    def redrive_inputs(self, ids: Sequence[int] | None = None) -> int:
+        sql = "UPDATE inbox SET outcome = NULL, attempts = 0 WHERE outcome = ?"
+        params: list[Any] = [InputOutcome.DEAD.value]
+        if ids is not None:
+            if not ids:
+                return 0
+            sql += f" AND id IN ({', '.join('?' for _ in ids)})"
+            params.extend(ids)
+        with self._transaction() as execute:
+            return execute(sql, params).rowcount
+
     def wake(self, waits_for: str) -> list[InboxEntry]:
         with self._transaction() as execute:
             rows = execute(
@@ -206,8 +227,14 @@ class SqlStore(ABC):
         return sorted(self._inbox_entries(rows), key=lambda entry: entry.id)
 
     def waiting(self, order_id: str | None = None) -> list[InboxEntry]:
+        return self._with_outcome(InputOutcome.WAITING, order_id)
+
+    def parked(self, order_id: str | None = None) -> list[InboxEntry]:
+        return self._with_outcome(InputOutcome.DEAD, order_id)
+
+    def _with_outcome(self, outcome: InputOutcome, order_id: str | None) -> list[InboxEntry]:
         sql = f"SELECT {self._INBOX_COLUMNS} FROM inbox WHERE outcome = ?"
-        params: list[Any] = [InputOutcome.WAITING.value]
+        params: list[Any] = [outcome.value]
         if order_id is not None:
             sql += " AND order_id = ?"
             params.append(order_id)
@@ -217,7 +244,7 @@ class SqlStore(ABC):
 
     _INBOX_COLUMNS = (
         "id, kind, dedup_key, payload, received_at, order_id, outcome, reason,"
-        " error_type, duplicate_of, waits_for"
+        " error_type, duplicate_of, waits_for, attempts"
     )
 
     def inbox(self, order_id: str | None = None) -> list[InboxEntry]:
@@ -279,6 +306,7 @@ class SqlStore(ABC):
                 error_type=r[8],
                 duplicate_of=r[9],
                 waits_for=r[10],
+                attempts=int(r[11]),
             )
             for r in rows
         ]

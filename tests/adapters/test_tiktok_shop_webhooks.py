@@ -344,7 +344,9 @@ def test_shop_id_sent_as_a_number_is_accepted() -> None:
     ("payload", "named"),
     [
         (
-            envelope(1, {"order_id": "O1", "order_status": "TELEPORTED", "update_time": 1}),
+            envelope(
+                1, {"order_id": "O1", "order_status": "TELEPORTED", "update_time": 1_763_000_000}
+            ),
             "order status 'TELEPORTED'",
         ),
         (

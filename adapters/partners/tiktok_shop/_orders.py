@@ -156,6 +156,13 @@ def _decimal(value: Any, _type: Any) -> Decimal:
     return amount
 
 
+#: The times a TikTok Shop answer or webhook can carry. Outside them a time is
+#: impossible (year 9999 overflows the lifecycle's deadlines): refused where it
+#: enters, never stored.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _seconds(value: Any, _type: Any) -> datetime:
     """Unix seconds, as TikTok sends every time, to an aware UTC datetime."""
     if isinstance(value, str) and value.isdigit():
@@ -163,9 +170,15 @@ def _seconds(value: Any, _type: Any) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected unix seconds, got {value!r}")
     try:
-        return datetime.fromtimestamp(value, UTC)
+        moment = datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         raise ValueError(f"unix seconds out of range: {value}") from None
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(
+            f"impossible time {value} ({moment.isoformat()}): TikTok's times lie between"
+            f" {EARLIEST.year} and {LATEST.year}"
+        )
+    return moment
 
 
 def _make_converter() -> cattrs.Converter:
