@@ -1,5 +1,5 @@
 """`python -m adapters`: the `order-lifecycle` command-line tool."""
 
-from adapters.cli import main
+from adapters.entrypoints.cli import main
 
 raise SystemExit(main())

@@ -16,11 +16,10 @@ from pathlib import Path
 
 import httpx
 
-from adapters.dispatch import Dispatcher, build_executors
-from adapters.local_partners import local_partners
-from adapters.replay import replay
-from adapters.service import OrderService
+from adapters.sandbox.local_partners import local_partners
+from adapters.service import Dispatcher, OrderService, replay
 from adapters.store import OutboxStatus, SqliteStore
+from adapters.wiring import build_executors
 from bench._harness import table, verdict
 from bench.replay_inputs import inputs
 

@@ -30,12 +30,11 @@ from typing import Any
 
 import httpx
 
-from adapters.local_partners import local_partners
-from adapters.replay import replay
+from adapters.partners.tiktok_shop import webhook_signature
 from adapters.sandbox import Received, Reply
-from adapters.service import OrderService
+from adapters.sandbox.local_partners import local_partners
+from adapters.service import OrderService, replay
 from adapters.store import SqliteStore
-from adapters.tiktok_shop import webhook_signature
 from bench._harness import table, verdict
 from bench.replay_inputs import SHOP, order_path
 

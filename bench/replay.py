@@ -36,7 +36,7 @@ def _write_inputs(path: Path, count: int) -> None:
 #: was forked from, which exec records as the child's own.
 _REPLAY_AND_REPORT = """
 import sys
-from adapters.cli import main
+from adapters.entrypoints.cli import main
 code = main(["replay", sys.argv[1], "--db", sys.argv[2]])
 with open("/proc/self/status") as status:
     peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))

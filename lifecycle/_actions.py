@@ -4,10 +4,14 @@
 machine (`OrderLifecycle.send`) and the compiled fast path (`apply`) call it,
 so they cannot drift apart in what a transition changes.
 
-Echo rule (DESIGN section 3): TikTok Shop is only called for the seller's
+Echo rule (docs/rules.md, "Echoes"): TikTok Shop is only called for the seller's
 own acts that came from the OMS (`Context.to_tiktok_shop`); what TikTok
 reports is never sent back to it. SFCC only knows the order once the hold is
-over (seed 003), so nothing is sent to SFCC about an order it never received.
+over (TikTok for SFCC: Order Management), so nothing is sent to SFCC about an
+order it never received.
+
+Reporting is opt-in: a new status is reported to Sync Order Information or
+the Events API only when the policy says the shop reports to that feed.
 """
 
 from __future__ import annotations
@@ -194,7 +198,8 @@ def _ship(ctx: Context, version: int, target: OrderStatus) -> _Draft:
     changes: dict[str, Any] = {"lines": lines}
     request = order.pending_cancellation
     if request is not None and set(request.line_item_ids) & set(params.lines):
-        # Seed 003: once shipped, the buyer's cancellation does not proceed.
+        # Once shipped, the buyer's cancellation does not proceed (TikTok for SFCC:
+        # Order Management).
         changes["cancellation"] = replace_request(request, {"status": CancellationStatus.REJECTED})
     effects: list[Effect] = [
         UpdateSfccShipping(
@@ -243,12 +248,15 @@ def _complete(ctx: Context, version: int, target: OrderStatus) -> _Draft:
 
 def _request_return(ctx: Context, version: int, target: OrderStatus) -> _Draft:
     assert ctx.params.return_id is not None
+    # The buyer may have asked before the library heard of it (a search result), never after.
+    asked = ctx.params.requested_at
     request = ReturnRequest(
         return_id=ctx.params.return_id,
         line_item_ids=ctx.params.lines,
-        requested_at=ctx.now,
+        requested_at=ctx.now if asked is None else min(asked, ctx.now),
         return_type=ctx.params.return_type,
         reason=ctx.params.reason,
+        return_tracking_number=ctx.params.return_tracking_number,
     )
     return _Draft({"returns": (*ctx.order.returns, request)}, [])
 
@@ -272,7 +280,10 @@ def _move_return(ctx: Context, version: int, target: OrderStatus) -> _Draft:
     request = ctx.return_request
     assert request is not None
     status = _next_return_status(ctx, request)
-    moved = replace_return(request, {"status": status})
+    update: dict[str, Any] = {"status": status}
+    if ctx.params.return_tracking_number:
+        update["return_tracking_number"] = ctx.params.return_tracking_number
+    moved = replace_return(request, update)
     changes: dict[str, Any] = {
         "returns": tuple(moved if r is request else r for r in order.returns)
     }
@@ -318,10 +329,15 @@ _ACTIONS: dict[str, Callable[[Context, int, OrderStatus], _Draft]] = {
 
 
 def _status_reports(ctx: Context, order: Order, version: int) -> list[Effect]:
-    """What reaching a new status is reported as: Sync Order Information, Events API."""
+    """What reaching a new status is reported as: Sync Order Information, Events API.
+
+    Each feed only when the policy says the shop reports to it
+    (`Policy.report_sync_order_info`, `Policy.report_events_api`); the status
+    maps then decide which statuses are reported.
+    """
     status, policy = order.status, ctx.policy
     effects: list[Effect] = []
-    if status in policy.sync_order_statuses:
+    if policy.report_sync_order_info and status in policy.sync_order_statuses:
         cancelled_by = None
         if status is OrderStatus.CANCELLED:
             cancelled_by = order.cancelled_by or ctx.initiator
@@ -334,7 +350,7 @@ def _status_reports(ctx: Context, order: Order, version: int) -> list[Effect]:
                 cancelled_by=cancelled_by,
             )
         )
-    if status in policy.tiktok_event_statuses:
+    if policy.report_events_api and status in policy.tiktok_event_statuses:
         effects.append(
             ReportTikTokEvent(order.order_id, version, status=status, event_time=ctx.now)
         )

@@ -28,12 +28,16 @@ from ._model import (
     ReturnStatus,
     ReturnType,
 )
+from ._policy import Policy
 from ._rules import EVENTS, RETURN_FROM
 from ._table import TABLE, apply, check, context
 from .errors import LifecycleError
 
 _T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _LATER = _T0 + timedelta(days=400)
+#: The table shows every effect that can follow, so it asks as a shop that reports
+#: to both TikTok feeds (which no shop does by default).
+_REPORTING = Policy(report_sync_order_info=True, report_events_api=True)
 
 
 def describe(function: Callable[..., object]) -> str:
@@ -123,6 +127,7 @@ def _probe(
                         initiator=who,
                         now=_LATER,
                         origin=origin,
+                        policy=_REPORTING,
                         params=_PARAMS.get(event, {}),
                     )
                 except LifecycleError:
@@ -137,6 +142,7 @@ def _probe(
                     initiator=who,
                     now=_LATER,
                     origin=origin,
+                    policy=_REPORTING,
                     **_PARAMS.get(event, {}),
                 )
                 effects.extend(e.kind for e in outcome.effects if e.kind not in effects)

@@ -23,7 +23,7 @@ class SfccStatus(enum.StrEnum):
     """The external order status the lifecycle asks SFCC to show.
 
     Partner-neutral: the SFCC adapter maps these onto the attribute and values
-    of the preset in use (the seed's `c_externalOrderStatus` with `New` /
+    of the preset in use (TikTok for SFCC: Order Management's `c_externalOrderStatus` with `New` /
     `CANCELLED`, or the Salesforce cartridge's integer codes).
     """
 
@@ -98,7 +98,7 @@ class UpdateSfccShipping(Effect):
 
 @frozen
 class UpdateSfccReturn(Effect):
-    """Tell SFCC a return moved on (DESIGN section 4: return approved -> return status)."""
+    """Tell SFCC a return moved on (Salesforce's TikTok cartridge: `return_order`)."""
 
     return_id: str
     return_status: ReturnStatus
@@ -107,7 +107,10 @@ class UpdateSfccReturn(Effect):
 
 @frozen
 class ShipTikTokPackage(Effect):
-    """Ship Package on TikTok: package and provider ids are looked up when absent (seed 003)."""
+    """Ship Package on TikTok: package and provider ids are looked up when absent.
+
+    The lookups are those of TikTok for SFCC: Order Management.
+    """
 
     line_item_ids: tuple[str, ...]
     tracking_number: str

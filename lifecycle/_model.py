@@ -156,6 +156,13 @@ def _non_empty(_instance: object, attribute: attrs.Attribute[Any], value: str) -
         raise ValueError(f"{attribute.name} must be a non-empty string, got {value!r}")
 
 
+def _optional_non_empty(
+    _instance: object, attribute: attrs.Attribute[Any], value: str | None
+) -> None:
+    if value is not None:
+        _non_empty(_instance, attribute, value)
+
+
 def _money(default: str = "0") -> Any:
     return field(default=Decimal(default), validator=_not_negative)
 
@@ -233,7 +240,12 @@ class CancellationRequest:
 
 @frozen
 class ReturnRequest:
-    """A buyer's return, refund or replacement request for shipped lines."""
+    """A buyer's return, refund or replacement request for shipped lines.
+
+    `requested_at` is when the buyer asked; `return_tracking_number` is the
+    tracking number of the parcel the buyer sends back, once known. What was
+    returned (seller SKU, product, SKU, how many) is on the lines named.
+    """
 
     return_id: str = field(validator=_non_empty)
     line_item_ids: tuple[str, ...]
@@ -241,6 +253,7 @@ class ReturnRequest:
     return_type: ReturnType = ReturnType.RETURN_AND_REFUND
     status: ReturnStatus = ReturnStatus.REQUESTED
     reason: str = ""
+    return_tracking_number: str | None = None
 
 
 @frozen
@@ -266,11 +279,13 @@ class Order:
     `len(history)` for an order that the lifecycle has followed from its start.
     `extensions` holds the OMS's own data for the order (a stay record,
     fulfilment amounts, click ids, anything an adapter maps with `{{path}}`);
-    the lifecycle carries it along and never reads it.
+    the lifecycle carries it along and never reads it. `shop_id` is the
+    TikTok shop the order belongs to, or `None` while it is not known:
+    TikTok's order object does not carry it, and the lifecycle never reads it.
     """
 
     order_id: str = field(validator=_non_empty)
-    shop_id: str = field(validator=_non_empty)
+    shop_id: str | None = field(default=None, kw_only=True, validator=_optional_non_empty)
     currency: str = field(validator=_currency)
     created_at: datetime = field(validator=_aware)
     lines: tuple[OrderLine, ...] = field(converter=_lines)

@@ -53,8 +53,9 @@ class Policy:
 
     hold:
         The remorse hold after payment, during which the buyer cancels freely
-        and the seller must not fulfil. Default 1 hour (seed 003, seed 002,
-        TikTok Seller University). Set 0 for categories that skip the hold.
+        and the seller must not fulfil. Default 1 hour (TikTok for SFCC: Order Management;
+        Logicbroker TikTok Shop connector; TikTok Seller University). Set 0 for
+        categories that skip the hold.
     cancellation_auto_approval:
         How long a buyer's cancellation request may stay unanswered before
         TikTok approves it. **Unconfirmed**: 24 h in one region (Seller
@@ -63,23 +64,39 @@ class Policy:
         TikTok would.
     ship_by:
         Time after payment within which the order must ship, or TikTok
-        cancels it. **Unconfirmed** (third party): default 15 days (seed 003).
+        cancels it. **Unconfirmed** (third party): default 15 days
+        (TikTok for SFCC: Order Management).
     completion_after_delivery:
         Time after delivery after which an order with no open return
         completes. **Unconfirmed** (CedCommerce): default 14 days.
     seller_partial_cancel:
-        Whether the seller may cancel some lines only. Default False (seed 002);
+        Whether the seller may cancel some lines only. Default False
+        (Logicbroker TikTok Shop connector);
         TikTok allows it for out-of-stock lines in some regions.
+    report_sync_order_info:
+        Whether the shop reports its orders to TikTok Sync Order Information.
+        Default False. That feed is TikTok's hotel / travel order feed: it
+        demands a stay (`length_of_stay`, `amount_of_room`, check-in and
+        check-out dates) that an ordinary retail order does not have, so a
+        retail shop must not report to it. When True, an order reaching a
+        status that `sync_order_statuses` maps emits `SyncOrderInfo`.
+    report_events_api:
+        Whether the shop reports order events to the TikTok Events API (a
+        pixel or an offline event set it must have set up). Default False.
+        When True, an order reaching a status that `tiktok_events` maps emits
+        `ReportTikTokEvent`.
     sync_order_statuses:
         The lifecycle statuses reported to TikTok Sync Order Information when
         the order reaches them (a `SyncOrderInfo` effect). Default the two the
         public record names, cancelled and completed (Commanders Act TikTok
-        Sync Order Information destination); the adapter's
+        Sync Order Information destination), only with
+        `report_sync_order_info`; the adapter's
         `SyncOrderInfoSettings.order_statuses` names each on the wire.
     tiktok_event_statuses:
         The lifecycle statuses reported to the TikTok Events API (a
         `ReportTikTokEvent` effect). Default: completion (Commanders Act TikTok
-        Events API / Offline Events destinations); the adapter's
+        Events API / Offline Events destinations), only with `report_events_api`;
+        the adapter's
         `EventsApiSettings.event_names` names the event.
     """
 
@@ -88,6 +105,8 @@ class Policy:
     ship_by: timedelta = _window(timedelta(days=15))
     completion_after_delivery: timedelta = _window(timedelta(days=14))
     seller_partial_cancel: bool = False
+    report_sync_order_info: bool = False
+    report_events_api: bool = False
     sync_order_statuses: frozenset[OrderStatus] = _statuses(
         "sync_order_statuses", frozenset({OrderStatus.CANCELLED, OrderStatus.COMPLETED})
     )

@@ -11,10 +11,19 @@ sequence explains it: re-read the order detail and reconcile from that.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
+from typing import Any
 
-from ._model import CancellationStatus, Initiator, Order, OrderStatus, ReturnStatus, ReturnType
+from ._model import (
+    CancellationStatus,
+    Initiator,
+    LineStatus,
+    Order,
+    OrderStatus,
+    ReturnStatus,
+    ReturnType,
+)
 from ._policy import DEFAULT_POLICY, Policy
 from ._search import (
     CANCELLATION_MOVES,
@@ -109,6 +118,8 @@ def reconcile_cancellation(
     *,
     at: datetime,
     cancelled_by: Initiator | None = None,
+    line_item_ids: Sequence[str] = (),
+    reason: str = "",
     policy: Policy = DEFAULT_POLICY,
 ) -> tuple[Step, ...]:
     """The shortest legal sequence of events after which request `cancel_id` is at `status`.
@@ -119,17 +130,32 @@ def reconcile_cancellation(
     preference. A report that a request closed implies nothing when the
     order holds it closed already or never heard of it; nothing happens to
     an order that is final.
-    `cancelled_by` is who the report says asked for the cancellation.
+    `cancelled_by` is who the report says asked for the cancellation;
+    `line_item_ids` and `reason` are the request's lines and reason when the
+    report gives them (Search Cancellations does, a webhook does not): the
+    request and a cancel then cover those lines only, and an approval is
+    reached once they are cancelled, the rest of the order going on.
     Raises `NoLegalPath` when no legal sequence explains the report.
     """
     goals = _statuses(status)
     if order.status.is_final:
         return ()
+    lines = tuple(line_item_ids)
     checks = [_cancellation_reached(cancel_id, goal) for goal in goals]
+    if lines and CancellationStatus.APPROVED in goals:
+        checks.append(lambda o: _all_cancelled(o, lines))
+    detail = {
+        **({"line_item_ids": lines} if lines else {}),
+        **({"reason": reason} if reason else {}),
+    }
+
+    def params(event: str) -> dict[str, Any]:
+        if event in ("request_cancellation", "cancel"):
+            return {"cancel_id": cancel_id, **detail}
+        return {"cancel_id": cancel_id}
+
     moves = steps(
-        (move for goal in goals for move in CANCELLATION_MOVES[goal]),
-        cancelled_by,
-        lambda _event: {"cancel_id": cancel_id},
+        (move for goal in goals for move in CANCELLATION_MOVES[goal]), cancelled_by, params
     )
     path = search(order, lambda o: any(check(o) for check in checks), moves, at=at, policy=policy)
     if path is None:
@@ -147,14 +173,20 @@ def reconcile_return(
     *,
     at: datetime,
     return_type: ReturnType | None = None,
+    line_item_ids: Sequence[str] = (),
+    reason: str = "",
+    tracking_number: str | None = None,
+    requested_at: datetime | None = None,
     policy: Policy = DEFAULT_POLICY,
 ) -> tuple[Step, ...]:
     """The shortest legal sequence of events after which return `return_id` is at `status`.
 
     A return already past `status` (a late report), a return that is closed,
-    or an order that is final imply nothing. `return_type` is the kind of
-    request, for a return the order has not heard of. Raises `NoLegalPath`
-    when no legal sequence explains the report.
+    or an order that is final imply nothing. `return_type`, `line_item_ids`,
+    `reason`, `tracking_number` (the buyer's parcel back) and `requested_at`
+    describe the request when the report gives them (Search Returns does, a
+    webhook does not), for a return the order has not heard of. Raises
+    `NoLegalPath` when no legal sequence explains the report.
     """
     goal = ReturnStatus(status)
     known = next((r for r in order.returns if r.return_id == return_id), None)
@@ -174,9 +206,20 @@ def reconcile_return(
             and progress[found.status] >= progress[goal]
         )
 
-    def params(event: str) -> dict[str, str]:
-        if event == "request_return" and return_type is not None:
-            return {"return_id": return_id, "return_type": ReturnType(return_type).value}
+    parcel = {"return_tracking_number": tracking_number} if tracking_number else {}
+    request: dict[str, Any] = {
+        **parcel,
+        **({"return_type": ReturnType(return_type).value} if return_type is not None else {}),
+        **({"line_item_ids": tuple(line_item_ids)} if line_item_ids else {}),
+        **({"reason": reason} if reason else {}),
+        **({"requested_at": requested_at.isoformat()} if requested_at else {}),
+    }
+
+    def params(event: str) -> dict[str, Any]:
+        if event == "request_return":
+            return {"return_id": return_id, **request}
+        if event == "ship_return":
+            return {"return_id": return_id, **parcel}
         return {"return_id": return_id}
 
     path = search(order, reached, steps(RETURN_MOVES, params=params), at=at, policy=policy)
@@ -186,3 +229,9 @@ def reconcile_return(
             order.order_id, order.status, what, f"{_NO_PATH}; re-read the order detail"
         )
     return path
+
+
+def _all_cancelled(order: Order, line_item_ids: tuple[str, ...]) -> bool:
+    """Every line named is cancelled (a line the order does not have is not)."""
+    cancelled = {line.line_item_id for line in order.lines if line.status is LineStatus.CANCELLED}
+    return all(i in cancelled for i in line_item_ids)

@@ -12,7 +12,7 @@ referenced by name in the transition table of `_machine.py`:
   table declares them as `cond=`. The targets of one event in one state are
   mutually exclusive, so a refusal always comes from a guard.
 
-Every rule here carries its source in DESIGN.md section 3.
+docs/rules.md names each rule's public source.
 """
 
 from __future__ import annotations
@@ -76,10 +76,16 @@ EVENT_PARAMS: Mapping[str, frozenset[str]] = {
         "collect": (),
         "deliver": (),
         "complete": (),
-        "request_return": (*_LINES, *_RETURN, "return_type"),
+        "request_return": (
+            *_LINES,
+            *_RETURN,
+            "return_type",
+            "return_tracking_number",
+            "requested_at",
+        ),
         "approve_return": _RETURN,
         "reject_return": _RETURN,
-        "ship_return": _RETURN,
+        "ship_return": (*_RETURN, "return_tracking_number"),
         "receive_return": _RETURN,
         "refund": _RETURN,
         "withdraw_return": _RETURN,
@@ -126,6 +132,8 @@ class Params:
     shipping_provider_id: str | None = None
     shipping_provider_name: str | None = None
     reason: str = ""
+    return_tracking_number: str | None = None
+    requested_at: datetime | None = None
 
 
 @frozen
@@ -183,6 +191,17 @@ def _ids(order: Order, value: Any) -> tuple[str, ...]:
     if unknown:
         raise ParameterError(f"order {order.order_id} has no line {', '.join(unknown)}")
     return ids
+
+
+def _moment(name: str, value: str) -> datetime:
+    """An ISO-8601 time with its offset, as a parameter carries it (history keeps text)."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ParameterError(f"{name} must be an ISO-8601 time, got {value!r}") from None
+    if moment.utcoffset() is None:
+        raise ParameterError(f"{name} must carry its UTC offset, got {value!r}")
+    return moment
 
 
 def _live_line_ids(order: Order) -> frozenset[str]:
@@ -315,6 +334,10 @@ def resolve_params(
         shipping_provider_id=text.get("shipping_provider_id"),
         shipping_provider_name=text.get("shipping_provider_name"),
         reason=text.get("reason", ""),
+        return_tracking_number=text.get("return_tracking_number"),
+        requested_at=_moment("requested_at", text["requested_at"])
+        if "requested_at" in text
+        else None,
     )
 
 
@@ -374,7 +397,10 @@ def buyer_or_platform_pays(ctx: Context) -> str | None:
 
 
 def hold_is_over(ctx: Context) -> str | None:
-    """Only TikTok ends the remorse hold, one hour after payment (seeds 002, 003)."""
+    """Only TikTok ends the remorse hold, one hour after payment.
+
+    Sources: Logicbroker TikTok Shop connector; TikTok for SFCC: Order Management.
+    """
     if ctx.initiator is not Initiator.PLATFORM:
         return refusal(ctx, "only TikTok releases the order when the one-hour remorse hold ends")
     ends = hold_ends(ctx.order, ctx.policy)
@@ -384,7 +410,10 @@ def hold_is_over(ctx: Context) -> str | None:
 
 
 def buyer_requests_after_hold(ctx: Context) -> str | None:
-    """After the hold a buyer's cancellation is a request the seller answers (seed 003)."""
+    """After the hold a buyer's cancellation is a request the seller answers.
+
+    Source: TikTok for SFCC: Order Management.
+    """
     if ctx.initiator is Initiator.BUYER:
         return refusal(
             ctx,
@@ -430,7 +459,10 @@ def lines_are_open(ctx: Context) -> str | None:
 
 
 def request_matches_seller_cancel(ctx: Context) -> str | None:
-    """A seller cancel with a buyer request pending approves exactly that request (seed 002)."""
+    """A seller cancel with a buyer request pending approves exactly that request.
+
+    Source: Logicbroker TikTok Shop connector.
+    """
     request = ctx.request
     if ctx.initiator is not Initiator.SELLER or request is None:
         return None
@@ -500,7 +532,10 @@ def only_the_buyer_withdraws(ctx: Context) -> str | None:
 
 
 def seller_ships(ctx: Context) -> str | None:
-    """The seller ships, or TikTok for orders it fulfils itself (seed 002)."""
+    """The seller ships, or TikTok for orders it fulfils itself.
+
+    Source: Logicbroker TikTok Shop connector.
+    """
     if ctx.initiator is Initiator.BUYER:
         return refusal(ctx, "the seller ships the order")
     return None
@@ -572,7 +607,10 @@ def seller_or_tiktok_answers_return(ctx: Context) -> str | None:
 
 
 def returns_rejected_in_tiktok(ctx: Context) -> str | None:
-    """Rejecting a return is done by hand in TikTok, never through the integration (seed 002)."""
+    """Rejecting a return is done by hand in TikTok, never through the integration.
+
+    Source: Logicbroker TikTok Shop connector.
+    """
     if ctx.initiator is Initiator.BUYER:
         return refusal(ctx, "the seller answers the buyer's return")
     if ctx.origin is Origin.OMS:

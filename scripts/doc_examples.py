@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from adapters.events_api import EventData, EventsApiSettings, build_bodies, event_name
-from adapters.sfcc import (
+from adapters.partners.events_api import EventData, EventsApiSettings, build_bodies, event_name
+from adapters.partners.sfcc import (
     CARTRIDGE_PRESET,
     SEED_PRESET,
     SfccSettings,
@@ -23,7 +23,12 @@ from adapters.sfcc import (
     build_shipping_body,
     build_status_body,
 )
-from adapters.sync_order_info import StayRecord, SyncOrderData, SyncOrderInfoSettings, build_body
+from adapters.partners.sync_order_info import (
+    StayRecord,
+    SyncOrderData,
+    SyncOrderInfoSettings,
+    build_body,
+)
 from lifecycle import (
     CreateSfccOrder,
     Effect,
@@ -32,6 +37,7 @@ from lifecycle import (
     OrderLifecycle,
     OrderLine,
     Origin,
+    Policy,
     Recipient,
     ReportTikTokEvent,
     SyncOrderInfo,
@@ -42,6 +48,8 @@ from lifecycle import (
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 BUYER, SELLER, PLATFORM = Initiator.BUYER, Initiator.SELLER, Initiator.PLATFORM
+#: The sample shop reports to both TikTok feeds (each is off unless the policy says so).
+REPORTING = Policy(report_sync_order_info=True, report_events_api=True)
 
 
 def _order(order_id: str) -> Order:
@@ -91,7 +99,7 @@ def _journeys() -> Iterator[tuple[str, Order, Effect]]:
     """(what happened, the order then, the effect) for every path worth showing."""
     at = lambda hours: T0 + timedelta(hours=hours)  # noqa: E731
 
-    done = OrderLifecycle(_order("576461413000000001"))
+    done = OrderLifecycle(_order("576461413000000001"), REPORTING)
     done.send("pay", initiator=BUYER, now=at(0))
     steps: list[tuple[str, Callable[[], tuple[Effect, ...]]]] = [
         ("the hold is over", lambda: done.run_due(at(1))),
@@ -132,7 +140,7 @@ def _journeys() -> Iterator[tuple[str, Order, Effect]]:
         for effect in run():
             yield title, done.order, effect
 
-    completed = OrderLifecycle(_order("576461413000000002"))
+    completed = OrderLifecycle(_order("576461413000000002"), REPORTING)
     completed.send("pay", initiator=BUYER, now=at(0))
     completed.run_due(at(1))
     completed.send(
@@ -147,14 +155,14 @@ def _journeys() -> Iterator[tuple[str, Order, Effect]]:
     for effect in completed.run_due(at(60 + 24 * 15)):
         yield "the order completes", completed.order, effect
 
-    asked = OrderLifecycle(_order("576461413000000003"))
+    asked = OrderLifecycle(_order("576461413000000003"), REPORTING)
     asked.send("pay", initiator=BUYER, now=at(0))
     asked.run_due(at(1))
     asked.send("request_cancellation", initiator=BUYER, now=at(2), cancel_id="C1")
     for effect in asked.send("approve_cancellation", initiator=SELLER, now=at(3)):
         yield "the seller approves the buyer's cancellation", asked.order, effect
 
-    shipped = OrderLifecycle(_order("576461413000000004"))
+    shipped = OrderLifecycle(_order("576461413000000004"), REPORTING)
     shipped.send("pay", initiator=BUYER, now=at(0))
     shipped.run_due(at(1))
     shipped.send(
@@ -228,7 +236,7 @@ def events_api() -> str:
 def sfcc() -> str:
     blocks = []
     for name, preset in (
-        ("seed preset", SEED_PRESET),
+        ("SEED_PRESET (TikTok for SFCC: Order Management)", SEED_PRESET),
         ("Salesforce cartridge preset", CARTRIDGE_PRESET),
     ):
         settings = SfccSettings(

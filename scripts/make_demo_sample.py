@@ -1,7 +1,7 @@
-"""Write adapters/samples/demo.jsonl: the bundled sample `order-lifecycle demo` replays.
+"""Write adapters/sandbox/samples/demo.jsonl: the bundled sample `order-lifecycle demo` replays.
 
 Run `python scripts/make_demo_sample.py` (it is deterministic: the same file
-every time). Dozens of orders cover every path of DESIGN.md section 3, as
+every time). Dozens of orders cover every path of the rules in docs/rules.md, as
 the inputs an OMS would see: Get Order Detail objects that seed the orders,
 TikTok webhooks in TikTok's envelope (`type`, `tts_notification_id`,
 `shop_id`, `timestamp`, `data`), the seller's actions in the OMS, and clock
@@ -9,8 +9,12 @@ ticks. A few webhooks arrive twice, one arrives late (stale), and one carries
 a status this library does not know, as happens in the field.
 
 Sync Order Information is TikTok's hotel / travel order feed and needs a
-stay record and fulfilment amounts that TikTok's order does not carry; the
-sample OMS keeps them in each order's `extensions`.
+stay record and fulfilment amounts that TikTok's order does not carry. The
+sample shop sells mugs and, like any retail shop, reports to neither TikTok
+feed (the default policy). Its OMS still keeps a stay in each order's
+`extensions`, so that `order-lifecycle demo --config FILE` with
+`report_sync_order_info = true` can show that feed end to end; the retail
+path needs none of it.
 """
 
 from __future__ import annotations
@@ -22,11 +26,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from adapters.tiktok_shop import detail_from_order
+from adapters.partners.tiktok_shop import detail_from_order
 from lifecycle import Order, OrderLine, Recipient
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "adapters" / "samples" / "demo.jsonl"
+OUT = ROOT / "adapters" / "sandbox" / "samples" / "demo.jsonl"
 SHOP_ID = "7494049642642441621"
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 

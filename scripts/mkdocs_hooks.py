@@ -2,6 +2,8 @@
 
 A page marks a section with `<!-- generated: NAME -->`; NAME is one of
 `GENERATORS`. An unknown NAME fails the build, so a typo cannot leave a hole.
+The lifecycle diagram is written as inline SVG (`doc_diagram`), so the site
+draws it with no script and no network.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from typing import Any
 from lifecycle import _diagram
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import doc_examples  # beside this file, found once the line above ran
+import doc_diagram  # beside this file, found once the line above ran
+import doc_examples
 
 GENERATORS: dict[str, Callable[[], str]] = {
-    "mermaid": lambda: f"```mermaid\n{_diagram.mermaid()}\n```",
-    "dot": lambda: f"```text\n{_diagram.dot()}\n```",
+    "diagram": lambda: f'<div class="lifecycle-diagram">\n{doc_diagram.svg()}\n</div>',
     "transition_table": _diagram.transition_table,
     "return_table": _diagram.return_table,
     "sync_order_info_payloads": doc_examples.sync_order_info,

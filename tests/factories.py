@@ -9,6 +9,8 @@ from lifecycle import Initiator, Order, OrderLifecycle, OrderLine, Origin, Polic
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 BUYER, SELLER, PLATFORM = Initiator.BUYER, Initiator.SELLER, Initiator.PLATFORM
+#: A shop that reports to both TikTok reporting feeds (both are off by default).
+REPORTING = Policy(report_sync_order_info=True, report_events_api=True)
 
 
 def at(hours: float = 0, days: float = 0) -> datetime:
@@ -52,9 +54,9 @@ def released(lines: int = 2, policy: Policy | None = None) -> OrderLifecycle:
     return lifecycle
 
 
-def shipped(lines: int = 2) -> OrderLifecycle:
+def shipped(lines: int = 2, policy: Policy | None = None) -> OrderLifecycle:
     """Every line shipped from the OMS two hours after payment: AWAITING_COLLECTION."""
-    lifecycle = released(lines)
+    lifecycle = released(lines, policy)
     lifecycle.send(
         "ship",
         initiator=SELLER,
@@ -65,9 +67,9 @@ def shipped(lines: int = 2) -> OrderLifecycle:
     return lifecycle
 
 
-def delivered(lines: int = 2) -> OrderLifecycle:
+def delivered(lines: int = 2, policy: Policy | None = None) -> OrderLifecycle:
     """Collected and delivered, as TikTok reports: DELIVERED on day 3."""
-    lifecycle = shipped(lines)
+    lifecycle = shipped(lines, policy)
     lifecycle.send("collect", initiator=PLATFORM, origin=Origin.TIKTOK, now=at(hours=5))
     lifecycle.send("deliver", initiator=PLATFORM, origin=Origin.TIKTOK, now=at(days=3))
     return lifecycle

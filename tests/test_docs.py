@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
-from lifecycle import EVENTS, TABLE, OrderMachine, OrderStatus, _diagram
+from adapters.settings import CONFIG_ENV, read_policy
+from lifecycle import EVENTS, TABLE, OrderMachine, OrderStatus, Policy, _diagram
 from lifecycle._rules import GUARDS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,3 +102,113 @@ def test_adapter_pages_show_payloads_the_adapters_build() -> None:
     events = mkdocs_hooks.GENERATORS["events_api_payloads"]()
     assert '"event": "CompletePayment"' in events
     assert "buyer@example.com" not in events  # hashed, never in clear
+
+
+def test_the_lifecycle_page_draws_the_machine_as_inline_svg() -> None:
+    """The diagram is SVG written at build time: every state, every status-changing
+    transition with its events, the final states ringed, and nothing for a script to draw."""
+    page = mkdocs_hooks.render((ROOT / "docs" / "lifecycle.md").read_text())
+    [drawing] = re.findall(r"<svg .*?</svg>", page, re.DOTALL)
+    svg = ElementTree.fromstring(drawing)
+    ns = {"svg": "http://www.w3.org/2000/svg"}
+    states = {g.get("data-state"): g for g in svg.iterfind(".//svg:g[@class='state']", ns)}
+    assert set(states) == {status.value for status in OrderStatus}
+    for status in OrderStatus:
+        assert len(states[status].findall("svg:rect", ns)) == (2 if status.is_final else 1)
+    drawn = {
+        (g.get("data-from"), g.get("data-to")): g.get("data-events")
+        for g in svg.iterfind(".//svg:g[@class='transition']", ns)
+    }
+    expected = {
+        (source.value, target.value): ", ".join(events)
+        for (source, target), events in _diagram._edges().items()
+    }
+    assert drawn == expected
+    for g in svg.iterfind(".//svg:g[@class='transition']", ns):
+        assert g.findtext("svg:text", namespaces=ns) == g.get("data-events")
+
+
+def test_no_page_needs_a_script_from_the_network_to_show_a_diagram() -> None:
+    """Offline, a mermaid block shows as raw `stateDiagram-v2` text (Material fetches
+    mermaid.js from a CDN): no page has one, and the site declares no mermaid fence."""
+    for page in (ROOT / "docs").glob("**/*.md"):
+        assert "```mermaid" not in mkdocs_hooks.render(page.read_text()), page
+    config = (ROOT / "mkdocs.yml").read_text()
+    assert "custom_fences" not in config
+    assert "extra_javascript" not in config
+
+
+def test_sources_are_cited_by_public_name_not_by_files_outside_the_repository() -> None:
+    """The design notes and their numbered source files are not in the repository, so
+    nothing cites them: each source is named as the public page it is."""
+    unpublished = re.compile(r"DESIGN(\.md| section| \d)|\bseeds? 0\d\d|\(0\d\d[,)]")
+    folders = ("lifecycle", "adapters", "docs", "tests", "scripts", "bench", "examples")
+    files = [ROOT / "README.md", *(p for f in folders for p in (ROOT / f).rglob("*.py"))]
+    files += list((ROOT / "docs").rglob("*.md"))
+    cited = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in files
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if unpublished.search(line)
+    ]
+    assert cited == []
+
+
+def _section(page: str, heading: str) -> str:
+    text = (ROOT / "docs" / page).read_text()
+    return text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _session(console: str) -> list[tuple[str, list[str]]]:
+    """A console block as (command, the lines shown after it)."""
+    steps: list[tuple[str, list[str]]] = []
+    for line in console.splitlines():
+        if line.startswith("$ "):
+            steps.append((line[2:], []))
+        else:
+            steps[-1][1].append(line)
+    return steps
+
+
+def test_the_cli_policy_example_runs_as_documented(tmp_path: Path) -> None:
+    """docs/cli.md's `[policy]` file is the policy it says, and its session prints what it shows."""
+    section = _section("cli.md", "The policy: `--config` and `[policy]`")
+    toml = re.search(r"```toml\n(.*?)```", section, re.DOTALL)
+    console = re.search(r"```console\n(.*?)```", section, re.DOTALL)
+    assert toml is not None
+    assert console is not None
+    (tmp_path / "lifecycle.toml").write_text(toml.group(1))
+    assert read_policy(tmp_path / "lifecycle.toml") == Policy(
+        report_events_api=True, cancellation_auto_approval=timedelta(hours=24)
+    )
+    env = {"PATH": "/usr/bin:/bin", CONFIG_ENV: ""}
+    for command, shown in _session(console.group(1)):
+        argv = shlex.split(command)
+        if argv[0] == "cat":
+            (tmp_path / argv[1]).write_text("\n".join(shown) + "\n")
+            continue
+        assert argv[0] == "order-lifecycle"
+        result = subprocess.run(
+            [sys.executable, "-m", "adapters", *argv[1:]],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=120,
+            check=False,
+        )
+        printed = (result.stdout + result.stderr).splitlines()
+        expected = [line for line in shown if line != "..."]
+        found = [line for line in printed if line in expected]
+        assert found == expected, (command, printed)
+
+
+def test_the_documented_partners_file_carries_a_policy_the_loader_reads(tmp_path: Path) -> None:
+    section = _section(
+        "cli.md",
+        "`dispatch [--once] [--partners FILE.json | --sandbox URL] [--redrive] [--db URL]`",
+    )
+    example = re.search(r"```json\n(.*?)```", section, re.DOTALL)
+    assert example is not None
+    (tmp_path / "partners.json").write_text(example.group(1))
+    assert read_policy(tmp_path / "partners.json") == Policy(report_events_api=True)

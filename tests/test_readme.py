@@ -41,12 +41,24 @@ def test_readme_output_block_is_what_the_example_prints() -> None:
     assert result.stdout == shown.group(1)
 
 
-def test_quickstart_example_runs() -> None:
-    """The README's main command (the quickstart) completes an order."""
+def test_quickstart_example_is_linked_and_completes_an_order() -> None:
+    """examples/quickstart.py, which the README links and Getting started names, runs
+    to a completed order, through every step it announces."""
+    readme = (ROOT / "README.md").read_text()
+    assert "[`examples/quickstart.py`](examples/quickstart.py)" in readme
+    assert "`examples/quickstart.py`" in (ROOT / "docs" / "index.md").read_text()
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert "order is COMPLETED" in result.stdout
+    steps = re.findall(r"^== .*: order is (\w+)$", result.stdout, re.MULTILINE)
+    assert steps == [
+        "ON_HOLD",
+        "AWAITING_SHIPMENT",
+        "AWAITING_COLLECTION",
+        "IN_TRANSIT",
+        "DELIVERED",
+        "COMPLETED",
+    ]

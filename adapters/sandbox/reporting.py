@@ -21,8 +21,9 @@ from typing import Any
 
 from attrs import define, field
 
-from ..events_api import EventSource
-from ..sync_order_info import order_info_problems
+from adapters.partners.events_api import EventSource
+from adapters.partners.sync_order_info import order_info_problems
+
 from ._server import Received, Reply, Route
 
 __all__ = [

@@ -17,31 +17,57 @@ from ._codec import (
     order_to_json,
 )
 from ._port import (
-    CHANNELS,
     AlreadyProcessed,
+    CannotOpenStore,
     Change,
     InboxEntry,
     InputOutcome,
     OrderSummary,
     OutboxEntry,
     OutboxStatus,
+    ReadJob,
+    ReadKind,
+    ReadRequest,
+    ReadStatus,
     Receipt,
     ReceiptState,
     SchemaTooNew,
     Store,
     StoreError,
+    StoreNotFound,
     Transition,
     VersionConflict,
     channel_of,
+    waits_for,
 )
 from ._postgres import PostgresStore
 from ._sqlite import SqliteStore
 
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is out of reach (not the input's fault).
+
+    A worker stops on such an error, leaving its input pending; any other error
+    while applying an input is the input's, counted against it.
+    """
+    import sqlite3
+
+    import psycopg
+
+    unavailable = (
+        CannotOpenStore,
+        sqlite3.OperationalError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+    return isinstance(error, unavailable)
+
+
 __all__ = [
-    "CHANNELS",
     "CONVERTER",
     "DEFAULT_URL",
     "AlreadyProcessed",
+    "CannotOpenStore",
     "Change",
     "InboxEntry",
     "InputOutcome",
@@ -49,35 +75,45 @@ __all__ = [
     "OutboxEntry",
     "OutboxStatus",
     "PostgresStore",
+    "ReadJob",
+    "ReadKind",
+    "ReadRequest",
+    "ReadStatus",
     "Receipt",
     "ReceiptState",
     "SchemaTooNew",
     "SqliteStore",
     "Store",
     "StoreError",
+    "StoreNotFound",
     "Transition",
     "VersionConflict",
     "channel_of",
     "effect_from_dict",
     "effect_to_dict",
+    "is_unavailable",
     "open_store",
     "order_from_json",
     "order_to_json",
+    "waits_for",
 ]
 
 #: The default database: a SQLite file in the working directory.
 DEFAULT_URL = "sqlite:///order-lifecycle.db"
 
 
-def open_store(url: str = DEFAULT_URL) -> SqliteStore | PostgresStore:
+def open_store(url: str = DEFAULT_URL, *, create: bool = True) -> SqliteStore | PostgresStore:
     """Open (and migrate) the store a URL names.
 
     `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
     `sqlite:///:memory:`, or a PostgreSQL URL (`postgresql://user@host/db`).
-    A bare file path is taken as a SQLite file.
+    A bare file path is taken as a SQLite file. With `create=False` (to read
+    only) a store that does not exist yet is `StoreNotFound`, and none is
+    created; a database that cannot be opened or reached is `CannotOpenStore`,
+    naming the file or the host and port.
     """
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(url)
+        return PostgresStore(url, create=create)
     if url.startswith("sqlite://"):
         path = url.removeprefix("sqlite://")
         if not path.startswith("/"):
@@ -85,10 +121,10 @@ def open_store(url: str = DEFAULT_URL) -> SqliteStore | PostgresStore:
         path = path[1:]
         if not path:
             raise StoreError(f"no database file in {url!r}; use sqlite:///path.db")
-        return SqliteStore(path)
+        return SqliteStore(path, create=create)
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise StoreError(
             f"unknown database scheme {scheme!r}; use sqlite:///path.db or postgresql://..."
         )
-    return SqliteStore(_Path(url))
+    return SqliteStore(_Path(url), create=create)

@@ -13,6 +13,11 @@ shared test suite. The tables:
   transition that asked for them, with their delivery state;
 * ``external_refs``: what partners gave back that later calls need (the SFCC
   ``order_no``);
+* ``reads``: the reads of TikTok that inputs wait for (an order's detail, a
+  cancellation, a return), leased, retried and parked like the outbox's
+  effects, one pending job per thing to read;
+* ``marks``: named values the loops keep between runs (the catch-up's
+  watermark);
 * ``schema_version``: the migrations applied.
 
 Errors::
@@ -20,7 +25,10 @@ Errors::
     StoreError
     ├── VersionConflict     another writer changed the order first: read again, retry
     ├── AlreadyProcessed    the inbox entry already has an outcome (a racing duplicate)
-    └── SchemaTooNew        the database was migrated by a newer version of this library
+    ├── SchemaTooNew        the database was migrated by a newer version of this library
+    └── CannotOpenStore     the database cannot be reached or opened; the message names
+        │                   where (a file's path, a server's host and port), never a password
+        └── StoreNotFound   opened with `create=False` and there is no store there
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from typing import Any, Protocol
 
 from attrs import field, frozen
 
+from adapters.routing import partner_of
 from lifecycle import Effect, HistoryRecord, Order
 
 
@@ -62,6 +71,29 @@ class SchemaTooNew(StoreError):
     """The database's schema is newer than this library knows."""
 
 
+class CannotOpenStore(StoreError):
+    """The database cannot be reached or opened.
+
+    `where` names it ("SQLite file orders.db", "PostgreSQL at db1:5432") and
+    never holds a password; `reason` is what the driver said.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        self.reason = reason
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        return f"cannot open {self.where}: {self.reason}"
+
+
+class StoreNotFound(CannotOpenStore):
+    """Opened with `create=False` (to read only) where no store exists; nothing was created."""
+
+    def _message(self) -> str:
+        return f"no store in {self.where}: {self.reason}"
+
+
 class InputOutcome(enum.StrEnum):
     """What became of one input."""
 
@@ -69,6 +101,14 @@ class InputOutcome(enum.StrEnum):
     DUPLICATE = "duplicate"
     STALE = "stale"
     REJECTED = "rejected"
+    #: it needs something TikTok must be asked first (`InboxEntry.waits_for`);
+    #: it is applied, in arrival order, once that is known
+    WAITING = "waiting"
+    #: a correctly signed webhook of a type the library does not use
+    IGNORED = "ignored"
+    #: applying it failed `attempts` times with an unexpected error: parked with
+    #: the error, so that the inputs behind it go on; `redrive_inputs` puts it back
+    DEAD = "dead"
 
 
 class OutboxStatus(enum.StrEnum):
@@ -80,6 +120,28 @@ class OutboxStatus(enum.StrEnum):
     DEAD = "dead"
 
 
+class ReadKind(enum.StrEnum):
+    """What a read job asks TikTok for."""
+
+    ORDER_DETAIL = "order_detail"  # Get Order Detail, by order id
+    CANCELLATION = "cancellation"  # Search Cancellations, by cancel id
+    RETURN = "return"  # Search Returns, by return id
+
+
+class ReadStatus(enum.StrEnum):
+    """Where one read job stands."""
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    DONE = "done"
+    DEAD = "dead"
+
+
+def waits_for(kind: ReadKind, target: str) -> str:
+    """The key an input waiting for a read of `target` is kept under."""
+    return f"{kind.value}:{target}"
+
+
 class ReceiptState(enum.StrEnum):
     """What the inbox knew of an input when it arrived."""
 
@@ -88,25 +150,13 @@ class ReceiptState(enum.StrEnum):
     DONE = "done"  # seen and finished: a duplicate
 
 
-#: Which partner carries out each effect kind; effects of one order and one
-#: channel are delivered in the order they were produced.
-CHANNELS: Mapping[str, str] = {
-    "CreateSfccOrder": "sfcc",
-    "UpdateSfccOrderStatus": "sfcc",
-    "UpdateSfccShipping": "sfcc",
-    "UpdateSfccReturn": "sfcc",
-    "ShipTikTokPackage": "tiktok_shop",
-    "CancelTikTokOrder": "tiktok_shop",
-    "ApproveTikTokCancellation": "tiktok_shop",
-    "RejectTikTokCancellation": "tiktok_shop",
-    "ApproveTikTokReturn": "tiktok_shop",
-    "SyncOrderInfo": "sync_order_info",
-    "ReportTikTokEvent": "events_api",
-}
-
-
 def channel_of(kind: str) -> str:
-    return CHANNELS.get(kind, kind)
+    """The outbox channel of an effect kind: its partner (`adapters.routing`).
+
+    Effects of one order and one channel are delivered in the order they
+    were produced.
+    """
+    return partner_of(kind).value
 
 
 @frozen
@@ -130,6 +180,37 @@ class InboxEntry:
     reason: str
     error_type: str
     duplicate_of: int | None
+    waits_for: str | None = None
+    attempts: int = 0
+
+
+@frozen
+class ReadRequest:
+    """A read an input needs: `kind` of `target` in the shop `shop_id` ('' if unknown)."""
+
+    kind: ReadKind
+    shop_id: str
+    target: str
+
+
+@frozen
+class ReadJob:
+    """One read job, as claimed: `lease_token` fences its completion."""
+
+    id: int
+    kind: ReadKind
+    shop_id: str
+    target: str
+    status: ReadStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    created_at: datetime
+    lease_token: str | None = None
+
+    @property
+    def waits_for(self) -> str:
+        return waits_for(self.kind, self.target)
 
 
 @frozen
@@ -217,13 +298,81 @@ class Store(Protocol):
         ...
 
     def finish(
-        self, inbox_id: int, outcome: InputOutcome, reason: str = "", error_type: str = ""
+        self,
+        inbox_id: int,
+        outcome: InputOutcome,
+        reason: str = "",
+        error_type: str = "",
+        waits_for: str | None = None,
     ) -> bool:
-        """Record an input's outcome when nothing else changes; False if it already had one."""
+        """Record an input's outcome when nothing else changes; False if it already had one.
+
+        `waits_for` goes with `WAITING`: the key of what the input waits for.
+        """
         ...
 
-    def pending(self, kind: str, limit: int = 100) -> list[InboxEntry]:
-        """Inputs of `kind` kept but not processed yet (no outcome), oldest first."""
+    def pending(self, kind: str | None, limit: int = 100) -> list[InboxEntry]:
+        """Inputs (of `kind`, or of every kind) not processed yet, oldest first."""
+        ...
+
+    def fail(self, inbox_id: int, error_type: str, reason: str, limit: int) -> bool:
+        """Count a failed attempt at an unfinished input; park it (`DEAD`) at `limit`.
+
+        True when this attempt parked it.
+        """
+        ...
+
+    def redrive_inputs(self, ids: Sequence[int] | None = None) -> int:
+        """Parked inputs (all, or these) back to unprocessed with fresh attempts; how many."""
+        ...
+
+    def wake(self, waits_for: str) -> list[InboxEntry]:
+        """Inputs waiting for `waits_for` back to unprocessed: those, oldest first."""
+        ...
+
+    def waiting(self, order_id: str | None = None) -> list[InboxEntry]:
+        """Inputs still waiting (for one order, or all), oldest first."""
+        ...
+
+    def parked(self, order_id: str | None = None) -> list[InboxEntry]:
+        """Inputs parked as dead (for one order, or all), oldest first."""
+        ...
+
+    def request_reads(self, requests: Sequence[ReadRequest], now: datetime) -> int:
+        """Queue read jobs, one pending job per read at most; how many were new."""
+        ...
+
+    def claim_reads(self, now: datetime, limit: int, lease: timedelta) -> list[ReadJob]:
+        """Take due read jobs, leased until `now + lease` under a fresh lease token."""
+        ...
+
+    def finish_read(self, job_id: int, token: str, now: datetime) -> bool:
+        """Mark a read done, if this claim still holds its lease; False otherwise."""
+        ...
+
+    def retry_read(self, job_id: int, token: str, error: str, at: datetime) -> bool: ...
+
+    def bury_read(self, job_id: int, token: str, error: str, now: datetime) -> bool:
+        """Park a read as dead with its (secret-free) error; its inputs keep waiting."""
+        ...
+
+    def redrive_reads(self, now: datetime, ids: Sequence[int] | None = None) -> int:
+        """Dead reads (all, or these) back to pending with fresh attempts; how many."""
+        ...
+
+    def reads(self, status: ReadStatus | None = None) -> list[ReadJob]: ...
+
+    def mark(self, name: str) -> str | None:
+        """A value the loops keep between runs (a watermark), or `None`."""
+        ...
+
+    def set_mark(self, name: str, value: str, now: datetime) -> None: ...
+
+    def webhook_shop(self, order_id: str) -> str | None:
+        """The `shop_id` of the earliest webhook about `order_id` in the inbox, if any.
+
+        TikTok's order detail does not name its shop; a webhook's envelope does.
+        """
         ...
 
     def load(self, order_id: str) -> Order | None: ...

@@ -5,10 +5,17 @@ version is the expected one, so concurrent writers of one order never lose an
 update (the loser retries from a fresh read). Dispatchers claim outbox rows
 with `FOR UPDATE SKIP LOCKED`, so several of them share the work without
 waiting on each other. Migrations take a transaction-scoped advisory lock.
+
+Opening connects once, directly and with a `connect_timeout` (default
+`CONNECT_TIMEOUT` seconds), before the pool starts: a server that cannot be
+reached is one `CannotOpenStore` naming its host and port at once, not a pool
+that retries in the background until its own timeout.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,78 +25,15 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from ._port import CannotOpenStore
+from ._schema import migrations
 from ._sql import Cursor, Executor, SqlStore
+
+#: Seconds to wait for the server when neither the DSN nor $PGCONNECT_TIMEOUT says.
+CONNECT_TIMEOUT = 5
 
 #: Arbitrary, fixed: the advisory lock key that serialises this library's migrations.
 _MIGRATION_LOCK = 5_318_008_415
-
-_SCHEMA_1 = (
-    """CREATE TABLE orders (
-        order_id TEXT PRIMARY KEY,
-        status TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        body TEXT NOT NULL,
-        next_timer_at TIMESTAMPTZ,
-        updated_at TIMESTAMPTZ
-    )""",
-    "CREATE INDEX orders_next_timer_at ON orders (next_timer_at) WHERE next_timer_at IS NOT NULL",
-    """CREATE TABLE transitions (
-        order_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        event TEXT NOT NULL,
-        source TEXT NOT NULL,
-        target TEXT NOT NULL,
-        initiator TEXT NOT NULL,
-        origin TEXT NOT NULL,
-        at TIMESTAMPTZ NOT NULL,
-        reason TEXT NOT NULL,
-        params TEXT NOT NULL,
-        PRIMARY KEY (order_id, version)
-    )""",
-    """CREATE TABLE inbox (
-        id BIGSERIAL PRIMARY KEY,
-        kind TEXT NOT NULL,
-        dedup_key TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        received_at TIMESTAMPTZ NOT NULL,
-        order_id TEXT,
-        outcome TEXT,
-        reason TEXT NOT NULL DEFAULT '',
-        error_type TEXT NOT NULL DEFAULT '',
-        duplicate_of BIGINT REFERENCES inbox (id)
-    )""",
-    "CREATE UNIQUE INDEX inbox_first_of_key ON inbox (dedup_key) WHERE duplicate_of IS NULL",
-    "CREATE INDEX inbox_order ON inbox (order_id)",
-    """CREATE TABLE outbox (
-        id BIGSERIAL PRIMARY KEY,
-        order_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        idempotency_key TEXT NOT NULL UNIQUE,
-        effect TEXT NOT NULL,
-        order_body TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL,
-        next_attempt_at TIMESTAMPTZ NOT NULL,
-        last_error TEXT NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL,
-        done_at TIMESTAMPTZ
-    )""",
-    "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
-    "CREATE INDEX outbox_order_channel ON outbox (order_id, channel, id)",
-    """CREATE TABLE external_refs (
-        order_id TEXT NOT NULL,
-        system TEXT NOT NULL,
-        ref TEXT NOT NULL,
-        updated_at TIMESTAMPTZ NOT NULL,
-        PRIMARY KEY (order_id, system)
-    )""",
-)
-
-
-#: The webhook worker asks for unprocessed inputs of one kind, oldest first.
-_SCHEMA_2 = ("CREATE INDEX inbox_pending ON inbox (kind, id) WHERE outcome IS NULL",)
 
 
 def _executor(conn: psycopg.Connection[Any]) -> Executor:
@@ -99,20 +43,78 @@ def _executor(conn: psycopg.Connection[Any]) -> Executor:
     return execute
 
 
-class PostgresStore(SqlStore):
-    """The store in PostgreSQL, migrated on open. `dsn` is a libpq URL or key=value string."""
+def _where(info: dict[str, Any]) -> str:
+    """The servers a DSN names, as `host:port` (libpq's defaults filled in), never more."""
+    hosts = str(info.get("host") or os.environ.get("PGHOST") or "").split(",")
+    ports = str(info.get("port") or os.environ.get("PGPORT") or "5432").split(",")
+    if len(ports) == 1:  # as libpq: one port serves every host
+        ports = ports * len(hosts)
+    shown = []
+    for host, port in zip(hosts, ports, strict=False):
+        if not host or host.startswith("/"):
+            shown.append(
+                f"the Unix socket in {host}, port {port}"
+                if host
+                else f"the default Unix socket, port {port}"
+            )
+        else:
+            shown.append(f"[{host}]:{port}" if ":" in host else f"{host}:{port}")
+    return "PostgreSQL at " + ", ".join(shown)
 
-    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = ((1, _SCHEMA_1), (2, _SCHEMA_2))
+
+#: libpq's preamble to the reason itself, which the message already says (host, port).
+_PREAMBLE = re.compile(
+    r"^(?:connection (?:failed|is bad): )?"
+    r"(?:connection to server (?:at \"[^\"]*\", port \d+|on socket \"[^\"]*\") failed: )?"
+)
+
+
+def _reason(error: psycopg.Error, password: str | None) -> str:
+    """libpq's first line, without the preamble, and blanking a password it might echo."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    reason = " ".join(_PREAMBLE.sub("", lines[0]).split())
+    return reason.replace(password, "***") if password else reason
+
+
+class PostgresStore(SqlStore):
+    """The store in PostgreSQL, migrated on open. `dsn` is a libpq URL or key=value string.
+
+    `create=False` opens only a database that already holds a store (to read
+    it): one without is `StoreNotFound`, and nothing is created in it.
+    """
+
+    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = migrations(
+        {"time": "TIMESTAMPTZ", "serial": "BIGSERIAL PRIMARY KEY", "ref": "BIGINT"}
+    )
     CLAIM_LOCK = " FOR UPDATE OF o SKIP LOCKED"
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 4) -> None:
+    def __init__(
+        self, dsn: str, *, min_size: int = 1, max_size: int = 4, create: bool = True
+    ) -> None:
         self._dsn = dsn
         self._local = threading.local()
+        try:
+            info = psycopg.conninfo.conninfo_to_dict(dsn)
+        except psycopg.Error:
+            # libpq's parse error may quote the string, password and all: say less.
+            raise CannotOpenStore(
+                "PostgreSQL", "the DSN is not a PostgreSQL URL or key=value string"
+            ) from None
+        self._where = _where(info)
+        kwargs: dict[str, Any] = {"autocommit": False}
+        if "connect_timeout" not in info and not os.environ.get("PGCONNECT_TIMEOUT"):
+            kwargs["connect_timeout"] = CONNECT_TIMEOUT
+        try:
+            psycopg.connect(dsn, **kwargs).close()
+        except psycopg.Error as error:
+            password = info.get("password")
+            reason = _reason(error, str(password) if password else None)
+            raise CannotOpenStore(self._where, reason) from error
         self._pool = ConnectionPool(
-            dsn, min_size=min_size, max_size=max_size, open=True, kwargs={"autocommit": False}
+            dsn, min_size=min_size, max_size=max_size, open=True, kwargs=kwargs
         )
         try:
-            self.migrate()
+            self.migrate(create=create)
         except BaseException:
             self._pool.close()  # a refused database must not leave the pool's threads behind
             raise
@@ -150,6 +152,9 @@ class PostgresStore(SqlStore):
 
     def _lock_migrations(self, execute: Executor) -> None:
         execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+
+    def _has_store(self, execute: Executor) -> bool:
+        return bool(execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0])
 
     def close(self) -> None:
         self._pool.close()

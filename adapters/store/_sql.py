@@ -9,6 +9,7 @@ its version is the one the change was computed from (optimistic concurrency).
 from __future__ import annotations
 
 import json
+import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -26,9 +27,14 @@ from ._port import (
     OrderSummary,
     OutboxEntry,
     OutboxStatus,
+    ReadJob,
+    ReadKind,
+    ReadRequest,
+    ReadStatus,
     Receipt,
     ReceiptState,
     SchemaTooNew,
+    StoreNotFound,
     Transition,
     VersionConflict,
     channel_of,
@@ -76,15 +82,28 @@ class SqlStore(ABC):
         """Serialise concurrent migrations."""
 
     @abstractmethod
+    def _has_store(self, execute: Executor) -> bool:
+        """Whether the database already holds a store (its `schema_version` table)."""
+
+    @abstractmethod
     def close(self) -> None: ...
+
+    #: Where the database is, for messages: never a password.
+    _where: str = "the database"
 
     # ------------------------------------------------------------------ schema
 
-    def migrate(self) -> int:
-        """Apply the forward migrations this database lacks; the version it is at now."""
+    def migrate(self, *, create: bool = True) -> int:
+        """Apply the forward migrations this database lacks; the version it is at now.
+
+        With `create=False`, a database that holds no store yet is refused
+        (`StoreNotFound`) rather than given one.
+        """
         latest = max(version for version, _ in self.MIGRATIONS)
         with self._transaction() as execute:
             self._lock_migrations(execute)
+            if not create and not self._has_store(execute):
+                raise StoreNotFound(self._where, "it has no schema_version table")
             execute(
                 "CREATE TABLE IF NOT EXISTS schema_version"
                 " (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
@@ -147,10 +166,15 @@ class SqlStore(ABC):
             return Receipt(int(duplicate[0]), ReceiptState.DONE, InputOutcome(outcome))
 
     def finish(
-        self, inbox_id: int, outcome: InputOutcome, reason: str = "", error_type: str = ""
+        self,
+        inbox_id: int,
+        outcome: InputOutcome,
+        reason: str = "",
+        error_type: str = "",
+        waits_for: str | None = None,
     ) -> bool:
         with self._transaction() as execute:
-            return self._finish(execute, inbox_id, outcome, reason, error_type)
+            return self._finish(execute, inbox_id, outcome, reason, error_type, None, waits_for)
 
     @staticmethod
     def _finish(
@@ -160,17 +184,67 @@ class SqlStore(ABC):
         reason: str,
         error_type: str,
         order_id: str | None = None,
+        waits_for: str | None = None,
     ) -> bool:
+        # A woken input keeps the key it waited for: the service reads it to
+        # know the input has waited once (see `OrderService`).
         cursor = execute(
             "UPDATE inbox SET outcome = ?, reason = ?, error_type = ?,"
-            " order_id = COALESCE(order_id, ?) WHERE id = ? AND outcome IS NULL",
-            (outcome.value, reason, error_type, order_id, inbox_id),
+            " order_id = COALESCE(order_id, ?), waits_for = COALESCE(?, waits_for)"
+            " WHERE id = ? AND outcome IS NULL",
+            (outcome.value, reason, error_type, order_id, waits_for, inbox_id),
         )
         return cursor.rowcount == 1
 
+    def fail(self, inbox_id: int, error_type: str, reason: str, limit: int) -> bool:
+        with self._transaction() as execute:
+            row = execute(
+                "UPDATE inbox SET attempts = attempts + 1, error_type = ?, reason = ?,"
+                " outcome = CASE WHEN attempts + 1 >= ? THEN ? ELSE NULL END"
+                " WHERE id = ? AND outcome IS NULL RETURNING outcome",
+                (error_type, reason[:MAX_ERROR], limit, InputOutcome.DEAD.value, inbox_id),
+            ).fetchone()
+        return row is not None and row[0] == InputOutcome.DEAD.value
+
+    def redrive_inputs(self, ids: Sequence[int] | None = None) -> int:
+        sql = "UPDATE inbox SET outcome = NULL, attempts = 0 WHERE outcome = ?"
+        params: list[Any] = [InputOutcome.DEAD.value]
+        if ids is not None:
+            if not ids:
+                return 0
+            sql += f" AND id IN ({', '.join('?' for _ in ids)})"
+            params.extend(ids)
+        with self._transaction() as execute:
+            return execute(sql, params).rowcount
+
+    def wake(self, waits_for: str) -> list[InboxEntry]:
+        with self._transaction() as execute:
+            rows = execute(
+                "UPDATE inbox SET outcome = NULL, reason = '' WHERE waits_for = ?"
+                f" AND outcome = ? RETURNING {self._INBOX_COLUMNS}",
+                (waits_for, InputOutcome.WAITING.value),
+            ).fetchall()
+        return sorted(self._inbox_entries(rows), key=lambda entry: entry.id)
+
+    def waiting(self, order_id: str | None = None) -> list[InboxEntry]:
+        return self._with_outcome(InputOutcome.WAITING, order_id)
+
+    def parked(self, order_id: str | None = None) -> list[InboxEntry]:
+        return self._with_outcome(InputOutcome.DEAD, order_id)
+
+    def _with_outcome(self, outcome: InputOutcome, order_id: str | None) -> list[InboxEntry]:
+        sql = f"SELECT {self._INBOX_COLUMNS} FROM inbox WHERE outcome = ?"
+        params: list[Any] = [outcome.value]
+        if order_id is not None:
+            sql += " AND order_id = ?"
+            params.append(order_id)
+        with self._transaction() as execute:
+            rows = execute(sql + " ORDER BY id", params).fetchall()
+        return self._inbox_entries(rows)
+
     _INBOX_COLUMNS = (
         "id, kind, dedup_key, payload, received_at, order_id, outcome, reason,"
-        " error_type, duplicate_of"
+        " error_type, duplicate_of, waits_for, attempts"
     )
 
     def inbox(self, order_id: str | None = None) -> list[InboxEntry]:
@@ -183,14 +257,40 @@ class SqlStore(ABC):
             rows = execute(sql + " ORDER BY id", params).fetchall()
         return self._inbox_entries(rows)
 
-    def pending(self, kind: str, limit: int = 100) -> list[InboxEntry]:
+    def pending(self, kind: str | None, limit: int = 100) -> list[InboxEntry]:
+        sql = f"SELECT {self._INBOX_COLUMNS} FROM inbox WHERE outcome IS NULL"
+        params: list[Any] = []
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        with self._transaction() as execute:
+            rows = execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
+        return self._inbox_entries(rows)
+
+    def webhook_shop(self, order_id: str) -> str | None:
+        """The `shop_id` of the earliest webhook about `order_id` in the inbox (indexed).
+
+        Any webhook counts, whatever its outcome: one that arrived before its
+        order was seeded was rejected, yet its envelope still names the shop.
+        A payload that is not an envelope with a shop is passed over.
+        """
         with self._transaction() as execute:
             rows = execute(
-                f"SELECT {self._INBOX_COLUMNS} FROM inbox WHERE outcome IS NULL AND kind = ?"
-                " ORDER BY id LIMIT ?",
-                (kind, limit),
+                "SELECT payload FROM inbox WHERE order_id = ? AND kind = 'webhook'"
+                " AND duplicate_of IS NULL ORDER BY id",
+                (order_id,),
             ).fetchall()
-        return self._inbox_entries(rows)
+        for (payload,) in rows:
+            try:
+                envelope = json.loads(payload)
+            except ValueError:
+                continue
+            shop = envelope.get("shop_id") if isinstance(envelope, dict) else None
+            if isinstance(shop, int) and not isinstance(shop, bool):
+                shop = str(shop)
+            if isinstance(shop, str) and shop:
+                return shop
+        return None
 
     def _inbox_entries(self, rows: list[Any]) -> list[InboxEntry]:
         return [
@@ -205,6 +305,8 @@ class SqlStore(ABC):
                 reason=r[7],
                 error_type=r[8],
                 duplicate_of=r[9],
+                waits_for=r[10],
+                attempts=int(r[11]),
             )
             for r in rows
         ]
@@ -509,6 +611,146 @@ class SqlStore(ABC):
             params.extend(ids)
         with self._transaction() as execute:
             return execute(sql, params).rowcount
+
+    # ------------------------------------------------------------------ reads
+
+    _READ_COLUMNS = (
+        "id, kind, shop_id, target, status, attempts, next_attempt_at, last_error,"
+        " created_at, lease_token"
+    )
+
+    def _read(self, r: Any) -> ReadJob:
+        return ReadJob(
+            id=int(r[0]),
+            kind=ReadKind(r[1]),
+            shop_id=r[2],
+            target=r[3],
+            status=ReadStatus(r[4]),
+            attempts=int(r[5]),
+            next_attempt_at=self._dt(r[6]),
+            last_error=r[7],
+            created_at=self._dt(r[8]),
+            lease_token=r[9],
+        )
+
+    def request_reads(self, requests: Sequence[ReadRequest], now: datetime) -> int:
+        added = 0
+        with self._transaction() as execute:
+            for request in requests:
+                added += execute(
+                    "INSERT INTO reads (kind, shop_id, target, status, attempts,"
+                    " next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, 0, ?, '', ?)"
+                    " ON CONFLICT (kind, shop_id, target) WHERE status = 'pending' DO NOTHING",
+                    (
+                        request.kind.value,
+                        request.shop_id,
+                        request.target,
+                        ReadStatus.PENDING.value,
+                        self._ts(now),
+                        self._ts(now),
+                    ),
+                ).rowcount
+        return added
+
+    def claim_reads(self, now: datetime, limit: int, lease: timedelta) -> list[ReadJob]:
+        active = (ReadStatus.PENDING.value, ReadStatus.IN_FLIGHT.value)
+        with self._transaction() as execute:
+            rows = execute(
+                "SELECT id FROM reads o WHERE o.status IN (?, ?) AND o.next_attempt_at <= ?"
+                f" ORDER BY o.id LIMIT ?{self.CLAIM_LOCK}",
+                (*active, self._ts(now), limit),
+            ).fetchall()
+            claimed = []
+            for (job_id,) in rows:
+                row = execute(
+                    "UPDATE reads SET status = ?, attempts = attempts + 1, next_attempt_at = ?,"
+                    f" lease_token = ? WHERE id = ? RETURNING {self._READ_COLUMNS}",
+                    (
+                        ReadStatus.IN_FLIGHT.value,
+                        self._ts(now + lease),
+                        secrets.token_hex(8),
+                        job_id,
+                    ),
+                ).fetchone()
+                claimed.append(self._read(row))
+        return claimed
+
+    def _end_read(
+        self, job_id: int, token: str, status: ReadStatus, error: str, at: datetime
+    ) -> bool:
+        done = status in (ReadStatus.DONE, ReadStatus.DEAD)
+        with self._transaction() as execute:
+            return (
+                execute(
+                    "UPDATE reads SET status = ?, last_error = ?, lease_token = NULL,"
+                    f" {'done_at' if done else 'next_attempt_at'} = ?"
+                    " WHERE id = ? AND status = ? AND lease_token = ?",
+                    (
+                        status.value,
+                        error[:MAX_ERROR],
+                        self._ts(at),
+                        job_id,
+                        ReadStatus.IN_FLIGHT.value,
+                        token,
+                    ),
+                ).rowcount
+                == 1
+            )
+
+    def finish_read(self, job_id: int, token: str, now: datetime) -> bool:
+        return self._end_read(job_id, token, ReadStatus.DONE, "", now)
+
+    def retry_read(self, job_id: int, token: str, error: str, at: datetime) -> bool:
+        return self._end_read(job_id, token, ReadStatus.PENDING, error, at)
+
+    def bury_read(self, job_id: int, token: str, error: str, now: datetime) -> bool:
+        return self._end_read(job_id, token, ReadStatus.DEAD, error, now)
+
+    def redrive_reads(self, now: datetime, ids: Sequence[int] | None = None) -> int:
+        sql = (
+            "UPDATE reads SET status = ?, attempts = 0, next_attempt_at = ?, done_at = NULL"
+            " WHERE status = ? AND NOT EXISTS (SELECT 1 FROM reads p WHERE p.status = ?"
+            " AND p.kind = reads.kind AND p.shop_id = reads.shop_id AND p.target = reads.target)"
+        )
+        params: list[Any] = [
+            ReadStatus.PENDING.value,
+            self._ts(now),
+            ReadStatus.DEAD.value,
+            ReadStatus.PENDING.value,
+        ]
+        if ids is not None:
+            if not ids:
+                return 0
+            sql += f" AND id IN ({', '.join('?' for _ in ids)})"
+            params.extend(ids)
+        with self._transaction() as execute:
+            return execute(sql, params).rowcount
+
+    def reads(self, status: ReadStatus | None = None) -> list[ReadJob]:
+        sql = f"SELECT {self._READ_COLUMNS} FROM reads"
+        params: tuple[Any, ...] = ()
+        if status is not None:
+            sql += " WHERE status = ?"
+            params = (status.value,)
+        with self._transaction() as execute:
+            rows = execute(sql + " ORDER BY id", params).fetchall()
+        return [self._read(r) for r in rows]
+
+    # ------------------------------------------------------------------ marks
+
+    def mark(self, name: str) -> str | None:
+        with self._transaction() as execute:
+            row = execute("SELECT value FROM marks WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_mark(self, name: str, value: str, now: datetime) -> None:
+        with self._transaction() as execute:
+            execute(
+                "INSERT INTO marks (name, value, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value,"
+                " updated_at = excluded.updated_at",
+                (name, value, self._ts(now)),
+            )
 
     def refs(self, order_id: str) -> dict[str, str]:
         with self._transaction() as execute:

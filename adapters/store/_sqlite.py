@@ -4,10 +4,13 @@ Several processes may share one database file: every write transaction
 starts with `BEGIN IMMEDIATE`, so writers queue on SQLite's lock (up to
 `busy_timeout`) instead of failing half way, and WAL lets readers go on
 meanwhile. Times are stored as UTC ISO-8601 text, which sorts as time does.
+A file that cannot be opened is reported as `CannotOpenStore` naming its
+path; with `create=False` a missing file is `StoreNotFound` and is not created.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -16,75 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ._port import CannotOpenStore, StoreNotFound
+from ._schema import migrations
 from ._sql import Cursor, Executor, SqlStore
 
-_SCHEMA_1 = (
-    """CREATE TABLE orders (
-        order_id TEXT PRIMARY KEY,
-        status TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        body TEXT NOT NULL,
-        next_timer_at TEXT,
-        updated_at TEXT
-    )""",
-    "CREATE INDEX orders_next_timer_at ON orders (next_timer_at) WHERE next_timer_at IS NOT NULL",
-    """CREATE TABLE transitions (
-        order_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        event TEXT NOT NULL,
-        source TEXT NOT NULL,
-        target TEXT NOT NULL,
-        initiator TEXT NOT NULL,
-        origin TEXT NOT NULL,
-        at TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        params TEXT NOT NULL,
-        PRIMARY KEY (order_id, version)
-    )""",
-    """CREATE TABLE inbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        kind TEXT NOT NULL,
-        dedup_key TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        received_at TEXT NOT NULL,
-        order_id TEXT,
-        outcome TEXT,
-        reason TEXT NOT NULL DEFAULT '',
-        error_type TEXT NOT NULL DEFAULT '',
-        duplicate_of INTEGER REFERENCES inbox (id)
-    )""",
-    "CREATE UNIQUE INDEX inbox_first_of_key ON inbox (dedup_key) WHERE duplicate_of IS NULL",
-    "CREATE INDEX inbox_order ON inbox (order_id)",
-    """CREATE TABLE outbox (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        order_id TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        kind TEXT NOT NULL,
-        channel TEXT NOT NULL,
-        idempotency_key TEXT NOT NULL UNIQUE,
-        effect TEXT NOT NULL,
-        order_body TEXT NOT NULL,
-        status TEXT NOT NULL,
-        attempts INTEGER NOT NULL,
-        next_attempt_at TEXT NOT NULL,
-        last_error TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        done_at TEXT
-    )""",
-    "CREATE INDEX outbox_due ON outbox (status, next_attempt_at)",
-    "CREATE INDEX outbox_order_channel ON outbox (order_id, channel, id)",
-    """CREATE TABLE external_refs (
-        order_id TEXT NOT NULL,
-        system TEXT NOT NULL,
-        ref TEXT NOT NULL,
-        updated_at TEXT NOT NULL,
-        PRIMARY KEY (order_id, system)
-    )""",
-)
-
-
-#: The webhook worker asks for unprocessed inputs of one kind, oldest first.
-_SCHEMA_2 = ("CREATE INDEX inbox_pending ON inbox (kind, id) WHERE outcome IS NULL",)
+_HAS_STORE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
 
 
 def _utc_text(moment: datetime) -> str:
@@ -93,28 +32,62 @@ def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def _shown(path: str) -> str:
+    return path if path == ":memory:" else os.path.abspath(path)
+
+
+def _why(path: str, error: sqlite3.Error) -> str:
+    """SQLite's reason, with what it leaves out ("unable to open database file": why?)."""
+    reason = str(error)
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        return f"{reason} (it is a folder)"
+    if not os.path.isdir(folder):
+        return f"{reason} (the folder {folder} does not exist)"
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        return f"{reason} (no permission to write there)"
+    return reason
+
+
 class SqliteStore(SqlStore):
     """The store in a SQLite file (or `:memory:`), migrated on open.
 
     One connection per store object, shared by its threads under a lock;
-    open one store per process.
+    open one store per process. `create=False` opens only a store that exists
+    (to read it): a missing file is `StoreNotFound`, and no file is made.
     """
 
-    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = ((1, _SCHEMA_1), (2, _SCHEMA_2))
+    MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = migrations(
+        {"time": "TEXT", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "ref": "INTEGER"}
+    )
 
-    def __init__(self, path: str | Path = ":memory:", *, busy_timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | Path = ":memory:", *, busy_timeout: float = 30.0, create: bool = True
+    ) -> None:
         self.path = str(path)
+        self._where = f"SQLite file {_shown(self.path)}"
         self._lock = threading.RLock()
         self._depth = 0
-        self._conn = sqlite3.connect(
-            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA foreign_keys=ON")
+        if not create and self.path != ":memory:" and not os.path.exists(self.path):
+            raise StoreNotFound(self._where, "the file does not exist")
         try:
-            self.migrate()
+            self._conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as error:
+            raise CannotOpenStore(self._where, _why(self.path, error)) from error
+        try:
+            if not create and self._conn.execute(_HAS_STORE).fetchone() is None:
+                # Before the pragmas below, which would write to a file that is no store.
+                raise StoreNotFound(self._where, "it has no schema_version table")
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self.migrate(create=create)
+        except sqlite3.Error as error:
+            self._conn.close()
+            raise CannotOpenStore(self._where, _why(self.path, error)) from error
         except BaseException:
             self._conn.close()
             raise
@@ -163,6 +136,9 @@ class SqliteStore(SqlStore):
 
     def _lock_migrations(self, execute: Executor) -> None:
         return  # BEGIN IMMEDIATE already serialises writers
+
+    def _has_store(self, execute: Executor) -> bool:
+        return execute(_HAS_STORE).fetchone() is not None
 
     def close(self) -> None:
         with self._lock:

@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from adapters._http import RetryPolicy
-from adapters.sync_order_info import StayRecord, SyncOrderData
+from adapters.http import RetryPolicy
+from adapters.partners.sync_order_info import StayRecord, SyncOrderData
 from lifecycle import Order, OrderLine, Recipient
 
 T0 = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)

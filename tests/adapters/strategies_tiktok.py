@@ -8,13 +8,15 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from adapters.tiktok_shop import (
+from adapters.partners.tiktok_shop import (
+    USED_WEBHOOK_TYPES,
     TikTokDistrict,
     TikTokLineItem,
     TikTokOrder,
     TikTokPackage,
     TikTokPayment,
     TikTokRecipientAddress,
+    WebhookType,
     webhook_signature,
 )
 from lifecycle import Initiator, LineStatus, Order, OrderLine, OrderStatus, Recipient
@@ -158,7 +160,7 @@ def orders(draw: st.DrawFn) -> Order:
         cancelled_by = draw(maybe(st.sampled_from(list(Initiator))))
     return Order(
         order_id=draw(ids),
-        shop_id=SHOP_ID,
+        shop_id=draw(maybe(st.just(SHOP_ID))),
         currency=draw(st.sampled_from(["USD", "GBP"])),
         created_at=draw(moments),
         lines=lines,
@@ -306,8 +308,82 @@ valid_payloads = st.one_of(
         seconds,
     ),
     st.builds(
-        lambda t: envelope(4, {"order_id": "O1", "package_id": "PKG1", "update_time": t}), seconds
+        lambda packages, sc_type, t: envelope(
+            4,
+            {
+                "sc_type": sc_type,
+                "role_type": "ROLE_USER",
+                "package_list": packages,
+                "update_time": t,
+            },
+        ),
+        st.lists(
+            st.fixed_dictionaries(
+                {"package_id": ids, "order_id_list": st.lists(ids, min_size=1, max_size=3)}
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+        st.sampled_from(["SPLIT", "COMBINE"]),
+        seconds,
     ),
+    st.builds(lambda t: envelope(3, {"order_id": "O1", "update_time": t}), seconds),
     st.just(envelope(6, {"message": "seller deauthorized"})),
     st.builds(lambda t: envelope(7, {"message": "expiring", "expiration_time": t}), seconds),
 )
+
+#: Type numbers TikTok documents that the library does not read.
+UNUSED_TYPES = sorted(set(WebhookType) - USED_WEBHOOK_TYPES)
+
+#: Correctly shaped envelopes of unused and unknown types, with arbitrary `data`.
+unused_payloads = st.builds(
+    envelope,
+    st.sampled_from(UNUSED_TYPES)
+    | st.integers(min_value=-(10**6), max_value=10**6).filter(lambda n: n not in set(WebhookType)),
+    st.dictionaries(
+        st.text(max_size=12), st.none() | st.integers() | st.text(max_size=8), max_size=4
+    ),
+)
+
+# --------------------------------------------------------------------------- search results
+
+
+def cancellation_objects(line_ids: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Search Cancellations `cancellations[]` entries as TikTok sends them, naming `line_ids`."""
+    return st.fixed_dictionaries(
+        {
+            "cancel_id": ids,
+            "order_id": st.just("O1"),
+            "cancel_status": st.sampled_from(CANCEL_STATUSES),
+            "role": st.sampled_from(["BUYER", "SELLER", "SYSTEM"]),
+            "cancel_type": st.sampled_from(["CANCEL", "BUYER_CANCEL", "REQUEST_CANCEL_REFUND"]),
+            "cancel_reason": st.sampled_from(
+                ["ecom_order_to_ship_canceled_reason_created_by_mistakes", ""]
+            ),
+            "create_time": seconds,
+            "update_time": seconds,
+            "cancel_line_items": st.lists(
+                st.sampled_from(line_ids), min_size=1, max_size=len(line_ids), unique=True
+            ).map(lambda chosen: [{"order_line_item_id": i, "seller_sku": "X"} for i in chosen]),
+        }
+    )
+
+
+def return_objects(line_ids: list[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Search Returns `return_orders[]` entries as TikTok sends them, naming `line_ids`."""
+    return st.fixed_dictionaries(
+        {
+            "return_id": ids,
+            "order_id": st.just("O1"),
+            "return_status": st.sampled_from(RETURN_STATUSES),
+            "return_type": st.sampled_from(["REFUND", "RETURN_AND_REFUND", "REPLACEMENT"]),
+            "role": st.sampled_from(["BUYER", "SELLER", "SYSTEM"]),
+            "return_reason": st.sampled_from(["ecom_order_delivered_refund_and_return_reason_x"]),
+            "return_tracking_number": names,
+            "create_time": seconds,
+            "update_time": seconds,
+            "return_line_items": st.lists(
+                st.sampled_from(line_ids), min_size=1, max_size=len(line_ids), unique=True
+            ).map(lambda chosen: [{"order_line_item_id": i, "sku_id": "S"} for i in chosen]),
+        }
+    )

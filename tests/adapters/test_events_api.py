@@ -1,4 +1,5 @@
-"""Events API 2.0 and Offline Events: payloads per seed table, hashing, batching, sending."""
+"""Events API 2.0 and Offline Events: payloads per Commanders Act table, hashing, batching,
+sending."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters._outbound import InvalidPayload, MoneyFormat, encode_json
 from adapters.errors import AuthenticationError, RejectedError
-from adapters.events_api import (
+from adapters.http import InvalidPayload, MoneyFormat, encode_json
+from adapters.partners.events_api import (
     EVENTS_URL,
     OFFLINE_URL,
     AsyncEventsApiClient,
@@ -96,7 +97,8 @@ CONTENTS = [
 
 
 def test_events_2_0_golden_payload_has_every_seed_001_field() -> None:
-    """Seed 001's table: source, ids, hashed user, page, contents, value, order and shop ids."""
+    """The Commanders Act TikTok Events API destination's table: source, ids, hashed user,
+    page, contents, value, order and shop ids."""
     settings = attrs.evolve(SETTINGS, limited_data_use=True)
     [body] = build_bodies([(hotel_order(), EFFECT, FULL_DATA)], settings)
     assert body == {
@@ -138,7 +140,8 @@ def test_events_2_0_golden_payload_has_every_seed_001_field() -> None:
 
 
 def test_offline_golden_payload_has_every_seed_004_field() -> None:
-    """Seed 004's table: event_set_id, ISO-8601 timestamp, context.user lists, properties."""
+    """The Commanders Act TikTok Offline Events destination's table: event_set_id, ISO-8601
+    timestamp, context.user lists, properties."""
     settings = attrs.evolve(SETTINGS, api=EventsApi.OFFLINE)
     [body] = build_bodies([(hotel_order(), EFFECT, FULL_DATA)], settings)
     assert body == {
@@ -192,6 +195,14 @@ def test_test_event_code_only_in_a_test_environment() -> None:
     test = attrs.evolve(SETTINGS, test_environment=True, test_event_code="TEST123")
     assert build_bodies([(hotel_order(), EFFECT, None)], test)[0]["test_event_code"] == "TEST123"
     assert "test_event_code" not in build_bodies([(hotel_order(), EFFECT, None)], SETTINGS)[0]
+
+
+def test_an_order_without_a_shop_is_reported_without_properties_shop_id() -> None:
+    """TikTok's order detail names no shop; the event then leaves `shop_id` out, never empty."""
+    order = attrs.evolve(hotel_order(), shop_id=None)
+    [body] = build_bodies([(order, EFFECT, None)], SETTINGS)
+    assert "shop_id" not in body["data"][0]["properties"]
+    assert body["data"][0]["properties"]["order_id"] == ORDER_ID
 
 
 def test_smart_mapping_reads_oms_data() -> None:
@@ -337,7 +348,7 @@ def test_uppercase_digest_is_passed_on_lowercased_and_junk_phone_dropped() -> No
     st.sampled_from(list(MoneyFormat)),
 )
 def test_converter_round_trips_offline_events(event: OfflineEvent, money: MoneyFormat) -> None:
-    """structure(unstructure(x)) == x for the seed 004 shape, in both money formats."""
+    """structure(unstructure(x)) == x for the Offline Events shape, in both money formats."""
     conv = converter(money)
     assert conv.structure(conv.unstructure(event), OfflineEvent) == event
 

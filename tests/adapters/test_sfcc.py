@@ -14,11 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters._outbound import InvalidPayload, MoneyFormat
 from adapters.errors import AuthenticationError, RejectedError
-from adapters.sandbox import SandboxServer
-from adapters.sandbox.sfcc import TOKEN_PATH, sfcc_routes
-from adapters.sfcc import (
+from adapters.http import InvalidPayload, MoneyFormat
+from adapters.partners.sfcc import (
     CARTRIDGE_PRESET,
     PRESETS,
     SEED_PRESET,
@@ -35,6 +33,8 @@ from adapters.sfcc import (
     build_status_body,
     converter,
 )
+from adapters.sandbox import SandboxServer
+from adapters.sandbox.sfcc import TOKEN_PATH, sfcc_routes
 from lifecycle import (
     CreateSfccOrder,
     ReturnStatus,
@@ -114,7 +114,8 @@ def expected_create(status: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_create_body_seed_preset_golden() -> None:
-    """Seed 003: external id, status New, SOCIAL_PAY; 202309 unit lines add up per product."""
+    """TikTok for SFCC: Order Management: external id, status New, SOCIAL_PAY; 202309 unit
+    lines add up per product."""
     assert build_create_body(hotel_order(), CREATE, SETTINGS) == expected_create(
         {"c_externalOrderStatus": "New"}
     )

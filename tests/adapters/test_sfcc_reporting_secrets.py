@@ -12,12 +12,16 @@ import httpx
 import pytest
 
 from adapters.errors import AdapterError
-from adapters.events_api import EventData, EventsApiClient, EventsApiSettings
+from adapters.partners.events_api import EventData, EventsApiClient, EventsApiSettings
+from adapters.partners.sfcc import SfccClient, SfccSettings
+from adapters.partners.sync_order_info import (
+    SyncOrderData,
+    SyncOrderInfoClient,
+    SyncOrderInfoSettings,
+)
 from adapters.sandbox import SandboxServer
 from adapters.sandbox.reporting import EVENTS_PATH, SYNC_ORDER_INFO_PATH, reporting_routes
 from adapters.sandbox.sfcc import TOKEN_PATH, sfcc_routes
-from adapters.sfcc import SfccClient, SfccSettings
-from adapters.sync_order_info import SyncOrderData, SyncOrderInfoClient, SyncOrderInfoSettings
 from lifecycle import CreateSfccOrder, OrderStatus, ReportTikTokEvent, SyncOrderInfo
 
 from ._reporting_support import CLEAR_PII, COMPLETE_DATA, DONE, EMAIL, FAST, ORDER_ID, PHONE
@@ -105,9 +109,9 @@ def test_logs_reprs_and_errors_hold_no_secret_or_personal_data(
 @pytest.mark.parametrize(
     "module",
     [
-        "adapters.sync_order_info",
-        "adapters.events_api",
-        "adapters.sfcc",
+        "adapters.partners.sync_order_info",
+        "adapters.partners.events_api",
+        "adapters.partners.sfcc",
         "adapters.sandbox.reporting",
         "adapters.sandbox.sfcc",
     ],

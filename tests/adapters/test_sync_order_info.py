@@ -1,4 +1,4 @@
-"""Sync Order Information: payloads per status and per seed 000 field, validation, sending."""
+"""Sync Order Information: payloads per status and per destination field, validation, sending."""
 
 from __future__ import annotations
 
@@ -13,11 +13,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters._outbound import InvalidPayload, MoneyFormat
 from adapters.errors import AuthenticationError, RejectedError, RetryableError
-from adapters.sandbox import SandboxServer
-from adapters.sandbox.reporting import SYNC_ORDER_INFO_PATH, reporting_routes
-from adapters.sync_order_info import (
+from adapters.http import InvalidPayload, MoneyFormat
+from adapters.partners.sync_order_info import (
     MANDATORY,
     MANDATORY_ON_COMPLETE,
     SYNC_INITIATORS,
@@ -38,6 +36,8 @@ from adapters.sync_order_info import (
     order_info_problems,
     validate_order_info,
 )
+from adapters.sandbox import SandboxServer
+from adapters.sandbox.reporting import SYNC_ORDER_INFO_PATH, reporting_routes
 from lifecycle import Initiator, OrderStatus, SyncOrderInfo
 
 from ._reporting_support import (
@@ -74,7 +74,8 @@ def effect(
 
 
 def test_complete_order_golden_payload_has_every_seed_field_at_its_path() -> None:
-    """COMPLETE_ORDER with a full stay record: every row of seed 000's table, money as strings."""
+    """COMPLETE_ORDER with a full stay record: every row of the Commanders Act destination's
+    table, money as strings."""
     body = build_body(hotel_order(), effect(), SETTINGS, COMPLETE_DATA)
     assert body == {
         "order_info": {
@@ -318,7 +319,8 @@ def cases(draw: st.DrawFn) -> tuple[Any, ...]:
 def test_payload_is_valid_exactly_when_mandatory_fields_and_money_rules_hold(
     case: tuple[Any, ...],
 ) -> None:
-    """An oracle written from seed 000 agrees with the validator on random orders."""
+    """An oracle written from the Commanders Act TikTok Sync Order Information destination
+    agrees with the validator on random orders."""
     order, status, initiator, data = case
     info = build_body(order, effect(WIRE_TO_LIFECYCLE[status]), NAMED_ALL, data)["order_info"]
     if initiator is None:

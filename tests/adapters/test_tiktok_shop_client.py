@@ -1,7 +1,7 @@
 """The TikTok Shop client against `httpx.MockTransport` handlers that check what arrives.
 
 The handler (`FakeTikTok`) routes on method and path, checks the signature
-with its own implementation of DESIGN section 5's algorithm, and answers in
+with its own implementation of TikTok Shop's signing algorithm, and answers in
 TikTok's envelope. Fault tests script answers per request.
 """
 
@@ -13,15 +13,15 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from adapters._http import RetryPolicy
 from adapters.errors import AuthenticationError, MalformedPayload, RejectedError, RetryableError
-from adapters.tiktok_shop import (
+from adapters.http import RetryPolicy
+from adapters.partners.tiktok_shop import (
     AsyncTikTokShopClient,
     LookupFailed,
     ShippingProviderNotFound,
@@ -67,7 +67,7 @@ def envelope(
 
 
 def expected_sign(request: httpx.Request) -> str:
-    """DESIGN section 5, written again for the test: path, sorted pairs, body, wrapped."""
+    """TikTok Shop's signing, written again for the test: path, sorted pairs, body, wrapped."""
     pairs = sorted(
         (k, v) for k, v in request.url.params.multi_items() if k not in ("sign", "access_token")
     )
@@ -282,6 +282,205 @@ def test_search_result_without_its_id_is_malformed(fake: FakeTikTok) -> None:
         make_client(fake).search_returns(order_ids=["O1"])
 
 
+ORDERS_SEARCH = "/order/202309/orders/search"
+SINCE = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+UNTIL = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+
+
+def paged(key: str, pages: dict[str | None, tuple[list[dict[str, Any]], str | None]]) -> Answer:
+    """Answers page by `page_token` (None: the first), as TikTok's searches do."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        items, following = pages[request.url.params.get("page_token")]
+        data: dict[str, Any] = {key: items, "total_count": sum(len(p[0]) for p in pages.values())}
+        if following:
+            data["next_page_token"] = following
+        return envelope(data)
+
+    return answer
+
+
+def test_search_orders_posts_the_update_window_and_follows_page_tokens(fake: FakeTikTok) -> None:
+    fake.on(
+        "POST",
+        ORDERS_SEARCH,
+        paged(
+            "orders",
+            {
+                None: ([order_object("O1"), order_object("O2")], "t2"),
+                "t2": ([order_object("O3")], None),
+            },
+        ),
+    )
+    client = make_client(fake)
+    first = client.search_orders(update_time_ge=SINCE, update_time_lt=UNTIL)
+    assert [o.id for o in first.items] == ["O1", "O2"]
+    assert (first.next_page_token, first.total_count) == ("t2", 3)
+    assert first.items[0].line_items[0].seller_sku == "MUG-1", "full order objects"
+    last = client.search_orders(update_time_ge=SINCE, update_time_lt=UNTIL, page_token="t2")
+    assert [o.id for o in last.items] == ["O3"]
+    assert last.next_page_token is None
+    one, two = fake.calls(ORDERS_SEARCH)
+    window = {"update_time_ge": int(SINCE.timestamp()), "update_time_lt": int(UNTIL.timestamp())}
+    assert body(one) == body(two) == window
+    assert one.url.params["page_size"] == "50"
+    assert "page_token" not in one.url.params
+    assert two.url.params["page_token"] == "t2"
+
+
+@pytest.mark.parametrize(
+    ("ge", "lt", "named"),
+    [
+        (SINCE.replace(tzinfo=None), UNTIL, "update_time_ge must be a timezone-aware"),
+        (SINCE, UNTIL.replace(tzinfo=None), "update_time_lt must be a timezone-aware"),
+        (UNTIL, SINCE, "must be before update_time_lt"),
+        (SINCE, SINCE, "must be before update_time_lt"),
+    ],
+)
+def test_search_windows_that_are_naive_or_empty_are_refused_before_sending(
+    fake: FakeTikTok, ge: datetime, lt: datetime, named: str
+) -> None:
+    client = make_client(fake)
+    with pytest.raises(ValueError, match=named):
+        client.search_orders(update_time_ge=ge, update_time_lt=lt)
+    with pytest.raises(ValueError, match=named):
+        client.search_returns(update_time_ge=ge, update_time_lt=lt)
+    assert fake.seen == []
+
+
+def test_search_cancellations_reads_lines_reason_role_and_times(fake: FakeTikTok) -> None:
+    """Fields as in fudiwei's ReturnRefundSearchCancellationsResponse sample."""
+    fake.on(
+        "POST",
+        f"{CANCEL}/search",
+        lambda r: envelope(
+            {
+                "cancellations": [
+                    {
+                        "cancel_id": "4035318504086604100",
+                        "order_id": "577087614418520388",
+                        "cancel_status": "CANCELLATION_REQUEST_PENDING",
+                        "cancel_type": "REQUEST_CANCEL_REFUND",
+                        "role": "BUYER",
+                        "cancel_reason": "ecom_order_to_ship_canceled_reason_created_by_mistakes",
+                        "cancel_reason_text": "Order created by mistake",
+                        "create_time": 1690451136,
+                        "update_time": 1690451200,
+                        "cancel_line_items": [
+                            {
+                                "cancel_line_item_id": "4035227913481196964",
+                                "order_line_item_id": "576468844534141348",
+                                "seller_sku": "YYAPC23078TRT30",
+                            }
+                        ],
+                    }
+                ],
+                "total_count": 1,
+            }
+        ),
+    )
+    page = make_client(fake).search_cancellations(update_time_ge=SINCE, update_time_lt=UNTIL)
+    (found,) = page.items
+    assert found.line_item_ids == ("576468844534141348",), "the order's line id, not the cancel's"
+    assert (found.role, found.cancel_type) == ("BUYER", "REQUEST_CANCEL_REFUND")
+    assert found.reason == "ecom_order_to_ship_canceled_reason_created_by_mistakes"
+    assert found.reason_text == "Order created by mistake"
+    assert found.create_time == datetime.fromtimestamp(1690451136, UTC)
+    assert found.update_time == datetime.fromtimestamp(1690451200, UTC)
+    (request,) = fake.seen
+    assert body(request) == {
+        "update_time_ge": int(SINCE.timestamp()),
+        "update_time_lt": int(UNTIL.timestamp()),
+    }
+
+
+def test_search_returns_reads_lines_reason_tracking_and_times(fake: FakeTikTok) -> None:
+    """Fields as in fudiwei's ReturnRefundSearchReturnsResponse sample."""
+    fake.on(
+        "POST",
+        RETURNS_SEARCH,
+        lambda r: envelope(
+            {
+                "return_orders": [
+                    {
+                        "return_id": "4035318504086604100",
+                        "order_id": "577686530908261117",
+                        "return_status": "BUYER_SHIPPED_ITEM",
+                        "return_type": "RETURN_AND_REFUND",
+                        "role": "BUYER",
+                        "return_reason": "ecom_order_delivered_refund_and_return_reason_x",
+                        "return_reason_text": "Wrong size",
+                        "return_tracking_number": "213456789098765433456",
+                        "return_provider_name": "J&T Express",
+                        "create_time": 1690451136,
+                        "update_time": 1690453136,
+                        "return_line_items": [
+                            {
+                                "return_line_item_id": "4035227657962164811",
+                                "order_line_item_id": "A",
+                            },
+                            {
+                                "return_line_item_id": "4035227657962164812",
+                                "order_line_item_id": "B",
+                            },
+                        ],
+                    }
+                ],
+            }
+        ),
+    )
+    page = make_client(fake).search_returns(order_ids=["577686530908261117"])
+    (found,) = page.items
+    assert found.line_item_ids == ("A", "B")
+    assert (found.reason, found.reason_text) == (
+        "ecom_order_delivered_refund_and_return_reason_x",
+        "Wrong size",
+    )
+    assert (found.return_tracking_number, found.return_provider_name) == (
+        "213456789098765433456",
+        "J&T Express",
+    )
+    assert found.create_time == datetime.fromtimestamp(1690451136, UTC)
+    assert page.total_count is None
+
+
+def test_search_result_with_a_bad_time_names_the_field(fake: FakeTikTok) -> None:
+    fake.on(
+        "POST",
+        f"{CANCEL}/search",
+        lambda r: envelope(
+            {
+                "cancellations": [
+                    {"cancel_id": "C", "order_id": "O", "cancel_status": "X", "create_time": "soon"}
+                ]
+            }
+        ),
+    )
+    with pytest.raises(MalformedPayload, match=r"cancellations\[0\].*create_time"):
+        make_client(fake).search_cancellations(cancel_ids=["C"])
+
+
+def test_async_client_searches_orders_cancellations_and_returns(fake: FakeTikTok) -> None:
+    fake.on("POST", ORDERS_SEARCH, paged("orders", {None: ([order_object("O1")], None)}))
+    fake.on("POST", f"{CANCEL}/search", paged("cancellations", {None: ([], None)}))
+    fake.on("POST", RETURNS_SEARCH, paged("return_orders", {None: ([], "next")}))
+
+    async def calls() -> tuple[Any, Any, Any]:
+        client = make_async(fake)
+        return (
+            await client.search_orders(update_time_ge=SINCE, update_time_lt=UNTIL),
+            await client.search_cancellations(cancel_ids=["C1"]),
+            await client.search_returns(return_ids=["R1"], update_time_ge=SINCE),
+        )
+
+    orders, cancellations, returns = asyncio.run(calls())
+    assert [o.id for o in orders.items] == ["O1"]
+    assert cancellations.items == ()
+    assert returns.next_page_token == "next"
+    assert body(fake.seen[1]) == {"cancel_ids": ["C1"]}
+    assert body(fake.seen[2]) == {"return_ids": ["R1"], "update_time_ge": int(SINCE.timestamp())}
+
+
 # --------------------------------------------------------------------------- effects
 
 
@@ -311,7 +510,8 @@ def providers_answer(r: httpx.Request) -> httpx.Response:
 def test_ship_effect_looks_up_package_delivery_option_and_provider_by_name(
     fake: FakeTikTok,
 ) -> None:
-    """Seed 003: Get Order Detail, then Get Shipping Providers, then Ship Package."""
+    """TikTok for SFCC: Order Management: Get Order Detail, then Get Shipping Providers, then
+    Ship Package."""
     fake.on("GET", DETAIL, detail_answer(order_object("O1")))
     fake.on("GET", PROVIDERS, providers_answer)
     fake.on("POST", SHIP, lambda r: envelope({}))

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 
 from adapters.errors import MalformedPayload, UnknownValue
-from adapters.tiktok_shop import (
+from adapters.partners.tiktok_shop import (
     CONVERTER,
     TikTokOrder,
     detail_from_order,
@@ -21,7 +21,8 @@ from .strategies_tiktok import SHOP_ID, T0, order_object, orders, tiktok_orders
 
 
 def test_order_detail_maps_money_times_lines_and_recipient() -> None:
-    """Seed 002's fields land where the OMS expects them, money as Decimal, times aware."""
+    """The Logicbroker TikTok Shop connector's fields land where the OMS expects them, money
+    as Decimal, times aware."""
     raw = order_object(
         recipient_address={
             "name": "Ada Buyer",
@@ -168,6 +169,13 @@ def test_recipient_personal_data_stays_out_of_repr() -> None:
     order = order_from_detail(raw, shop_id=SHOP_ID)
     assert "Ada Buyer" not in repr(order)
     assert "5550100" not in repr(CONVERTER.structure(raw, TikTokOrder))
+
+
+def test_an_order_detail_without_a_shop_gives_an_order_without_one() -> None:
+    """TikTok's order object names no shop: the order is kept with `shop_id` None."""
+    order = order_from_detail(order_object())
+    assert order.shop_id is None
+    assert order_from_detail(order_object(), shop_id=SHOP_ID).shop_id == SHOP_ID
 
 
 @given(tiktok_orders)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import adapters.tiktok_shop as tiktok_shop
+import adapters.partners.tiktok_shop as tiktok_shop
 
 
 def isort_style(name: str) -> tuple[int, str]:

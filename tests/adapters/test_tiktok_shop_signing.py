@@ -1,4 +1,5 @@
-"""Request signing: vectors written by hand from DESIGN section 5, not by the code under test.
+"""Request signing: vectors written by hand from TikTok Shop's algorithm, not by the code
+under test.
 
 Each expected pre-image below is spelled out literally: the app secret, the
 path, the sorted `{key}{value}` pairs (without `sign` and `access_token`),
@@ -15,7 +16,7 @@ import json
 import httpx
 import pytest
 
-from adapters.tiktok_shop import TikTokShopAuth, TokenSet, signature
+from adapters.partners.tiktok_shop import TikTokShopAuth, TokenSet, signature
 
 SECRET = "s3cr3t"
 

@@ -1,4 +1,8 @@
-"""Webhooks: signature check, parsing of types 1/4/6/7/11/12, and the commands they imply."""
+"""Webhooks: signature check, parsing of every documented type, and the commands they imply.
+
+Also the Search Cancellations / Search Returns results turned into the same typed
+changes (`cancellation_change`, `return_change`), which carry the lines a webhook lacks.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +16,32 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.errors import InboundError, InvalidSignature, MalformedPayload, UnknownValue
-from adapters.tiktok_shop import (
+from adapters.partners.tiktok_shop import (
+    USED_WEBHOOK_TYPES,
     AuthorizationExpiring,
+    Cancellation,
     CancellationStatusChanged,
     CancelStatus,
     OrderStatusChanged,
+    PackageRef,
     PackageUpdated,
+    RecipientAddressUpdated,
+    Return,
     ReturnStatusChanged,
     SellerDeauthorized,
     TikTokReturnStatus,
+    TikTokShopSettings,
+    UnusedWebhook,
+    WebhookType,
+    cancellation_change,
     parse_webhook,
     read_webhook,
+    return_change,
     verify_webhook,
     webhook_commands,
+    webhook_order_ids,
 )
+from adapters.partners.tiktok_shop._client import Calls
 from lifecycle import (
     CancellationStatus,
     Initiator,
@@ -37,7 +53,9 @@ from lifecycle import (
     Origin,
     ReturnStatus,
     ReturnType,
+    SfccStatus,
     StaleObservation,
+    UpdateSfccOrderStatus,
     apply,
 )
 
@@ -46,8 +64,12 @@ from .strategies_tiktok import (
     APP_SECRET,
     T0,
     T0_SECONDS,
+    UNUSED_TYPES,
+    cancellation_objects,
     envelope,
+    return_objects,
     signed_webhook,
+    unused_payloads,
     valid_payloads,
 )
 
@@ -222,11 +244,43 @@ def test_return_webhook_accepts_both_spellings_of_reject() -> None:
         assert webhook.return_status in (TikTokReturnStatus.REJECT, TikTokReturnStatus.REJECT_ALT)
 
 
-def test_package_and_authorisation_webhooks() -> None:
+def test_package_webhook_with_two_orders_in_one_package_names_both() -> None:
+    """Type 4's real shape (fudiwei EventSamples): package_list, no top-level order_id."""
     package = parsed(
-        envelope(4, {"order_id": "O1", "package_id": "P1", "update_time": seconds(1), "sc_type": 1})
+        envelope(
+            4,
+            {
+                "sc_type": "COMBINE",
+                "role_type": "ROLE_USER",
+                "package_list": [
+                    {"package_id": "123456", "order_id_list": ["152523", "532123"]},
+                    {"package_id": 654321, "order_id_list": ["532123"]},
+                ],
+                "update_time": seconds(1),
+            },
+        )
     )
-    assert package == PackageUpdated("7494049642642441621", T0, "O1", "P1", moment(1))
+    assert package == PackageUpdated(
+        "7494049642642441621",
+        T0,
+        (PackageRef("123456", ("152523", "532123")), PackageRef("654321", ("532123",))),
+        "COMBINE",
+        "ROLE_USER",
+        moment(1),
+    )
+    assert package.order_ids == ("152523", "532123"), "each order once, first-seen order"
+    assert webhook_order_ids(package) == ("152523", "532123")
+    assert package.at == moment(1)
+
+
+def test_recipient_address_webhook() -> None:
+    address = parsed(envelope(3, {"order_id": "O1", "update_time": seconds(2)}))
+    assert address == RecipientAddressUpdated("7494049642642441621", T0, "O1", moment(2))
+    assert webhook_order_ids(address) == ("O1",)
+    assert webhook_commands(address, released()) == ()
+
+
+def test_authorisation_webhooks() -> None:
     gone = parsed(envelope(6, {"message": "bye"}))
     assert isinstance(gone, SellerDeauthorized)
     assert gone.data == {"message": "bye"}
@@ -236,6 +290,47 @@ def test_package_and_authorisation_webhooks() -> None:
     assert expiring == AuthorizationExpiring(
         "7494049642642441621", T0, moment(168), "expiring in 7 days"
     )
+    assert webhook_order_ids(gone) == webhook_order_ids(expiring) == ()
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        (2, "REVERSE_STATUS_UPDATE"),
+        (5, "PRODUCT_STATUS_CHANGE"),
+        (15, "PRODUCT_INFORMATION_CHANGE"),
+        (16, "PRODUCT_CREATION"),
+    ],
+)
+def test_documented_unused_types_parse_as_unused_webhooks_named(kind: int, name: str) -> None:
+    data = {"product_id": 576486316948490000, "status": "PRODUCT_FIRST_PASS_REVIEW"}
+    webhook = parsed(envelope(kind, data))
+    assert webhook == UnusedWebhook("7494049642642441621", T0, kind, name)
+    assert webhook_order_ids(webhook) == ()
+    assert webhook_commands(webhook, None) == ()
+
+
+def test_unknown_type_99_is_an_unused_webhook_named_unknown_not_an_error() -> None:
+    webhook = parsed(envelope(99, {"anything": [1, 2]}))
+    assert webhook == UnusedWebhook("7494049642642441621", T0, 99, "unknown")
+    assert webhook.at == T0
+    assert webhook_commands(webhook, None) == ()
+
+
+def test_every_documented_type_parses_and_the_used_ones_into_their_own_values() -> None:
+    samples: dict[int, dict[str, Any]] = {
+        1: {"order_id": "O1", "order_status": "UNPAID", "update_time": seconds(0)},
+        3: {"order_id": "O1", "update_time": seconds(0)},
+        4: {"package_list": [{"package_id": "P", "order_id_list": ["O1"]}]},
+        6: {},
+        7: {},
+        11: {"order_id": "O1", "cancel_id": "C", "cancel_status": "CANCELLATION_REQUEST_CANCEL"},
+        12: {"order_id": "O1", "return_id": "R", "return_status": "AWAITING_BUYER_RESPONSE"},
+    }
+    assert set(samples) == set(USED_WEBHOOK_TYPES)
+    for kind in WebhookType:
+        webhook = parsed(envelope(kind.value, samples.get(kind.value, {})))
+        assert isinstance(webhook, UnusedWebhook) is (kind not in USED_WEBHOOK_TYPES), kind
 
 
 def test_shop_id_sent_as_a_number_is_accepted() -> None:
@@ -247,9 +342,10 @@ def test_shop_id_sent_as_a_number_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("payload", "named"),
     [
-        (envelope(99, {}), "webhook type 99"),
         (
-            envelope(1, {"order_id": "O1", "order_status": "TELEPORTED", "update_time": 1}),
+            envelope(
+                1, {"order_id": "O1", "order_status": "TELEPORTED", "update_time": 1_763_000_000}
+            ),
             "order status 'TELEPORTED'",
         ),
         (
@@ -297,7 +393,18 @@ def test_unknown_values_are_named(payload: dict[str, Any], named: str) -> None:
         (b"not json", "not JSON"),
         (b"\xff\xfe", "not JSON"),
         (b"[1, 2]", "JSON object"),
-        (json.dumps({"shop_id": "S", "timestamp": 1, "data": {}}).encode(), "webhook.type"),
+        (json.dumps({"shop_id": "S", "timestamp": 1, "data": {}}).encode(), "type must be"),
+        (json.dumps(envelope(4, {})).encode().replace(b'"type": 4', b'"type": "4"'), "type"),
+        (json.dumps({**envelope(99, {}), "type": True}).encode(), "type must be an integer"),
+        (json.dumps({"type": 99, "timestamp": 1, "data": {}}).encode(), "webhook.shop_id"),
+        (json.dumps({"type": 99, "shop_id": "S", "data": {}}).encode(), "webhook.timestamp"),
+        (json.dumps({**envelope(99, {}), "data": "x"}).encode(), "webhook.data"),
+        (json.dumps(envelope(4, {"order_id": "O1"})).encode(), "data.package_list"),
+        (
+            json.dumps(envelope(4, {"package_list": [{"order_id_list": ["O1"]}]})).encode(),
+            r"data.package_list\[0\].package_id",
+        ),
+        (json.dumps(envelope(3, {"update_time": 1})).encode(), "data.order_id"),
         (
             json.dumps(envelope(1, {"order_status": "UNPAID", "update_time": 1})).encode(),
             "data.order_id",
@@ -440,7 +547,9 @@ def test_return_rejected_in_tiktok_and_seller_proposal_implies_nothing() -> None
 
 def test_non_order_webhooks_imply_no_commands() -> None:
     assert webhook_commands(parsed(envelope(6, {})), None) == ()
-    assert webhook_commands(parsed(envelope(4, {"order_id": "O1"})), new_order()) == ()
+    package = envelope(4, {"package_list": [{"package_id": "P1", "order_id_list": ["O1"]}]})
+    assert webhook_commands(parsed(package), new_order()) == ()
+    assert webhook_commands(parsed(package), None) == ()
 
 
 def test_webhook_for_another_order_is_refused() -> None:
@@ -458,11 +567,261 @@ def test_final_orders_take_no_more_request_commands() -> None:
     assert run(order, cancellation("CANCELLATION_REQUEST_PENDING", 1))[1] == []
 
 
+# --------------------------------------------------------------------------- search results
+
+CANCEL_REASON = "ecom_order_to_ship_canceled_reason_created_by_mistakes"
+
+
+def three_lines(*, delivered_too: bool = False) -> Order:
+    """Paid at T0, released an hour later, three lines; delivered at 2 h if asked."""
+    order = Order(
+        order_id="O1",
+        shop_id="S1",
+        currency="USD",
+        created_at=T0,
+        lines=[OrderLine("L1"), OrderLine("L2"), OrderLine("L3")],
+    )
+    order = advance(
+        order, ("pay", Initiator.PLATFORM, {}), ("release_hold", Initiator.PLATFORM, {}), at=1
+    )
+    if delivered_too:
+        order = advance(
+            order,
+            ("ship", Initiator.SELLER, {}),
+            ("collect", Initiator.PLATFORM, {}),
+            ("deliver", Initiator.PLATFORM, {}),
+            at=2,
+        )
+    return order
+
+
+def found_cancellation(status: str, lines: tuple[str, ...], hours: float) -> Cancellation:
+    return Cancellation(
+        cancel_id="C1",
+        order_id="O1",
+        cancel_status=status,
+        role="BUYER",
+        line_item_ids=lines,
+        reason=CANCEL_REASON,
+        create_time=moment(2),
+        update_time=moment(hours),
+    )
+
+
+def apply_all(order: Order, commands: Any) -> Order:
+    for command in commands:
+        order = command.apply_to(order).order
+    return order
+
+
+def test_one_line_cancellation_from_search_requests_and_cancels_that_line_only() -> None:
+    """Issue 13: a buyer's request for one line of three stays a request for that one line."""
+    change = cancellation_change(
+        found_cancellation("CANCELLATION_REQUEST_PENDING", ("L2",), 2), "S1", moment(2.5)
+    )
+    assert (change.line_item_ids, change.reason, change.role) == (
+        ("L2",),
+        CANCEL_REASON,
+        Initiator.BUYER,
+    )
+    assert (change.timestamp, change.at) == (moment(2.5), moment(2))
+    order = three_lines()
+    commands = webhook_commands(change, order)
+    assert [(c.event, dict(c.params)) for c in commands] == [
+        (
+            "request_cancellation",
+            {"cancel_id": "C1", "line_item_ids": ("L2",), "reason": CANCEL_REASON},
+        )
+    ]
+    order = apply_all(order, commands)
+    assert order.pending_cancellation is not None
+    assert order.pending_cancellation.line_item_ids == ("L2",)
+    assert order.pending_cancellation.reason == CANCEL_REASON
+
+    approved = cancellation_change(
+        found_cancellation("CANCELLATION_REQUEST_SUCCESS", ("L2",), 3), "S1", moment(3)
+    )
+    commands = webhook_commands(approved, order)
+    assert [c.event for c in commands] == ["approve_cancellation"]
+    (command,) = commands
+    outcome = command.apply_to(order)
+    (effect,) = outcome.effects  # no CANCEL_ORDER report: the order is not cancelled
+    assert isinstance(effect, UpdateSfccOrderStatus)
+    assert (effect.external_status, effect.line_item_ids) == (
+        SfccStatus.PARTIALLY_CANCELLED,
+        ("L2",),
+    )
+    order = outcome.order
+    assert order.status is OrderStatus.AWAITING_SHIPMENT
+    assert [line.status for line in order.lines] == [
+        LineStatus.OPEN,
+        LineStatus.CANCELLED,
+        LineStatus.OPEN,
+    ]
+    assert webhook_commands(approved, order) == (), "a duplicate search result implies nothing"
+
+
+def test_one_line_cancellation_success_never_seen_pending_cancels_only_that_line() -> None:
+    change = cancellation_change(
+        found_cancellation("CANCELLATION_REQUEST_COMPLETE", ("L3",), 3), "S1", moment(3)
+    )
+    order = apply_all(three_lines(), webhook_commands(change, three_lines()))
+    assert order.status is not OrderStatus.CANCELLED
+    assert order.line("L3").status is LineStatus.CANCELLED
+    assert order.open_line_ids == ("L1", "L2")
+
+
+def test_a_webhook_without_lines_still_means_the_whole_order() -> None:
+    order, events = run(three_lines(), cancellation("CANCELLATION_REQUEST_PENDING", 2))
+    assert events == ["request_cancellation"]
+    assert order.pending_cancellation is not None
+    assert order.pending_cancellation.line_item_ids == ("L1", "L2", "L3")
+
+
+def test_cancellation_naming_a_line_the_order_lacks_is_out_of_step() -> None:
+    change = cancellation_change(
+        found_cancellation("CANCELLATION_REQUEST_PENDING", ("L9",), 2), "S1", moment(2)
+    )
+    with pytest.raises(NoLegalPath, match="re-read the order"):
+        webhook_commands(change, three_lines())
+
+
+def found_return(status: str, lines: tuple[str, ...], hours: float, **extra: Any) -> Return:
+    fields: dict[str, Any] = {
+        "return_id": "R1",
+        "order_id": "O1",
+        "return_status": status,
+        "return_type": "RETURN_AND_REFUND",
+        "role": "BUYER",
+        "line_item_ids": lines,
+        "reason": "ecom_order_delivered_refund_and_return_reason_wrong_size",
+        "create_time": moment(10),
+        "update_time": moment(hours),
+        **extra,
+    }
+    return Return(**fields)
+
+
+def test_return_from_search_covers_its_lines_with_reason_tracking_and_request_time() -> None:
+    found = found_return("BUYER_SHIPPED_ITEM", ("L1",), 12, return_tracking_number="1Z999")
+    change = return_change(found, "S1", moment(12.5))
+    assert change.request_time == moment(10)
+    order = three_lines(delivered_too=True)
+    commands = webhook_commands(change, order)
+    assert [c.event for c in commands] == ["request_return", "approve_return", "ship_return"]
+    order = apply_all(order, commands)
+    request = order.return_request("R1")
+    assert request.line_item_ids == ("L1",)
+    assert request.reason == found.reason
+    assert request.return_tracking_number == "1Z999"
+    assert request.requested_at == moment(10), "when the buyer asked, not when we heard"
+    assert request.status is ReturnStatus.BUYER_SHIPPED
+    assert order.line("L2").status is order.line("L3").status is LineStatus.SHIPPED
+
+
+def test_return_tracking_number_learnt_later_is_kept_when_the_buyer_ships() -> None:
+    order, _ = run(three_lines(delivered_too=True), returned("AWAITING_BUYER_SHIP", 10))
+    assert order.return_request("R1").return_tracking_number is None
+    shipped = return_change(
+        found_return("BUYER_SHIPPED_ITEM", ("L1", "L2", "L3"), 12, return_tracking_number="TRK7"),
+        "S1",
+        moment(12),
+    )
+    commands = webhook_commands(shipped, order)
+    assert [c.event for c in commands] == ["ship_return"]
+    order = apply_all(order, commands)
+    assert order.return_request("R1").return_tracking_number == "TRK7"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (
+            lambda: cancellation_change(
+                Cancellation("C1", "O1", "MAYBE", role="BUYER"), "S1", moment(1)
+            ),
+            "cancel_status 'MAYBE'",
+        ),
+        (
+            lambda: cancellation_change(
+                Cancellation("C1", "O1", "CANCELLATION_REQUEST_PENDING", role="CAT"),
+                "S1",
+                moment(1),
+            ),
+            "role 'CAT'",
+        ),
+        (lambda: return_change(Return("R1", "O1", "LOST"), "S1", moment(1)), "return_status"),
+        (
+            lambda: return_change(
+                Return("R1", "O1", "AWAITING_BUYER_SHIP", return_type="SWAP"), "S1", moment(1)
+            ),
+            "return_type 'SWAP'",
+        ),
+    ],
+)
+def test_search_results_with_unknown_values_are_named(change: Any, named: str) -> None:
+    with pytest.raises(UnknownValue, match=named):
+        change()
+
+
 # --------------------------------------------------------------------------- generated
 
 
 def order_for(payload: dict[str, Any]) -> Order:
     return delivered() if payload["type"] == 12 else released()
+
+
+@given(unused_payloads)
+def test_generated_unused_and_unknown_types_parse_as_unused_and_imply_nothing(
+    payload: dict[str, Any],
+) -> None:
+    webhook = parsed(payload)
+    assert isinstance(webhook, UnusedWebhook)
+    assert webhook.type == payload["type"]
+    assert (webhook.name == "unknown") is (payload["type"] not in UNUSED_TYPES)
+    assert webhook_order_ids(webhook) == ()
+    assert webhook_commands(webhook, None) == ()
+
+
+def _untouched(before: Order, after: Order, named: tuple[str, ...]) -> bool:
+    return all(
+        after.line(line.line_item_id).status is line.status
+        for line in before.lines
+        if line.line_item_id not in named
+    )
+
+
+@given(cancellation_objects(["L1", "L2", "L3"]))
+def test_generated_search_cancellations_never_touch_lines_they_do_not_name(
+    raw: dict[str, Any],
+) -> None:
+    found = Calls(TikTokShopSettings()).search_cancellations().read({"cancellations": [raw]})
+    change = cancellation_change(found.items[0], "S1", moment(30 * 24))
+    before = three_lines()
+    try:
+        commands = webhook_commands(change, before)
+    except NoLegalPath:
+        return
+    after = apply_all(before, commands)
+    assert _untouched(before, after, change.line_item_ids)
+    if after.cancellation is not None:
+        assert after.cancellation.line_item_ids == change.line_item_ids
+
+
+@given(return_objects(["L1", "L2", "L3"]))
+def test_generated_search_returns_cover_exactly_the_lines_they_name(raw: dict[str, Any]) -> None:
+    found = Calls(TikTokShopSettings()).search_returns().read({"return_orders": [raw]})
+    change = return_change(found.items[0], "S1", moment(30 * 24))
+    before = three_lines(delivered_too=True)
+    try:
+        commands = webhook_commands(change, before)
+    except NoLegalPath:
+        return
+    after = apply_all(before, commands)
+    assert _untouched(before, after, change.line_item_ids)
+    for request in after.returns:
+        assert request.line_item_ids == change.line_item_ids
+        assert request.return_tracking_number == raw["return_tracking_number"]
 
 
 @given(valid_payloads)

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.entrypoints.webhook_app import WebhookApp
 from adapters.service import OrderService
 from adapters.store import InputOutcome, SqliteStore, Store
-from adapters.webhook_app import WebhookApp
 from tests.store.helpers import SHOP, seed_detail, status_webhook
 
 KEY, SECRET = "app-key-1", "app-secret-do-not-log"
@@ -29,7 +29,7 @@ ORDER = "576461413038785752"
 
 
 def signed(body: bytes) -> dict[str, str]:
-    from adapters.tiktok_shop import webhook_signature
+    from adapters.partners.tiktok_shop import webhook_signature
 
     return {"Authorization": webhook_signature(body, KEY, SECRET)}
 
@@ -105,7 +105,7 @@ def test_inline_processing_applies_before_answering(store: Store) -> None:
     assert store.load(ORDER).status == "ON_HOLD"  # type: ignore[union-attr]
     unknown = status_webhook("404", "ON_HOLD", NOW - timedelta(minutes=5))
     answer = post(app_for(store, process_inline=True), unknown, signed(unknown))
-    assert answer.json() == {"status": "rejected"}  # kept, with UnknownOrder as its reason
+    assert answer.json() == {"status": "waiting"}  # kept until its order is known
 
 
 @pytest.mark.parametrize(
@@ -163,7 +163,7 @@ def test_a_failing_store_is_503_so_tiktok_delivers_again(store: Store) -> None:
 def test_each_request_logs_one_typed_line_without_body_or_secret(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, "adapters.webhook_app")
+    caplog.set_level(logging.INFO, "adapters.entrypoints.webhook_app")
     body = json.dumps({"type": 1, "shop_id": SHOP, "timestamp": "soon", "data": {}}).encode()
     post(app_for(store), body, signed(body))
     [record] = caplog.records

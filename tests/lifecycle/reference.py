@@ -1,4 +1,4 @@
-"""A reference model of the order rules, written from DESIGN.md section 3 alone.
+"""A reference model of the order rules, written from docs/rules.md's table alone.
 
 It shares no code with `lifecycle`: plain dicts and if-statements, one
 function per event. The stateful test drives both and compares them; where
@@ -30,6 +30,11 @@ RETURN_STEPS = {
     "withdraw_return": {"REQUESTED", "APPROVED", "AWAITING_BUYER_SHIPMENT"},
 }
 DEFAULT_ORIGIN = {"BUYER": "TIKTOK", "SELLER": "OMS", "PLATFORM": "TIMER"}
+#: The effects table of the rules page: a reporting shop tells Sync Order
+#: Information of these statuses, and the Events API of completion (the
+#: default status maps).
+SYNC_REPORTED = {"CANCELLED", "COMPLETED"}
+EVENT_REPORTED = {"COMPLETED"}
 
 
 class Refused(Exception):
@@ -48,6 +53,8 @@ class Ref:
     seller_partial_cancel: bool = False
     #: line -> (tracking number, carrier id, carrier name) it shipped with
     shipments: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
+    report_sync_order_info: bool = False
+    report_events_api: bool = False
 
     def ids(self, status: str) -> list[str]:
         return [i for i, s in self.lines.items() if s == status]
@@ -64,6 +71,17 @@ class Ref:
 
     def open_returns(self) -> list[dict[str, Any]]:
         return [r for r in self.returns if r["status"] not in ("REFUNDED", "REJECTED", "CANCELLED")]
+
+    def reports(self, before: str) -> set[str]:
+        """The reporting effects of moving from status `before` to this one."""
+        if self.status == before:
+            return set()
+        kinds = set()
+        if self.report_sync_order_info and self.status in SYNC_REPORTED:
+            kinds.add("SyncOrderInfo")
+        if self.report_events_api and self.status in EVENT_REPORTED:
+            kinds.add("ReportTikTokEvent")
+        return kinds
 
     # ------------------------------------------------------------------ the events
 

@@ -1,4 +1,4 @@
-"""Every path of the seeds and DESIGN.md section 3, as example tests."""
+"""Every path of the rules in docs/rules.md and their public sources, as example tests."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from lifecycle import (
 from tests.factories import (
     BUYER,
     PLATFORM,
+    REPORTING,
     SELLER,
     at,
     delivered,
@@ -45,7 +46,7 @@ from tests.factories import (
 
 
 def test_buyer_cancels_during_hold_without_approval_and_sfcc_never_hears_of_it() -> None:
-    lifecycle = paid()
+    lifecycle = paid(policy=REPORTING)
     effects = lifecycle.send("cancel", initiator=BUYER, now=at(hours=0.5))
     assert lifecycle.status is OrderStatus.CANCELLED
     assert lifecycle.order.cancelled_by is BUYER
@@ -131,7 +132,7 @@ def test_after_the_hold_a_buyer_cancel_is_a_request() -> None:
 
 
 def test_seller_approves_a_buyer_request_from_the_oms() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
     effects = lifecycle.send("approve_cancellation", initiator=SELLER, now=at(hours=3))
     assert lifecycle.status is OrderStatus.CANCELLED
@@ -156,7 +157,7 @@ def test_seller_rejects_a_buyer_request_and_the_order_goes_on() -> None:
 
 
 def test_unanswered_request_is_approved_automatically_after_the_window() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
     assert "approve_cancellation" not in lifecycle.due(at(hours=49))
     assert not lifecycle.check("approve_cancellation", initiator=PLATFORM, now=at(hours=49)).allowed
@@ -197,7 +198,8 @@ def test_one_request_at_a_time_and_a_cancel_id_is_mandatory() -> None:
 
 
 def test_shipping_over_a_pending_request_closes_it() -> None:
-    """Seed 003: once shipped, the buyer's cancellation does not proceed."""
+    """TikTok for SFCC: Order Management: once shipped, the buyer's cancellation does not
+    proceed."""
     lifecycle = released()
     lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
     lifecycle.send(
@@ -215,7 +217,7 @@ def test_shipping_over_a_pending_request_closes_it() -> None:
 
 
 def test_seller_cancels_before_shipment_from_the_oms() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     effects = lifecycle.send("cancel", initiator=SELLER, now=at(hours=2), reason="out of stock")
     assert lifecycle.status is OrderStatus.CANCELLED
     assert lifecycle.order.cancelled_by is SELLER
@@ -227,7 +229,8 @@ def test_seller_cancels_before_shipment_from_the_oms() -> None:
 
 
 def test_seller_cancel_with_a_pending_buyer_request_approves_the_request() -> None:
-    """Seed 002: the integration accepts the buyer's request instead of issuing a new one."""
+    """Logicbroker TikTok Shop connector: the integration accepts the buyer's request instead
+    of issuing a new one."""
     lifecycle = released()
     lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
     effects = lifecycle.send("cancel", initiator=SELLER, now=at(hours=3))
@@ -238,7 +241,7 @@ def test_seller_cancel_with_a_pending_buyer_request_approves_the_request() -> No
 
 
 def test_seller_cancel_reported_by_tiktok_is_not_sent_back_to_tiktok() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     effects = lifecycle.send("cancel", initiator=SELLER, origin=Origin.TIKTOK, now=at(hours=2))
     assert lifecycle.status is OrderStatus.CANCELLED
     assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo"]
@@ -300,7 +303,7 @@ def test_buyer_partial_request_approved_by_the_seller_cancels_those_lines_only()
 
 
 def test_tiktok_fraud_cancel_before_shipment() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     effects = lifecycle.send(
         "cancel", initiator=PLATFORM, origin=Origin.TIKTOK, now=at(hours=2), reason="fraud"
     )
@@ -327,7 +330,7 @@ def test_tiktok_cancel_after_shipment_is_marked_cancel_after_shipped(build: obje
 
 
 def test_sla_auto_cancel_when_not_shipped_within_15_days() -> None:
-    lifecycle = released()
+    lifecycle = released(policy=REPORTING)
     assert lifecycle.due(at(days=14.9)) == ()
     assert lifecycle.due(at(days=15)) == ("cancel",)
     effects = lifecycle.run_due(at(days=15))
@@ -346,8 +349,8 @@ def test_a_long_forgotten_order_runs_every_due_timer_in_order() -> None:
 
 def test_due_timers_hand_back_each_timer_with_the_outcome_it_had() -> None:
     """One loop applies the timers; its outcomes are the ones run_due keeps."""
-    lifecycle = paid()
-    fired = due_timers(lifecycle.order, at(days=16))
+    lifecycle = paid(policy=REPORTING)
+    fired = due_timers(lifecycle.order, at(days=16), REPORTING)
     assert [(f.timer.event, f.timer.at) for f in fired] == [
         ("release_hold", at(hours=1)),
         ("cancel", at(days=15)),
@@ -418,7 +421,7 @@ def test_seller_shipment_reported_by_tiktok_needs_no_tracking_and_calls_nothing_
 
 
 def test_delivery_then_completion_after_the_return_window() -> None:
-    lifecycle = delivered()
+    lifecycle = delivered(policy=REPORTING)
     assert lifecycle.due(at(days=16.9)) == ()
     assert lifecycle.due(at(days=17)) == ("complete",)
     effects = lifecycle.run_due(at(days=17))
@@ -426,6 +429,70 @@ def test_delivery_then_completion_after_the_return_window() -> None:
     assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo", "ReportTikTokEvent"]
     assert effects[1].status is OrderStatus.COMPLETED  # type: ignore[attr-defined]
     assert effects[2].status is OrderStatus.COMPLETED  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------- reporting
+
+#: Each way an order ends, and the moment it ends, under a given policy.
+_ENDINGS = {
+    "completed": lambda policy: (delivered(policy=policy), lambda lc: lc.run_due(at(days=17))),
+    "cancelled": lambda policy: (
+        released(policy=policy),
+        lambda lc: lc.send("cancel", initiator=SELLER, now=at(hours=2)),
+    ),
+}
+_REPORTS = {"SyncOrderInfo", "ReportTikTokEvent"}
+
+
+@pytest.mark.parametrize("ending", sorted(_ENDINGS))
+def test_by_default_a_shop_reports_to_neither_feed(ending: str) -> None:
+    """A plain retail shop: no Sync Order Information (a hotel feed), no Events API."""
+    lifecycle, end = _ENDINGS[ending](None)
+    effects = end(lifecycle)
+    assert lifecycle.status.is_final
+    assert not set(kinds(effects)) & _REPORTS
+    assert "UpdateSfccOrderStatus" in kinds(effects)
+
+
+@pytest.mark.parametrize("ending", sorted(_ENDINGS))
+def test_report_sync_order_info_alone_emits_only_sync_order_info(ending: str) -> None:
+    lifecycle, end = _ENDINGS[ending](Policy(report_sync_order_info=True))
+    reports = [kind for kind in kinds(end(lifecycle)) if kind in _REPORTS]
+    assert reports == ["SyncOrderInfo"]
+
+
+def test_report_events_api_alone_emits_only_the_event_and_only_where_mapped() -> None:
+    policy = Policy(report_events_api=True)
+    completed, complete = _ENDINGS["completed"](policy)
+    assert [k for k in kinds(complete(completed)) if k in _REPORTS] == ["ReportTikTokEvent"]
+    cancelled, cancel = _ENDINGS["cancelled"](policy)
+    # The default event map names completion only: a cancellation is no event.
+    assert not set(kinds(cancel(cancelled))) & _REPORTS
+
+
+def test_the_status_sets_still_choose_which_statuses_a_reporting_shop_reports() -> None:
+    policy = Policy(
+        report_sync_order_info=True,
+        report_events_api=True,
+        sync_order_statuses={OrderStatus.AWAITING_SHIPMENT},
+        tiktok_event_statuses=(),
+    )
+    lifecycle = paid(policy=policy)
+    released_effects = lifecycle.send("release_hold", initiator=PLATFORM, now=at(hours=1))
+    assert kinds(released_effects) == ["CreateSfccOrder", "SyncOrderInfo"]
+    assert released_effects[1].status is OrderStatus.AWAITING_SHIPMENT  # type: ignore[attr-defined]
+    cancelled = lifecycle.send("cancel", initiator=SELLER, now=at(hours=2))
+    assert not set(kinds(cancelled)) & _REPORTS
+
+
+def test_a_shop_that_lists_statuses_but_does_not_report_emits_nothing() -> None:
+    """The switches, not the status sets, say whether the shop reports at all."""
+    policy = Policy(
+        sync_order_statuses={OrderStatus.AWAITING_SHIPMENT},
+        tiktok_event_statuses={OrderStatus.AWAITING_SHIPMENT},
+    )
+    effects = paid(policy=policy).send("release_hold", initiator=PLATFORM, now=at(hours=1))
+    assert kinds(effects) == ["CreateSfccOrder"]
 
 
 # --------------------------------------------------------------------------- returns
@@ -452,6 +519,52 @@ def test_return_and_refund_path() -> None:
     assert lifecycle.order.line("L1").status is LineStatus.REFUNDED
     assert lifecycle.status is OrderStatus.DELIVERED
     assert lifecycle.due(at(days=17)) == ("complete",)
+
+
+def test_return_keeps_when_the_buyer_asked_and_the_parcel_back() -> None:
+    """A return learnt late keeps its request time; the return tracking number is kept."""
+    lifecycle = delivered()
+    lifecycle.send(
+        "request_return",
+        initiator=BUYER,
+        now=at(days=5),
+        return_id="R1",
+        reason="wrong_size",
+        requested_at=at(days=4).isoformat(),
+    )
+    request = lifecycle.order.return_request("R1")
+    assert (request.requested_at, request.reason) == (at(days=4), "wrong_size")
+    assert request.return_tracking_number is None
+    lifecycle.send("approve_return", initiator=SELLER, now=at(days=5))
+    lifecycle.send("ship_return", initiator=BUYER, now=at(days=6), return_tracking_number="1Z9")
+    assert lifecycle.order.return_request("R1").return_tracking_number == "1Z9"
+    later = delivered()
+    later.send(
+        "request_return",
+        initiator=BUYER,
+        now=at(days=4),
+        return_id="R2",
+        return_tracking_number="TRK",
+        requested_at=at(days=9).isoformat(),
+    )
+    request = later.order.return_request("R2")
+    assert request.requested_at == at(days=4), "never later than the event itself"
+    assert request.return_tracking_number == "TRK"
+
+
+@pytest.mark.parametrize(
+    ("requested_at", "named"),
+    [("yesterday", "ISO-8601"), ("2026-11-20T09:30:00", "UTC offset")],
+)
+def test_return_request_time_must_be_an_aware_iso_time(requested_at: str, named: str) -> None:
+    with pytest.raises(InvalidParameters, match=named):
+        delivered().send(
+            "request_return",
+            initiator=BUYER,
+            now=at(days=4),
+            return_id="R1",
+            requested_at=requested_at,
+        )
 
 
 def test_refund_only_request_skips_the_parcel() -> None:
@@ -589,7 +702,7 @@ def test_history_records_who_when_from_to_and_why() -> None:
 
 
 def test_unpaid_orders_are_paid_by_the_buyer_or_cancelled() -> None:
-    lifecycle = OrderLifecycle(new_order())
+    lifecycle = OrderLifecycle(new_order(), REPORTING)
     assert lifecycle.allowed(SELLER, now=at()) == ("cancel",)
     assert not lifecycle.check("pay", initiator=SELLER, now=at()).allowed
     assert lifecycle.send("cancel", initiator=PLATFORM, now=at(hours=1)) == (
@@ -615,7 +728,12 @@ def test_the_policy_chooses_which_statuses_are_reported_and_refuses_unknown_ones
     quiet = paid(policy=Policy(sync_order_statuses=(), tiktok_event_statuses=()))
     assert quiet.send("cancel", initiator=BUYER, now=at(hours=0.5)) == ()
     loud = paid(
-        policy=Policy(sync_order_statuses={"CANCELLED"}, tiktok_event_statuses={"CANCELLED"})
+        policy=Policy(
+            report_sync_order_info=True,
+            report_events_api=True,
+            sync_order_statuses={"CANCELLED"},
+            tiktok_event_statuses={"CANCELLED"},
+        )
     )
     effects = loud.send("cancel", initiator=BUYER, now=at(hours=0.5))
     assert kinds(effects) == ["SyncOrderInfo", "ReportTikTokEvent"]

@@ -9,14 +9,14 @@ import types
 
 import pytest
 
+import adapters.partners.tiktok_shop
 import adapters.sandbox
 import adapters.store
-import adapters.tiktok_shop
 import lifecycle
 
 
 @pytest.mark.parametrize(
-    "package", [lifecycle, adapters.store, adapters.sandbox, adapters.tiktok_shop], ids=str
+    "package", [lifecycle, adapters.store, adapters.sandbox, adapters.partners.tiktok_shop], ids=str
 )
 def test_all_lists_exactly_the_public_names(package: types.ModuleType) -> None:
     exported = {

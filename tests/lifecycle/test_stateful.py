@@ -2,7 +2,8 @@
 
 At every step: the table (`check`) and the machine (`send`) agree with the
 reference on whether the event is legal; a legal event changes the order as
-the reference says and adds exactly one history record; an illegal one raises
+the reference says, reports to exactly the feeds the reference expects under
+the drawn policy, and adds exactly one history record; an illegal one raises
 `IllegalTransition` and changes nothing; and the invariants hold.
 """
 
@@ -38,6 +39,7 @@ TIKTOK_SHOP_EFFECTS = {
     "RejectTikTokCancellation",
     "ApproveTikTokReturn",
 }
+REPORTING_EFFECTS = {"SyncOrderInfo", "ReportTikTokEvent"}
 _ENDINGS = {"cancel", "approve_cancellation"}
 _ENOUGH = {
     "request_cancellation": {"cancel_id": "C-new"},
@@ -62,16 +64,29 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
     @initialize(
         lines=st.integers(min_value=1, max_value=4),
         seller_partial_cancel=st.booleans(),
+        report_sync_order_info=st.booleans(),
+        report_events_api=st.booleans(),
     )
-    def start(self, lines: int, seller_partial_cancel: bool) -> None:
-        self.lifecycle = OrderLifecycle(
-            new_order(lines), Policy(seller_partial_cancel=seller_partial_cancel)
+    def start(
+        self,
+        lines: int,
+        seller_partial_cancel: bool,
+        report_sync_order_info: bool,
+        report_events_api: bool,
+    ) -> None:
+        policy = Policy(
+            seller_partial_cancel=seller_partial_cancel,
+            report_sync_order_info=report_sync_order_info,
+            report_events_api=report_events_api,
         )
+        self.lifecycle = OrderLifecycle(new_order(lines), policy)
         self.ref = Ref(
             status="UNPAID",
             lines={f"L{i}": "OPEN" for i in range(1, lines + 1)},
             paid_at=T0,
             seller_partial_cancel=seller_partial_cancel,
+            report_sync_order_info=report_sync_order_info,
+            report_events_api=report_events_api,
         )
         self.now = T0
         self.counter = 0
@@ -148,6 +163,7 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
             assert self.lifecycle.order is before
             return
         assert expected is not None, (event, who, origin, params)
+        reports = expected.reports(before=self.ref.status)
         self.ref = expected
         after = self.lifecycle.order
         assert len(after.history) == len(before.history) + 1
@@ -158,6 +174,8 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
         sent_by = origin or Origin.default_for(who)
         if not (who is Initiator.SELLER and sent_by is Origin.OMS):
             assert not kinds & TIKTOK_SHOP_EFFECTS, (event, who, sent_by, kinds)
+        # Reporting is opt-in per feed; the policy's switches decide, then the status.
+        assert kinds & REPORTING_EFFECTS == reports, (event, after.status, kinds)
         assert all(effect.version == after.version for effect in effects)
 
     def _steer(self, data: st.DataObject, step: timedelta) -> None:

@@ -6,18 +6,18 @@ import sqlite3
 from collections import Counter
 from typing import Any
 
-from adapters.events_api import EVENT_NAMES
-from adapters.local_partners import LocalPartners
+from adapters.partners.events_api import EVENT_NAMES
+from adapters.sandbox.local_partners import LocalPartners
 from adapters.service import OrderService
 from adapters.store import OutboxStatus, Store
 from lifecycle import Order
-from tests.reliability.workload import EXTENSIONS, OrderPlan, expected
+from tests.reliability.workload import EXTENSIONS, POLICY, OrderPlan, expected
 from tests.store.helpers import SHOP, projection
 
 
 def seed(store: Store, plans: list[OrderPlan]) -> None:
     """Store every order as Get Order Detail gives it (the OMS does this before webhooks)."""
-    service = OrderService(store)
+    service = OrderService(store, POLICY)
     for plan in plans:
         service.seed(plan.detail, shop_id=SHOP, extensions=EXTENSIONS)
 

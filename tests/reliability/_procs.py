@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tests.reliability.workload import APP_KEY, APP_SECRET
+from adapters.settings import CONFIG_ENV, read_policy
+from tests.reliability.workload import APP_KEY, APP_SECRET, CONFIG, POLICY
 
 #: Generous: only a hang, never a slow machine, should reach it.
 WAIT = 120.0
@@ -75,6 +76,9 @@ class Processes:
         self.logs = logs
         self.started: list[Proc] = []
         self._names: dict[str, int] = {}
+        self.config = logs / "lifecycle.toml"
+        self.config.write_text(CONFIG)
+        assert read_policy(self.config) == POLICY  # the processes run as the checks expect
 
     def start(self, kind: str, *args: str, db: str) -> Proc:
         number = self._names.get(kind, 0) + 1
@@ -84,6 +88,7 @@ class Processes:
             "ORDER_LIFECYCLE_DB": db,
             "TIKTOK_APP_KEY": APP_KEY,
             "TIKTOK_APP_SECRET": APP_SECRET,
+            CONFIG_ENV: str(self.config),
         }
         proc = Proc(f"{kind}-{number}", [kind, *args], env, self.logs)
         self.started.append(proc)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.local_partners import local_partners
+from adapters.sandbox.local_partners import local_partners
 from adapters.store import open_store
 from tests.reliability._checks import (
     effects_reached_the_sandbox,

@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from adapters.entrypoints.webhook_app import WebhookApp
 from adapters.errors import InboundError
-from adapters.local_partners import SANDBOX_CREDENTIALS, local_partners, sandbox_settings
 from adapters.sandbox import Received, Reply
+from adapters.sandbox.local_partners import SANDBOX_CREDENTIALS, local_partners, sandbox_settings
 from adapters.service import OrderService
 from adapters.store import OutboxStatus, open_store
-from adapters.webhook_app import WebhookApp
 from tests.reliability._checks import seed, settled
 from tests.reliability._client import send
 from tests.reliability._procs import Processes, wait_until

@@ -18,17 +18,21 @@ from typing import Any
 import attrs
 from attrs import frozen
 
-from adapters.tiktok_shop import (
+from adapters.partners.tiktok_shop import (
     detail_from_order,
     order_from_detail,
     parse_webhook,
     webhook_commands,
     webhook_signature,
 )
-from lifecycle import Effect, Order, Recipient, StaleObservation
+from lifecycle import Effect, Order, Policy, Recipient, StaleObservation
 from tests.factories import new_order
 from tests.store.helpers import SHOP
 
+#: The shop of these runs reports to both TikTok feeds, so that they are exercised too;
+#: the subprocesses get the same policy from CONFIG through $ORDER_LIFECYCLE_CONFIG.
+POLICY = Policy(report_sync_order_info=True, report_events_api=True)
+CONFIG = "[policy]\nreport_sync_order_info = true\nreport_events_api = true\n"
 APP_KEY = "reliability-app-key"
 APP_SECRET = "reliability-app-secret-3f9c"  # scanned for in every captured output
 #: What Sync Order Information needs beside TikTok's order (docs/adapters/sync_order_info.md).
@@ -167,11 +171,11 @@ def expected(plan: OrderPlan) -> tuple[Order, tuple[Effect, ...]]:
     effects: list[Effect] = []
     for webhook in plan.webhooks:
         try:
-            commands = webhook_commands(parse_webhook(webhook.body), order)
+            commands = webhook_commands(parse_webhook(webhook.body), order, policy=POLICY)
         except StaleObservation:
             continue
         for command in commands:
-            outcome = command.apply_to(order)
+            outcome = command.apply_to(order, POLICY)
             order = outcome.order
             effects.extend(outcome.effects)
     return order, tuple(effects)

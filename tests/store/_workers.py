@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from adapters.dispatch import Dispatcher, EffectContext, Executor, build_executors
-from adapters.local_partners import sandbox_settings
-from adapters.service import OrderService
+from adapters.sandbox.local_partners import sandbox_settings
+from adapters.service import Dispatcher, EffectContext, Executor, OrderService
 from adapters.store import open_store
+from adapters.wiring import build_executors
 from lifecycle import Command, Effect, Initiator
 
 T_SHIP = datetime.fromisoformat("2026-11-20T12:00:00+00:00")

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from adapters.tiktok_shop import detail_from_order
+from adapters.partners.tiktok_shop import detail_from_order
 from lifecycle import Command, Initiator, Order
 from tests.factories import new_order
 

@@ -8,10 +8,10 @@ import sys
 from collections import Counter
 from datetime import timedelta
 
-from adapters.local_partners import local_partners
+from adapters.sandbox.local_partners import local_partners
 from adapters.service import OrderService
 from adapters.store import OutboxStatus, Store
-from tests.factories import T0, at
+from tests.factories import REPORTING, T0, at
 from tests.store.helpers import cancel_webhook, seed_detail, seller, status_webhook
 
 ORDERS = 5
@@ -43,7 +43,7 @@ def _dispatcher(
 def test_a_killed_dispatcher_restarted_delivers_everything_and_nothing_twice(
     store: Store, store_url: str
 ) -> None:
-    service = OrderService(store, clock=lambda: NOW)
+    service = OrderService(store, policy=REPORTING, clock=lambda: NOW)
     with local_partners() as partners:
         for number in range(ORDERS):
             order_id = f"O{number}"

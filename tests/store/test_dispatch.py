@@ -7,19 +7,13 @@ from datetime import timedelta
 
 import httpx
 
-from adapters.dispatch import (
-    SFCC_ORDER_NO,
-    Backoff,
-    Dispatcher,
-    EffectContext,
-    build_executors,
-)
 from adapters.errors import RejectedError, RetryableError
-from adapters.local_partners import local_partners
-from adapters.service import OrderService
+from adapters.sandbox.local_partners import local_partners
+from adapters.service import SFCC_ORDER_NO, Backoff, Dispatcher, EffectContext, OrderService
 from adapters.store import OutboxStatus, Store
+from adapters.wiring import build_executors
 from lifecycle import Effect
-from tests.factories import T0, at
+from tests.factories import REPORTING, T0, at
 from tests.store.helpers import cancel_webhook, seed_detail, seller, status_webhook
 
 ORDER = "576461413038785752"
@@ -35,7 +29,7 @@ class Clock:
 
 
 def _fill(store: Store, *, approve: bool = True) -> OrderService:
-    svc = OrderService(store, clock=lambda: NOW)
+    svc = OrderService(store, policy=REPORTING, clock=lambda: NOW)
     svc.seed(seed_detail(ORDER), shop_id="7494049642642441621")
     svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
     svc.tick(at(hours=1))
@@ -106,6 +100,15 @@ def test_rejected_and_unwired_effects_are_parked_and_others_go_on(store: Store) 
     assert dead["ApproveTikTokCancellation"].startswith("RejectedError: tiktok_shop")
     assert dead["SyncOrderInfo"].startswith("NoExecutor: dispatcher: no executor")
     assert store.refs(ORDER) == {SFCC_ORDER_NO: "0001"}
+
+
+def test_the_sandbox_learns_every_order_of_a_replayed_get_order_detail_response() -> None:
+    """A response line teaches the fake TikTok Shop each of its orders, as a replay seeds them."""
+    response = {"code": 0, "data": {"orders": [seed_detail("A1"), seed_detail("A2")]}}
+    with local_partners() as partners:
+        partners.know(response)
+        partners.know({"order_detail": {"code": 0, "data": {"orders": [seed_detail("B1")]}}})
+        assert sorted(partners.tiktok_shop.orders) == ["A1", "A2", "B1"]
 
 
 def test_the_wired_adapters_deliver_every_effect_to_the_sandbox_over_http(store: Store) -> None:

@@ -16,9 +16,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from adapters.partners.tiktok_shop import order_from_detail, parse_webhook, webhook_commands
 from adapters.service import OrderService
 from adapters.store import InputOutcome, SqliteStore
-from adapters.tiktok_shop import order_from_detail, parse_webhook, webhook_commands
 from lifecycle import (
     Command,
     IllegalTransition,

@@ -11,11 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.errors import InvalidSignature
+from adapters.partners.tiktok_shop import webhook_signature
 from adapters.service import OrderService
 from adapters.store import (
     Change,
     InputOutcome,
     OutboxStatus,
+    PostgresStore,
     ReceiptState,
     SchemaTooNew,
     SqliteStore,
@@ -28,7 +30,6 @@ from adapters.store import (
     order_from_json,
     order_to_json,
 )
-from adapters.tiktok_shop import webhook_signature
 from lifecycle import (
     ApproveTikTokCancellation,
     CreateSfccOrder,
@@ -38,8 +39,9 @@ from lifecycle import (
     ShipTikTokPackage,
     apply,
 )
-from tests.factories import T0, at, delivered, new_order, paid, released, shipped
+from tests.factories import REPORTING, T0, at, delivered, new_order, paid, released, shipped
 from tests.store.helpers import (
+    SHOP,
     cancel_webhook,
     projection,
     seed_detail,
@@ -55,8 +57,8 @@ def service(store: Store, **kwargs: object) -> OrderService:
     return OrderService(store, clock=lambda: NOW, **kwargs)  # type: ignore[arg-type]
 
 
-def seeded(store: Store) -> OrderService:
-    svc = service(store)
+def seeded(store: Store, **kwargs: object) -> OrderService:
+    svc = service(store, **kwargs)
     assert svc.seed(seed_detail(ORDER), shop_id="S1").outcome is InputOutcome.APPLIED
     return svc
 
@@ -68,11 +70,35 @@ def test_a_new_store_is_migrated_to_the_latest_schema_and_reopening_keeps_it(
     store_url: str,
 ) -> None:
     first = open_store(store_url)
-    assert first.schema_version() == 2
+    assert first.schema_version() == 3
     first.close()
     again = open_store(store_url)
-    assert again.schema_version() == 2
+    assert again.schema_version() == 3
     again.close()
+
+
+def test_a_database_of_the_previous_schema_is_migrated_keeping_its_inputs(
+    store_url: str,
+) -> None:
+    """A store made before live sync (schema 2) gains the read jobs and keeps its inbox."""
+    sqlite = store_url.startswith("sqlite:///")
+    latest: type[SqliteStore | PostgresStore] = SqliteStore if sqlite else PostgresStore
+
+    class Previous(latest):  # type: ignore[misc,valid-type]
+        MIGRATIONS = latest.MIGRATIONS[:2]
+
+    old = Previous(store_url.removeprefix("sqlite:///") if sqlite else store_url)
+    assert old.schema_version() == 2
+    receipt = old.receive("webhook", "k1", "{}", T0, "O1")
+    old.close()
+    upgraded = open_store(store_url)
+    try:
+        assert upgraded.schema_version() == 3
+        [kept] = upgraded.inbox("O1")
+        assert (kept.id, kept.waits_for) == (receipt.inbox_id, None)
+        assert upgraded.reads() == []
+    finally:
+        upgraded.close()
 
 
 def test_a_database_from_a_newer_library_is_refused(store: Store, store_url: str) -> None:
@@ -98,6 +124,8 @@ def test_orders_and_effects_round_trip_through_the_store_converter(builder, line
     order = builder(lines).order
     order = attrs.evolve(order, extensions={"stay": {"nights": 2}, "tags": ["a", "b"]})
     assert order_from_json(order_to_json(order)) == order
+    unknown_shop = attrs.evolve(order, shop_id=None)
+    assert order_from_json(order_to_json(unknown_shop)) == unknown_shop
     outcome = (
         apply(order, "complete", initiator=Initiator.PLATFORM, now=at(days=40))
         if (order.status is OrderStatus.DELIVERED)
@@ -283,7 +311,7 @@ def test_stale_duplicate_and_rejected_inputs_are_recorded_and_change_nothing(
         (InputOutcome.REJECTED, "UnknownValue"),
         (InputOutcome.REJECTED, "MalformedPayload"),
         (InputOutcome.REJECTED, "IllegalTransition"),
-        (InputOutcome.REJECTED, "UnknownOrder"),
+        (InputOutcome.WAITING, ""),
     ]
     assert "AWAITING_PICKUP" in results[2].reason
     assert store.load(ORDER) == before
@@ -330,7 +358,7 @@ def test_seed_reread_brings_a_stored_order_to_the_reported_status(store: Store) 
     later = attrs.evolve(
         order, status=OrderStatus.AWAITING_SHIPMENT, paid_at=T0, updated_at=at(hours=1)
     )
-    from adapters.tiktok_shop import detail_from_order
+    from adapters.partners.tiktok_shop import detail_from_order
 
     result = svc.seed(detail_from_order(later), shop_id="S1")
     assert result.outcome is InputOutcome.APPLIED
@@ -338,11 +366,60 @@ def test_seed_reread_brings_a_stored_order_to_the_reported_status(store: Store) 
     assert all(t.origin == Origin.TIKTOK.value for t in store.history(ORDER))
 
 
+def test_an_order_detail_takes_its_shop_from_the_line_else_the_service(store: Store) -> None:
+    """The shop beside the detail wins; the service's `shop_id` fills in when there is none."""
+    svc = service(store, shop_id="S9")
+    svc.seed(seed_detail(ORDER), shop_id="S1")
+    svc.seed(seed_detail("other"))
+    assert [store.load(o).shop_id for o in (ORDER, "other")] == ["S1", "S9"]  # type: ignore[union-attr]
+
+
+def test_an_order_detail_without_a_shop_takes_the_shop_of_a_webhook_about_it(
+    store: Store,
+) -> None:
+    """A webhook that came before its order was seeded (waiting then) names the shop."""
+    svc = service(store)
+    early = svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
+    assert early.outcome is InputOutcome.WAITING
+    assert svc.seed(seed_detail(ORDER)).outcome is InputOutcome.APPLIED
+    assert svc.seed(seed_detail("other")).outcome is InputOutcome.APPLIED
+    assert store.load(ORDER).shop_id == SHOP  # type: ignore[union-attr]
+    assert store.load("other").shop_id is None  # type: ignore[union-attr]
+
+
+def test_webhook_shop_passes_over_payloads_that_name_no_shop(store: Store) -> None:
+    store.receive("webhook", "k1", "{not json", NOW, ORDER)
+    store.receive("webhook", "k2", json.dumps({"type": 1, "shop_id": ""}), NOW, ORDER)
+    store.receive("order_detail", "k3", json.dumps({"shop_id": "not a webhook"}), NOW, ORDER)
+    assert store.webhook_shop(ORDER) is None
+    store.receive("webhook", "k4", status_webhook(ORDER, "ON_HOLD", T0).decode(), NOW, ORDER)
+    store.receive("webhook", "k5", json.dumps({"shop_id": "later"}), NOW, ORDER)
+    assert store.webhook_shop(ORDER) == SHOP
+    assert store.webhook_shop("other") is None
+
+
+def test_an_order_kept_without_a_shop_takes_it_from_the_next_input_that_changes_it(
+    store: Store,
+) -> None:
+    """A webhook's envelope, or a re-read with a shop, fills in the shop the order lacked."""
+    svc = service(store)
+    svc.seed(seed_detail(ORDER))
+    svc.seed(seed_detail("other"))
+    assert store.load(ORDER).shop_id is None  # type: ignore[union-attr]
+    assert svc.webhook(status_webhook(ORDER, "ON_HOLD", T0)).outcome is InputOutcome.APPLIED
+    assert store.load(ORDER).shop_id == SHOP  # type: ignore[union-attr]
+    later = {**seed_detail("other"), "status": "ON_HOLD", "update_time": int(T0.timestamp())}
+    assert svc.seed(later, shop_id="S1").outcome is InputOutcome.APPLIED
+    assert store.load("other").status is OrderStatus.ON_HOLD  # type: ignore[union-attr]
+    assert store.load("other").shop_id == "S1"  # type: ignore[union-attr]
+
+
 # --------------------------------------------------------------------------- outbox
 
 
 def _released_with_request(store: Store) -> OrderService:
-    svc = seeded(store)
+    """A shop that reports to TikTok: the cancellation also goes to Sync Order Information."""
+    svc = seeded(store, policy=REPORTING)
     svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
     svc.tick(at(hours=1))
     svc.webhook(cancel_webhook(ORDER, "CANCELLATION_REQUEST_PENDING", "C1", at(hours=2)))
@@ -447,8 +524,8 @@ def test_pending_lists_unprocessed_inputs_of_one_kind_oldest_first(store: Store)
 
 def test_replaying_in_batches_gives_what_replaying_input_by_input_gives(tmp_path: object) -> None:
     """Batches change when the store commits, never what it ends up holding."""
-    from adapters.demo import sample_lines
-    from adapters.replay import replay
+    from adapters.sandbox.demo import sample_lines
+    from adapters.service import replay
 
     lines = sample_lines()
     stores = [SqliteStore(f"{tmp_path}/one.db"), SqliteStore(f"{tmp_path}/batched.db")]

@@ -1,10 +1,11 @@
 """`order-lifecycle demo`: the bundled sample, end to end, against the local partner fakes.
 
-It starts every partner fake on 127.0.0.1 (`adapters.local_partners`),
-replays `adapters/samples/demo.jsonl` (made by `scripts/make_demo_sample.py`)
-into a fresh SQLite file, dispatches the outbox over real HTTP, and prints a
-table of the orders and of the partner calls made. Exit status 0 when every
-effect was delivered, 1 when any is left as a dead letter.
+It starts every partner fake on 127.0.0.1 (`adapters.sandbox.local_partners`),
+replays `adapters/sandbox/samples/demo.jsonl` (made by `scripts/make_demo_sample.py`)
+into a fresh SQLite file under `policy` (the default: a retail shop that
+reports to neither TikTok feed), dispatches the outbox over real HTTP, and
+prints a table of the orders and of the partner calls made. Exit status 0
+when every effect was delivered, 1 when any is left as a dead letter.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ from typing import TextIO
 
 import httpx
 
-from adapters.dispatch import Dispatcher, build_executors
-from adapters.local_partners import local_partners
-from adapters.replay import replay
-from adapters.service import OrderService
+from adapters.sandbox.local_partners import local_partners
+from adapters.service import Dispatcher, OrderService, replay
 from adapters.store import OutboxStatus, SqliteStore
+from adapters.wiring import build_executors
+from lifecycle import DEFAULT_POLICY, Policy
 
 __all__ = ["SAMPLE", "run_demo", "sample_lines"]
 
@@ -40,7 +41,8 @@ _PATH_IDS = (
 
 def sample_lines() -> list[str]:
     """The bundled sample, one input per line."""
-    text = resources.files("adapters").joinpath("samples", SAMPLE).read_text(encoding="utf-8")
+    sample = resources.files("adapters.sandbox").joinpath("samples", SAMPLE)
+    text = sample.read_text(encoding="utf-8")
     return text.splitlines()
 
 
@@ -50,7 +52,7 @@ def _endpoint(path: str) -> str:
     return path
 
 
-def run_demo(db_file: Path, out: TextIO, err: TextIO) -> int:
+def run_demo(db_file: Path, out: TextIO, err: TextIO, policy: Policy = DEFAULT_POLICY) -> int:
     lines = sample_lines()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_file}{suffix}").unlink(missing_ok=True)
@@ -61,7 +63,7 @@ def run_demo(db_file: Path, out: TextIO, err: TextIO) -> int:
                 partners.know(json.loads(text))
         store = SqliteStore(db_file)
         try:
-            report = replay(OrderService(store), lines)
+            report = replay(OrderService(store, policy), lines)
             settings = partners.settings()
             dispatcher = Dispatcher(
                 store, build_executors(settings, http), secrets=settings.secrets()

@@ -7,7 +7,10 @@ patch) from one `SandboxServer` on 127.0.0.1, keeping what each received.
 own made-up credentials, so the dispatcher works against it unchanged.
 `know(line)` teaches the fake TikTok Shop what it would know in real life
 (the orders, and the buyers' cancellation and return requests) from the
-inputs a replay feeds the store.
+inputs a replay feeds the store. With `webhook_url`, the fake TikTok Shop
+also sends the signed webhooks TikTok would send for each change to its
+orders (see `adapters.sandbox.tiktok_shop`), signed with the sandbox's app
+key and secret.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from attrs import define
+from attrs import define, field
 
-from adapters._http import RetryPolicy
-from adapters.dispatch import PartnerSettings, TikTokShopPartner
-from adapters.events_api import EventsApiSettings
+from adapters.http import RetryPolicy
+from adapters.partners.events_api import EventsApiSettings
+from adapters.partners.sfcc import SfccSettings
+from adapters.partners.sync_order_info import SyncOrderInfoSettings
+from adapters.partners.tiktok_shop import TikTokShopSettings
 from adapters.sandbox import Received, SandboxServer
 from adapters.sandbox.reporting import (
     EVENTS_PATH,
@@ -30,12 +35,23 @@ from adapters.sandbox.reporting import (
     reporting_routes,
 )
 from adapters.sandbox.sfcc import TOKEN_PATH, SfccState, sfcc_routes
-from adapters.sandbox.tiktok_shop import TikTokShopSandboxState, tiktok_shop_sandbox
-from adapters.sfcc import SfccSettings
-from adapters.sync_order_info import SyncOrderInfoSettings
-from adapters.tiktok_shop import TikTokShopSettings
+from adapters.sandbox.tiktok_shop import (
+    TikTokShopSandboxState,
+    WebhookSender,
+    tiktok_shop_sandbox,
+)
+from adapters.wiring import PartnerSettings, TikTokShopPartner
 
-__all__ = ["SANDBOX_CREDENTIALS", "LocalPartners", "local_partners", "sandbox_settings"]
+__all__ = [
+    "SANDBOX_CREDENTIALS",
+    "SANDBOX_SHOP_ID",
+    "LocalPartners",
+    "local_partners",
+    "sandbox_settings",
+]
+
+#: The `shop_id` of the sandbox's TikTok Shop, in the webhooks it sends.
+SANDBOX_SHOP_ID = "7000000000000000001"
 
 #: The sandbox's made-up credentials (not secrets: they only open the local fakes).
 SANDBOX_CREDENTIALS: Mapping[str, str] = {
@@ -78,17 +94,22 @@ class LocalPartners:
     tiktok_shop: TikTokShopSandboxState
     reporting: ReportingState
     sfcc: SfccState
+    webhooks: WebhookSender | None = field(default=None)
 
     @property
     def url(self) -> str:
         return self.server.url
 
     def __enter__(self) -> LocalPartners:
+        if self.webhooks is not None:
+            self.webhooks.start()
         self.server.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.server.stop()
+        if self.webhooks is not None:
+            self.webhooks.stop()
 
     def settings(self, retry: RetryPolicy | None = None) -> PartnerSettings:
         """Settings that send every effect to these fakes."""
@@ -102,6 +123,14 @@ class LocalPartners:
             if isinstance(detail, Mapping) and "id" in detail:
                 state.add_order(detail)
                 return
+            response = detail if isinstance(detail, Mapping) else line
+            data = response.get("data") if "code" in response else None
+            if isinstance(data, Mapping) and isinstance(data.get("orders"), list):
+                for order in data["orders"]:
+                    if isinstance(order, Mapping) and "id" in order:
+                        state.add_order(order)
+                return
+            # The replay already carries TikTok's webhooks: teach, never send them again.
             data = line.get("data")
             if not isinstance(data, Mapping):
                 return
@@ -112,7 +141,8 @@ class LocalPartners:
                         "order_id": str(data.get("order_id")),
                         "cancel_status": _PENDING_CANCEL,
                         "role": data.get("cancellations_role", "BUYER"),
-                    }
+                    },
+                    notify=False,
                 )
             if line.get("type") == 12 and data.get("return_status") == _PENDING_RETURN:
                 state.add_return(
@@ -122,7 +152,8 @@ class LocalPartners:
                         "return_status": _PENDING_RETURN,
                         "return_type": data.get("return_type", "RETURN_AND_REFUND"),
                         "role": data.get("return_role", "BUYER"),
-                    }
+                    },
+                    notify=False,
                 )
 
     def calls(self) -> Counter[tuple[str, str, str]]:
@@ -182,8 +213,17 @@ def sandbox_settings(url: str, retry: RetryPolicy | None = None) -> PartnerSetti
     )
 
 
-def local_partners(*, port: int = 0, host: str = "127.0.0.1") -> LocalPartners:
-    """All partner fakes on one server (not started: use it as a context manager)."""
+def local_partners(
+    *,
+    port: int = 0,
+    host: str = "127.0.0.1",
+    webhook_url: str | None = None,
+    webhook_attempts: int = 3,
+) -> LocalPartners:
+    """All partner fakes on one server (not started: use it as a context manager).
+
+    With `webhook_url`, the fake TikTok Shop POSTs a signed webhook there for each
+    change to its orders, trying each one `webhook_attempts` times."""
     creds = SANDBOX_CREDENTIALS
     tiktok_routes, tiktok = tiktok_shop_sandbox(
         app_key=creds["tiktok_app_key"],
@@ -191,10 +231,20 @@ def local_partners(*, port: int = 0, host: str = "127.0.0.1") -> LocalPartners:
         access_token=creds["tiktok_access_token"],
         refresh_token=creds["tiktok_refresh_token"],
         shop_cipher=creds["tiktok_shop_cipher"],
+        shop_id=SANDBOX_SHOP_ID,
     )
+    sender = None
+    if webhook_url is not None:
+        sender = WebhookSender(
+            webhook_url,
+            app_key=creds["tiktok_app_key"],
+            app_secret=creds["tiktok_app_secret"],
+            attempts=webhook_attempts,
+        )
+        tiktok.attach_webhooks(sender)
     report_routes, reporting = reporting_routes(creds["reporting_access_token"])
     commerce_routes, sfcc = sfcc_routes(
         creds["sfcc_client_id"], creds["sfcc_client_secret"], site_id=creds["sfcc_site_id"]
     )
     server = SandboxServer([*tiktok_routes, *report_routes, *commerce_routes], host=host, port=port)
-    return LocalPartners(server, tiktok, reporting, sfcc)
+    return LocalPartners(server, tiktok, reporting, sfcc, sender)

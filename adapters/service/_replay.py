@@ -7,10 +7,14 @@ Each line is one of:
 * `{"order_detail": {...}}`: one order object as Get Order Detail returns it,
   which seeds the order (or re-reads a stored one); `shop_id` and
   `extensions` (the OMS's own data) may stand beside it;
+* a whole Get Order Detail (or Search Orders) response, `{"code": 0,
+  "data": {"orders": [...]}, ...}`, bare or as the `order_detail`: each of
+  its orders is seeded as if it stood on a line of its own;
 * `{"command": EVENT, "order_id": ..., "initiator": ..., "at": ISO-8601, ...}`:
   an OMS action, its parameters beside it under TikTok's names
   (`line_item_ids`, `package_id`, `tracking_number`, `shipping_provider_id`,
-  `cancel_id`, `return_id`, `reason`, ...), optionally an `origin`;
+  `cancel_id`, `return_id`, `reason`, ...), optionally an `origin`; the
+  initiator and origin in any case (`seller` or `SELLER`);
 * `{"tick": ISO-8601}`: advance the clock, applying the timers due then.
 
 A line that is not one of these raises `BadLine` naming what is wrong; the
@@ -31,7 +35,7 @@ from attrs import define, field, frozen
 
 from adapters.errors import InboundError
 from adapters.service import OrderService, Result
-from adapters.store import InputOutcome
+from adapters.store import InputOutcome, is_unavailable
 from lifecycle import Command, Initiator, Origin
 
 __all__ = ["BadLine", "LineResult", "ReplayReport", "parse_time", "replay"]
@@ -74,8 +78,13 @@ class ReplayReport:
         return list(self._orders)
 
     def add(self, line: LineResult) -> None:
-        """Count one line's results; list it if it was bad or rejected."""
-        self.inputs += 1
+        """Count one line's results; list it if it was bad or rejected.
+
+        A line is one input, except a Get Order Detail response, each of whose
+        orders is one (as each is kept in the inbox on its own), so that the
+        outcomes add up to the inputs.
+        """
+        self.inputs += len(line.results) if line.kind == "order_detail" else 1
         if line.error_type:
             self._counts["bad line"] += 1
             self._rejected.append((line.line, None, line.error_type, line.reason))
@@ -85,15 +94,22 @@ class ReplayReport:
         for result in line.results:
             if line.kind != "tick":
                 self._counts[result.outcome.value] += 1
-            if result.outcome is InputOutcome.REJECTED:
-                self._rejected.append(
-                    (line.line, result.order_id, result.error_type, result.reason)
-                )
-            if result.order_id is not None:
-                self._orders.setdefault(result.order_id)
+            self._note(line.line, result)
+
+    def _note(self, line: int, result: Result) -> None:
+        if result.outcome is InputOutcome.REJECTED:
+            self._rejected.append((line, result.order_id, result.error_type, result.reason))
+        if result.order_id is not None:
+            self._orders.setdefault(result.order_id)
+        for resumed in result.resumed:
+            # An earlier input that waited for this one: it is counted once, as
+            # what became of it in the end (rejections listed under this line).
+            self._counts[InputOutcome.WAITING.value] -= 1
+            self._counts[resumed.outcome.value] += 1
+            self._note(line, resumed)
 
     def outcomes(self) -> Counter[str]:
-        return Counter(self._counts)
+        return Counter({name: count for name, count in self._counts.items() if count})
 
     def rejected(self) -> list[tuple[int, str | None, str, str]]:
         """(line, order id, error type, reason) of every rejected input and bad line."""
@@ -112,20 +128,26 @@ def parse_time(value: Any, what: str) -> datetime:
     return moment
 
 
+def _upper(value: Any) -> Any:
+    """Initiators and origins in any case, as `allowed --initiator seller` takes them."""
+    return value.upper() if isinstance(value, str) else value
+
+
 def _command(raw: Mapping[str, Any]) -> Command:
     missing = [key for key in ("command", "order_id", "initiator", "at") if raw.get(key) is None]
     if missing:
         raise BadLine(f"a command line needs {', '.join(missing)}")
     try:
-        initiator = Initiator(raw["initiator"])
+        initiator = Initiator(_upper(raw["initiator"]))
     except ValueError:
         raise BadLine(
             f"unknown initiator {raw['initiator']!r}; expected one of {', '.join(Initiator)}"
+            " (in any case)"
         ) from None
     origin = None
     if raw.get("origin") is not None:
         try:
-            origin = Origin(raw["origin"])
+            origin = Origin(_upper(raw["origin"]))
         except ValueError:
             raise BadLine(
                 f"unknown origin {raw['origin']!r}; expected one of {', '.join(Origin)}"
@@ -145,6 +167,10 @@ def _command(raw: Mapping[str, Any]) -> Command:
 
 def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
     try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadLine("the line is not UTF-8 text") from None
+    try:
         raw = json.loads(text)
     except ValueError as error:
         raise BadLine(f"not JSON: {error}") from None
@@ -157,18 +183,60 @@ def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
         extensions = raw.get("extensions")
         if extensions is not None and not isinstance(extensions, dict):
             raise BadLine("extensions must be an object")
+        if _is_response(detail):
+            if extensions is not None:
+                raise BadLine(
+                    "extensions belong to one order: put them beside a single order_detail,"
+                    " not beside a whole response"
+                )
+            return "order_detail", _seed_each(service, detail, raw.get("shop_id"))
         result = service.seed(detail, shop_id=raw.get("shop_id"), extensions=extensions)
         return "order_detail", (result,)
+    if _is_response(raw):
+        return "order_detail", _seed_each(service, raw, None)
     if "command" in raw:
-        return "command", (service.command(_command(raw), raw=raw),)
+        command = _command(raw)
+        # Spelled as the enums spell them, so `seller` and `SELLER` lines deduplicate.
+        document = {**raw, "initiator": command.initiator.value}
+        if command.origin is not None:
+            document["origin"] = command.origin.value
+        return "command", (service.command(command, raw=document),)
     if "tick" in raw:
         return "tick", tuple(service.tick(parse_time(raw["tick"], "tick")))
     if raw.keys() >= _WEBHOOK_KEYS:
         return "webhook", (service.webhook(text.encode()),)
     raise BadLine(
         "not an input: expected a TikTok webhook envelope (type, shop_id, timestamp, data),"
-        " order_detail, command or tick"
+        " order_detail, a Get Order Detail response (code, data.orders), command or tick"
     )
+
+
+def _is_response(raw: Mapping[str, Any]) -> bool:
+    """TikTok's response envelope (`code`, `message`, `request_id`, `data`), not one order."""
+    return "code" in raw and "data" in raw and "id" not in raw
+
+
+def _seed_each(
+    service: OrderService, response: Mapping[str, Any], shop_id: Any
+) -> tuple[Result, ...]:
+    """Seed every order of a Get Order Detail response; the whole line is bad if it is."""
+    code = response["code"]
+    if code != 0 or isinstance(code, bool):
+        message = response.get("message")
+        raise BadLine(
+            f"a Get Order Detail response with code {code!r} ({message!r}) holds no orders;"
+            " only code 0 is success"
+        )
+    data = response["data"]
+    orders = data.get("orders") if isinstance(data, dict) else None
+    if not isinstance(orders, list):
+        raise BadLine("a Get Order Detail response needs data.orders, a list of order objects")
+    for index, order in enumerate(orders):
+        if not isinstance(order, dict):
+            raise BadLine(
+                f"data.orders[{index}] must be an order object, got {type(order).__name__}"
+            )
+    return tuple(service.seed(order, shop_id=shop_id) for order in orders)
 
 
 def replay(
@@ -199,8 +267,14 @@ def replay(
                     continue
                 try:
                     kind, results = _feed(service, text)
-                except BadLine as error:
-                    bad = LineResult(number, "bad", (), type(error).__name__, str(error))
+                except Exception as error:
+                    # One bad line never stops the rest of the file: a line nothing
+                    # foresaw (deep nesting, an impossible value) is reported by its
+                    # error's type. A store out of reach stops the replay.
+                    if is_unavailable(error):
+                        raise
+                    reason = str(error)[:500] or type(error).__name__
+                    bad = LineResult(number, "bad", (), type(error).__name__, reason)
                     report.add(bad)
                     if on_bad_line is not None:
                         on_bad_line(bad)

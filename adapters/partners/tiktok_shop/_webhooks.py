@@ -7,10 +7,13 @@ Three steps, each usable alone:
    forged, missing or malformed signature raises `InvalidSignature` and
    nothing else happens.
 2. `parse_webhook` reads the envelope (`type`, `shop_id`, `timestamp`,
-   `data`) and the payload of types 1, 4, 6, 7, 11 and 12 into frozen values.
-   A body that is not JSON or lacks a mandatory field raises
-   `MalformedPayload`; an unknown type, status or role raises `UnknownValue`
-   naming it. Nothing is ever dropped silently.
+   `data`) and the payload of every type the library uses (1, 3, 4, 6, 7, 11
+   and 12) into frozen values; any other type number, documented or not,
+   becomes an `UnusedWebhook` naming it, so a correctly signed webhook is
+   always kept and answered 2xx. A body that is not a TikTok envelope, or a
+   used type that lacks a mandatory field, raises `MalformedPayload`; an
+   unknown status or role raises `UnknownValue` naming it. Nothing is ever
+   dropped silently.
 3. `webhook_commands` turns a parsed webhook and the order as stored into the
    lifecycle `Command`s it implies, all with origin TikTok and the webhook's
    own time, so nothing is echoed back to TikTok. This module only maps
@@ -56,24 +59,84 @@ from lifecycle import (
     reconcile_return,
 )
 
+from ._client import Cancellation, Return
 from ._orders import initiator_for, order_status, structure
 
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class WebhookType(enum.IntEnum):
-    """The webhook `type` numbers this library reads (DESIGN section 5).
+    """The webhook `type` numbers TikTok documents, under TikTok's event names.
 
-    The names are TikTok's event names (Update Shop Webhook). The number 11
-    for cancellations is of medium confidence.
+    Sources: the payload samples of fudiwei/DotNetCore.SKIT.FlurlHttpClient.ByteDance
+    (TikTokGlobalShop `EventSamples`: 1, 3, 4, 5, 6, 7, 11, 12, 15, 16),
+    EcomPHP/tiktokshop-php `src/Webhook.php` (1 to 5) and the event type enum
+    of laraditz/tiktok `src/Enums/EventType.php` (the rest). Type 2 is the
+    legacy reverse (after-sale) status update, replaced by 11 and 12. Only
+    `USED_WEBHOOK_TYPES` are read into their own values; the others parse as
+    `UnusedWebhook`.
     """
 
     ORDER_STATUS_CHANGE = 1
+    REVERSE_STATUS_UPDATE = 2
+    RECIPIENT_ADDRESS_UPDATE = 3
     PACKAGE_UPDATE = 4
+    PRODUCT_STATUS_CHANGE = 5
     SELLER_DEAUTHORIZATION = 6
     UPCOMING_AUTHORIZATION_EXPIRATION = 7
     CANCELLATION_STATUS_CHANGE = 11
     RETURN_STATUS_CHANGE = 12
+    NEW_CONVERSATION = 13
+    NEW_MESSAGE = 14
+    PRODUCT_INFORMATION_CHANGE = 15
+    PRODUCT_CREATION = 16
+    SHOPPABLE_CONTENT_POSTING = 17
+    PRODUCT_CATEGORY_CHANGE = 18
+    SIZE_CHART_CHANGE = 19
+    CREATOR_DEAUTHORIZATION = 20
+    INBOUND_FBT_ORDER_STATUS_CHANGE = 21
+    FBT_MERCHANT_ONBOARDING = 22
+    GOODS_MATCH = 23
+    FBT_INVENTORY_UPDATE = 24
+    OPPORTUNITY_MATCHING_STATUS_CHANGE = 25
+    INVENTORY_STATUS_CHANGE = 27
+    NEW_MESSAGE_LISTENER = 33
+    TOKOPEDIA_MIRROR_STATUS_CHANGE = 35
+    INVOICE_STATUS_CHANGE = 36
+    PRODUCT_AUDIT_STATUS_CHANGE = 37
+    STRIKETHROUGH_PRICE_EXPIRED = 38
+    ACTIVITY_STATUS_CHANGE = 39
+    COMBINED_LISTING_CHANGE = 42
+    IMAGE_TRANSLATION_COMPLETED = 46
+    SKU_STATUS_CHANGE = 50
+    GLOBAL_REPLICATION_STATUS_CHANGE = 51
+    GLOBAL_LISTING_METHOD_CHANGE = 52
+    VIDEO_PRECHECK_RESULT = 55
+    SAMPLE_APPLICATION_STATUS_CHANGE = 56
+    FBT_MCF_ORDER_STATUS = 58
+    SHOPPABLE_VIDEO_PRECHECK_TASKS_RESULT = 59
+    PRODUCT_PACKAGE_RECOMMENDED = 62
+    ACTIVITY_CHANGE = 63
+    AFTERSALES_REQUEST_STATUS_UPDATE = 64
+    RMA_STATUS_UPDATE = 65
+    APPEAL_COMPLETED = 66
+    REFUND_SUCCESS = 67
+    INVENTORY_CHANGED = 68
+    INVENTORY_CHANGED_BY_SHOP = 71
+
+
+#: The webhook types read into their own values; every other one is an `UnusedWebhook`.
+USED_WEBHOOK_TYPES: frozenset[WebhookType] = frozenset(
+    {
+        WebhookType.ORDER_STATUS_CHANGE,
+        WebhookType.RECIPIENT_ADDRESS_UPDATE,
+        WebhookType.PACKAGE_UPDATE,
+        WebhookType.SELLER_DEAUTHORIZATION,
+        WebhookType.UPCOMING_AUTHORIZATION_EXPIRATION,
+        WebhookType.CANCELLATION_STATUS_CHANGE,
+        WebhookType.RETURN_STATUS_CHANGE,
+    }
+)
 
 
 class CancelStatus(enum.StrEnum):
@@ -148,7 +211,13 @@ class OrderStatusChanged:
 
 @frozen
 class CancellationStatusChanged:
-    """Type 11: a cancellation request changed; `role` is who asked for it."""
+    """Type 11: a cancellation request changed; `role` is who asked for it.
+
+    The webhook names no lines and no reason. `cancellation_change` builds the
+    same value from a Search Cancellations result, with `line_item_ids`
+    (`cancel_line_items[].order_line_item_id`) and `reason` (`cancel_reason`):
+    with lines, a cancellation of one line of three stays one line.
+    """
 
     shop_id: str
     timestamp: datetime
@@ -158,6 +227,8 @@ class CancellationStatusChanged:
     role: Initiator | None = None
     create_time: datetime | None = None
     update_time: datetime | None = None
+    line_item_ids: tuple[str, ...] = ()
+    reason: str = ""
 
     @property
     def at(self) -> datetime:
@@ -166,7 +237,16 @@ class CancellationStatusChanged:
 
 @frozen
 class ReturnStatusChanged:
-    """Type 12: a return, refund or replacement request changed."""
+    """Type 12: a return, refund or replacement request changed.
+
+    The webhook names no lines. `return_change` builds the same value from a
+    Search Returns result, with `line_item_ids`
+    (`return_line_items[].order_line_item_id`), `reason` (`return_reason`)
+    and `return_tracking_number`: the fields of the return table of the
+    Logicbroker TikTok Shop connector that the order's own lines do not give
+    (seller SKU, product id and SKU id are on the lines; quantity is the
+    number of lines, one unit each in 202309).
+    """
 
     shop_id: str
     timestamp: datetime
@@ -177,21 +257,85 @@ class ReturnStatusChanged:
     role: Initiator | None = None
     create_time: datetime | None = None
     update_time: datetime | None = None
+    line_item_ids: tuple[str, ...] = ()
+    reason: str = ""
+    return_tracking_number: str | None = None
 
     @property
     def at(self) -> datetime:
         return self.update_time or self.create_time or self.timestamp
 
+    @property
+    def request_time(self) -> datetime | None:
+        """When the buyer asked: the return's `create_time`."""
+        return self.create_time
+
+
+@frozen
+class PackageRef:
+    """One `package_list[]` entry of a package webhook: a package and its orders."""
+
+    package_id: str
+    order_ids: tuple[str, ...]
+
 
 @frozen
 class PackageUpdated:
-    """Type 4: a package changed. A signal only: re-read the order detail."""
+    """Type 4: packages were split or combined. A signal only: re-read the orders named.
+
+    TikTok's `data` is `{sc_type, role_type, package_list: [{package_id,
+    order_id_list}], update_time}` (fudiwei/DotNetCore.SKIT.FlurlHttpClient.ByteDance,
+    TikTokGlobalShop `EventSamples/PackageUpdateEvent.json`): there is no
+    top-level `order_id`, and one webhook may name several orders.
+    """
+
+    shop_id: str
+    timestamp: datetime
+    packages: tuple[PackageRef, ...]
+    sc_type: str | None = None
+    role_type: str | None = None
+    update_time: datetime | None = None
+
+    @property
+    def order_ids(self) -> tuple[str, ...]:
+        """Every order the packages name, each once, in the order first named."""
+        return tuple(dict.fromkeys(i for p in self.packages for i in p.order_ids))
+
+    @property
+    def at(self) -> datetime:
+        return self.update_time or self.timestamp
+
+
+@frozen
+class RecipientAddressUpdated:
+    """Type 3: the buyer changed the shipping address. A signal: re-read the order detail."""
 
     shop_id: str
     timestamp: datetime
     order_id: str
-    package_id: str | None = None
     update_time: datetime | None = None
+
+    @property
+    def at(self) -> datetime:
+        return self.update_time or self.timestamp
+
+
+@frozen
+class UnusedWebhook:
+    """A webhook of a type the library does not use, or does not know (`name` "unknown").
+
+    Correctly signed, it is kept and answered 2xx, so TikTok does not
+    redeliver it; nothing in the lifecycle follows from it.
+    """
+
+    shop_id: str
+    timestamp: datetime
+    type: int
+    name: str
+
+    @property
+    def at(self) -> datetime:
+        return self.timestamp
 
 
 @frozen
@@ -218,8 +362,10 @@ Webhook = (
     | CancellationStatusChanged
     | ReturnStatusChanged
     | PackageUpdated
+    | RecipientAddressUpdated
     | SellerDeauthorized
     | AuthorizationExpiring
+    | UnusedWebhook
 )
 
 # --------------------------------------------------------------------------- wire shapes
@@ -263,9 +409,22 @@ class _ReturnData:
 
 
 @frozen
+class _PackageEntry:
+    package_id: str
+    order_id_list: tuple[str, ...] = ()
+
+
+@frozen
 class _PackageData:
+    package_list: tuple[_PackageEntry, ...]
+    sc_type: str | None = None
+    role_type: str | None = None
+    update_time: datetime | None = None
+
+
+@frozen
+class _AddressData:
     order_id: str
-    package_id: str | None = None
     update_time: datetime | None = None
 
 
@@ -363,8 +522,21 @@ def _return_change(envelope: _Envelope) -> ReturnStatusChanged:
 
 def _package_update(envelope: _Envelope) -> PackageUpdated:
     data = structure(envelope.data, _PackageData, "data")
+    packages = tuple(PackageRef(p.package_id, p.order_id_list) for p in data.package_list)
     return PackageUpdated(
-        envelope.shop_id, envelope.timestamp, data.order_id, data.package_id, data.update_time
+        envelope.shop_id,
+        envelope.timestamp,
+        packages,
+        data.sc_type,
+        data.role_type,
+        data.update_time,
+    )
+
+
+def _address_update(envelope: _Envelope) -> RecipientAddressUpdated:
+    data = structure(envelope.data, _AddressData, "data")
+    return RecipientAddressUpdated(
+        envelope.shop_id, envelope.timestamp, data.order_id, data.update_time
     )
 
 
@@ -381,6 +553,7 @@ def _expiring(envelope: _Envelope) -> AuthorizationExpiring:
 
 _PARSERS: Mapping[WebhookType, Callable[[_Envelope], Webhook]] = {
     WebhookType.ORDER_STATUS_CHANGE: _order_status_change,
+    WebhookType.RECIPIENT_ADDRESS_UPDATE: _address_update,
     WebhookType.PACKAGE_UPDATE: _package_update,
     WebhookType.SELLER_DEAUTHORIZATION: _deauthorized,
     WebhookType.UPCOMING_AUTHORIZATION_EXPIRATION: _expiring,
@@ -390,18 +563,41 @@ _PARSERS: Mapping[WebhookType, Callable[[_Envelope], Webhook]] = {
 
 
 def parse_webhook(raw_body: bytes) -> Webhook:
-    """The webhook in `raw_body`; raises `MalformedPayload` or `UnknownValue` naming the fault."""
+    """The webhook in `raw_body`; raises `MalformedPayload` or `UnknownValue` naming the fault.
+
+    `MalformedPayload` means the body is not a TikTok envelope (not JSON, no
+    integer `type`, no `shop_id` or `timestamp`) or a used type lacks a
+    mandatory field. A type the library does not use or does not know is an
+    `UnusedWebhook`, never an error.
+    """
     try:
         raw = json.loads(raw_body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedPayload("the webhook body is not JSON") from None
+    if not isinstance(raw, Mapping):
+        raise MalformedPayload(f"the webhook must be a JSON object, got {type(raw).__name__}")
+    kind = raw.get("type")
+    if isinstance(kind, bool) or not isinstance(kind, int):
+        got = "nothing" if kind is None else f"a {type(kind).__name__}"
+        raise MalformedPayload(f"webhook: type must be an integer, got {got}")
     envelope = structure(raw, _Envelope, "webhook")
     try:
-        kind = WebhookType(envelope.type)
+        known = WebhookType(kind)
     except ValueError:
-        known = tuple(f"{t.value} ({t.name})" for t in WebhookType)
-        raise UnknownValue("webhook type", envelope.type, known) from None
-    return _PARSERS[kind](envelope)
+        return UnusedWebhook(envelope.shop_id, envelope.timestamp, kind, "unknown")
+    parser = _PARSERS.get(known)
+    if parser is None:
+        return UnusedWebhook(envelope.shop_id, envelope.timestamp, kind, known.name)
+    return parser(envelope)
+
+
+def webhook_order_ids(webhook: Webhook) -> tuple[str, ...]:
+    """The orders `webhook` is about: one, several (a package update), or none (shop-level)."""
+    if isinstance(webhook, PackageUpdated):
+        return webhook.order_ids
+    if isinstance(webhook, SellerDeauthorized | AuthorizationExpiring | UnusedWebhook):
+        return ()
+    return (webhook.order_id,)
 
 
 def read_webhook(
@@ -431,12 +627,23 @@ def webhook_commands(
 ) -> tuple[Command, ...]:
     """The lifecycle commands `webhook` implies for `order` (as stored), in order.
 
-    Authorisation and package webhooks imply none (`order` may be `None` for
-    them). `cancelled_by` is who cancelled when the caller knows it from the
-    order detail's `cancellation_initiator`; an order status webhook does not
-    say. Applying the commands in sequence with `Command.apply_to` is legal.
+    Authorisation, package, address and unused webhooks imply none (`order`
+    may be `None` for them): the package and address ones are signals to
+    re-read the order detail. `cancelled_by` is who cancelled when the caller
+    knows it from the order detail's `cancellation_initiator`; an order
+    status webhook does not say. A cancellation or return that carries
+    `line_item_ids` (from `cancellation_change` / `return_change`) applies to
+    those lines only, with its `reason`. Applying the commands in sequence
+    with `Command.apply_to` is legal.
     """
-    if isinstance(webhook, SellerDeauthorized | AuthorizationExpiring | PackageUpdated):
+    if isinstance(
+        webhook,
+        SellerDeauthorized
+        | AuthorizationExpiring
+        | PackageUpdated
+        | RecipientAddressUpdated
+        | UnusedWebhook,
+    ):
         return ()
     if order is None:
         raise ValueError(f"a {type(webhook).__name__} webhook needs the order it is about")
@@ -458,6 +665,8 @@ def webhook_commands(
             CANCELLATION_GOALS[webhook.cancel_status],
             at=webhook.at,
             cancelled_by=webhook.role,
+            line_item_ids=webhook.line_item_ids,
+            reason=webhook.reason,
             policy=policy,
         )
         return _commands(order, steps, webhook.at)
@@ -470,6 +679,57 @@ def webhook_commands(
         goal,
         at=webhook.at,
         return_type=webhook.return_type,
+        line_item_ids=webhook.line_item_ids,
+        reason=webhook.reason,
+        tracking_number=webhook.return_tracking_number,
+        requested_at=webhook.request_time,
         policy=policy,
     )
     return _commands(order, steps, webhook.at)
+
+
+# --------------------------------------------------------------------------- search results
+
+
+def cancellation_change(
+    cancellation: Cancellation, shop_id: str, at: datetime
+) -> CancellationStatusChanged:
+    """A Search Cancellations result as the change a type 11 webhook reports, with its lines.
+
+    `at` is when the result was read (the webhook's `timestamp`). Raises
+    `UnknownValue` for a status or role this library does not know.
+    """
+    return CancellationStatusChanged(
+        shop_id,
+        at,
+        cancellation.order_id,
+        cancellation.cancel_id,
+        _known(CancelStatus, cancellation.cancel_status, "cancel_status"),
+        _role(cancellation.role, "role"),
+        cancellation.create_time,
+        cancellation.update_time,
+        cancellation.line_item_ids,
+        cancellation.reason,
+    )
+
+
+def return_change(found: Return, shop_id: str, at: datetime) -> ReturnStatusChanged:
+    """A Search Returns result as the change a type 12 webhook reports, with its lines.
+
+    `at` is when the result was read. Raises `UnknownValue` for a status,
+    type or role this library does not know.
+    """
+    return ReturnStatusChanged(
+        shop_id,
+        at,
+        found.order_id,
+        found.return_id,
+        _known(TikTokReturnStatus, found.return_status, "return_status"),
+        _known(ReturnType, found.return_type, "return_type") if found.return_type else None,
+        _role(found.role, "role"),
+        found.create_time,
+        found.update_time,
+        found.line_item_ids,
+        found.reason,
+        found.return_tracking_number,
+    )

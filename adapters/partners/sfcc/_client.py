@@ -1,24 +1,27 @@
-"""Salesforce Commerce Cloud (SFCC): the TikTok order in the storefront (seed 003).
+"""Salesforce Commerce Cloud (SFCC): the TikTok order in the storefront
+(TikTok for SFCC: Order Management).
 
 It carries out the lifecycle's SFCC effects:
 
-- `CreateSfccOrder`: after the hold, create the external order (seed 003's
-  "CreateExternalOrder"; `OrderCreate-Social` in Salesforce's social-channel
-  cartridge) with the TikTok order id as `c_externalOrderId`, status `New`
-  and payment method `SfccSettings.payment_method` (`SOCIAL_PAY`). SFCC
-  refuses a second order with the same external id and answers with the
-  existing order number: that counts as success (`SfccResult.created` is
-  False), so a retried effect is harmless.
+- `CreateSfccOrder`: after the hold, create the external order
+  ("CreateExternalOrder" in TikTok for SFCC: Order Management;
+  `OrderCreate-Social` in Salesforce's social-channel cartridge) with the
+  TikTok order id as `c_externalOrderId`, status `New` and payment method
+  `SfccSettings.payment_method` (`SOCIAL_PAY`). SFCC refuses a second order with the same
+  external id and answers with the existing order number: that counts as
+  success (`SfccResult.created` is False), so a retried effect is harmless.
 - `UpdateSfccOrderStatus`: OCAPI `PATCH /orders/{order_no}` with the external
   status (`CANCELLED`, tagged *cancel after shipped* where it applies).
 - `UpdateSfccShipping`: the same PATCH with the shipped lines, carrier and
   tracking number and the order's shipping status.
-- `UpdateSfccReturn`: the cartridge's `c_orderAction = return_order`; the
-  seed names no return attribute, so under `SEED_PRESET` it is skipped.
+- `UpdateSfccReturn`: the cartridge's `c_orderAction = return_order`;
+  TikTok for SFCC: Order Management names no return attribute, so under
+  `SEED_PRESET` it is skipped.
 
-The attribute names and values differ between the seed and the cartridge;
-both are real in the field, so they are `SfccPreset`s: `SEED_PRESET`
-(`c_externalOrderStatus`: `New` / `CANCELLED`) and `CARTRIDGE_PRESET`
+The attribute names and values differ between TikTok for SFCC: Order
+Management and the cartridge; both are real in the field, so they are
+`SfccPreset`s: `SEED_PRESET` (the names of TikTok for SFCC: Order Management,
+`c_externalOrderStatus`: `New` / `CANCELLED`) and `CARTRIDGE_PRESET`
 (`c_externalChannelOrderStatus` with integer codes, `c_orderAction`).
 
 Authentication is `SfccClientCredentials`, an `httpx.Auth` doing OAuth 2
@@ -44,6 +47,19 @@ import httpx
 from attrs import field, frozen
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from adapters.errors import AuthenticationError, RejectedError, RetryableError
+from adapters.http._outbound import (
+    Call,
+    InvalidPayload,
+    MoneyFormat,
+    Problem,
+    asend,
+    response_json,
+    send,
+    text_of,
+    wire_money,
+)
+from adapters.http._retry import RetryPolicy, status_error
 from lifecycle import (
     CreateSfccOrder,
     Effect,
@@ -57,20 +73,6 @@ from lifecycle import (
     UpdateSfccReturn,
     UpdateSfccShipping,
 )
-
-from ._http import RetryPolicy, status_error
-from ._outbound import (
-    Call,
-    InvalidPayload,
-    MoneyFormat,
-    Problem,
-    asend,
-    response_json,
-    send,
-    text_of,
-    wire_money,
-)
-from .errors import AuthenticationError, RejectedError, RetryableError
 
 __all__ = [
     "CARTRIDGE_PRESET",
@@ -139,11 +141,12 @@ SEED_PRESET = SfccPreset(
     status_values={SfccStatus.NEW: "New", SfccStatus.CANCELLED: "CANCELLED"},
     line_shipped_value="shipped",
 )
-"""Seed 003: `c_externalOrderStatus` = `New` on creation, `CANCELLED` on cancellation.
+"""`c_externalOrderStatus` = `New` on creation, `CANCELLED` on cancellation.
 
-The seed names no value for completion or partial cancellation, so those
-updates are skipped. The *cancel after shipped* tag goes into `c_orderTag`
-(the cartridge's tag attribute); its text is **unconfirmed**, a setting of
+These are the names TikTok for SFCC: Order Management uses. It names no
+value for completion or partial cancellation, so those updates are skipped.
+The *cancel after shipped* tag goes into `c_orderTag` (the cartridge's tag
+attribute); its text is **unconfirmed**, a setting of
 the preset. The line status value `shipped` is **unconfirmed**.
 """
 
@@ -502,8 +505,8 @@ def build_create_body(
 ) -> dict[str, Any]:
     """The create-order body: lines at their sale price, shipping, the payment method. Pure.
 
-    The preset's status attribute is set to its `NEW` value too (seed 003: the
-    order is created with `c_externalOrderStatus` `New`).
+    The preset's status attribute is set to its `NEW` value too (TikTok for SFCC:
+    Order Management: the order is created with `c_externalOrderStatus` `New`).
     """
     address = _address(order.recipient)
     name = order.recipient.name if order.recipient and order.recipient.name else None

@@ -3,7 +3,10 @@
 Outbound, `TikTokShopClient` (or `AsyncTikTokShopClient`) over an injected
 httpx client and a `TikTokShopAuth` carries out the lifecycle's TikTok Shop
 effects with `execute(effect)`. Inbound, `read_webhook` checks and parses a
-webhook and `webhook_commands` turns it into lifecycle commands;
+webhook (every type TikTok documents; `webhook_order_ids` names the orders it
+is about) and `webhook_commands` turns it into lifecycle commands;
+`cancellation_change` / `return_change` turn a Search Cancellations / Search
+Returns result into the same typed change, with its lines;
 `order_from_detail` maps a Get Order Detail order object to an `Order`.
 See docs/adapters/tiktok_shop.md.
 """
@@ -40,20 +43,27 @@ from ._signing import TikTokShopAuth, TokenSet, signature
 from ._webhooks import (
     CANCELLATION_GOALS,
     RETURN_GOALS,
+    USED_WEBHOOK_TYPES,
     AuthorizationExpiring,
     CancellationStatusChanged,
     CancelStatus,
     OrderStatusChanged,
+    PackageRef,
     PackageUpdated,
+    RecipientAddressUpdated,
     ReturnStatusChanged,
     SellerDeauthorized,
     TikTokReturnStatus,
+    UnusedWebhook,
     Webhook,
     WebhookType,
+    cancellation_change,
     parse_webhook,
     read_webhook,
+    return_change,
     verify_webhook,
     webhook_commands,
+    webhook_order_ids,
     webhook_signature,
 )
 
@@ -63,6 +73,7 @@ __all__ = [
     "CONVERTER",
     "RETURN_GOALS",
     "ROLES",
+    "USED_WEBHOOK_TYPES",
     "AsyncTikTokShopClient",
     "AuthorizationExpiring",
     "CancelStatus",
@@ -71,8 +82,10 @@ __all__ = [
     "CancellationStatusChanged",
     "LookupFailed",
     "OrderStatusChanged",
+    "PackageRef",
     "PackageUpdated",
     "Page",
+    "RecipientAddressUpdated",
     "Return",
     "ReturnStatusChanged",
     "SellerDeauthorized",
@@ -90,16 +103,20 @@ __all__ = [
     "TikTokShopClient",
     "TikTokShopSettings",
     "TokenSet",
+    "UnusedWebhook",
     "Webhook",
     "WebhookType",
+    "cancellation_change",
     "detail_from_order",
     "from_order",
     "order_from_detail",
     "parse_webhook",
     "read_webhook",
+    "return_change",
     "signature",
     "to_order",
     "verify_webhook",
     "webhook_commands",
+    "webhook_order_ids",
     "webhook_signature",
 ]

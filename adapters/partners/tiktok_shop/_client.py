@@ -18,24 +18,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import httpx
 from attrs import field, frozen
 
-from adapters._http import (
-    RetryPolicy,
-    acall_with_retries,
-    call_with_retries,
-    status_error,
-    transport_error,
-)
 from adapters.errors import (
     AuthenticationError,
     MalformedPayload,
     PartnerError,
     RejectedError,
     RetryableError,
+)
+from adapters.http import (
+    RetryPolicy,
+    acall_with_retries,
+    call_with_retries,
+    status_error,
+    transport_error,
 )
 from lifecycle import (
     ApproveTikTokCancellation,
@@ -58,17 +59,18 @@ class TikTokShopSettings:
     """Where TikTok Shop is and the facts that are settings, with their defaults.
 
     base_url:
-        The API host (DESIGN section 5).
+        The API host (TikTok Shop Open API (202309) documentation).
     retryable_codes:
         Envelope codes worth retrying. **Unconfirmed**, from third-party
         integrations: 36009002 "too many requests", 36009003 "internal error".
     auth_code_prefixes:
         Envelope codes that are auth / token errors: those starting `105` or
-        `360` (DESIGN section 5), unless listed as retryable.
+        `360` (TikTok Shop Open API error codes), unless listed as retryable.
     order_detail_batch_size:
         How many ids one Get Order Detail call asks for. **Unconfirmed**; 50.
     search_page_size:
-        `page_size` of the search calls. **Unconfirmed** maximum; 50.
+        `page_size` of Search Orders, Search Cancellations and Search Returns.
+        **Unconfirmed** maximum; 50.
     default_cancel_reason, default_reject_reason:
         TikTok's reason codes for Cancel Order and Reject Cancellation, used
         when the effect carries none. TikTok's lists differ by region and are
@@ -133,18 +135,38 @@ class CancellationCreated:
 
 @frozen
 class Cancellation:
-    """One cancellation from Search Cancellations."""
+    """One cancellation from Search Cancellations, under TikTok's field names.
+
+    `line_item_ids` are `cancel_line_items[].order_line_item_id`, `reason` is
+    `cancel_reason` (a code such as `ecom_order_to_ship_canceled_reason_*`)
+    and `reason_text` its wording (`cancel_reason_text`). Field names follow
+    the response sample of fudiwei/DotNetCore.SKIT.FlurlHttpClient.ByteDance
+    (`ModelSamples/_/ReturnRefund/Cancellations`) and the types of
+    hsib19/tiktok-shop-sdk (`SearchCancellationResponse`).
+    """
 
     cancel_id: str
     order_id: str
     cancel_status: str
     role: str | None = None
     line_item_ids: tuple[str, ...] = ()
+    cancel_type: str | None = None
+    reason: str = ""
+    reason_text: str = ""
+    create_time: datetime | None = None
+    update_time: datetime | None = None
 
 
 @frozen
 class Return:
-    """One return or refund request from Search Returns."""
+    """One return, refund or replacement request from Search Returns.
+
+    `line_item_ids` are `return_line_items[].order_line_item_id`, `reason` is
+    `return_reason` and `reason_text` its wording; `return_tracking_number`
+    and `return_provider_name` describe the buyer's parcel back. Field names
+    as for `Cancellation` (`ModelSamples/_/ReturnRefund/Returns`,
+    `SearchReturnResponse`).
+    """
 
     return_id: str
     order_id: str
@@ -152,6 +174,12 @@ class Return:
     return_type: str | None = None
     role: str | None = None
     line_item_ids: tuple[str, ...] = ()
+    reason: str = ""
+    reason_text: str = ""
+    return_tracking_number: str | None = None
+    return_provider_name: str | None = None
+    create_time: datetime | None = None
+    update_time: datetime | None = None
 
 
 @frozen
@@ -160,6 +188,7 @@ class Page(Generic[T]):
 
     items: tuple[T, ...]
     next_page_token: str | None = None
+    total_count: int | None = None
 
 
 class ShippingProviderNotFound(RejectedError):
@@ -246,55 +275,114 @@ def _read_cancel(order_id: str) -> Callable[[Any], CancellationCreated]:
     return read
 
 
-def _line_ids(raw: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    items = raw.get(key) or []
-    if not isinstance(items, list):
-        raise MalformedPayload(f"{key} must be a list")
-    return tuple(
-        str(item["order_line_item_id"])
-        for item in items
-        if isinstance(item, Mapping) and item.get("order_line_item_id")
-    )
+@frozen
+class _LineRef:
+    order_line_item_id: str | None = None
 
 
-def _read_page(
-    key: str, what: str, build: Callable[[Mapping[str, Any]], T]
-) -> Callable[[Any], Page[T]]:
+@frozen
+class _CancellationWire:
+    cancel_id: str
+    order_id: str
+    cancel_status: str
+    role: str | None = None
+    cancel_type: str | None = None
+    cancel_reason: str | None = None
+    cancel_reason_text: str | None = None
+    create_time: datetime | None = None
+    update_time: datetime | None = None
+    cancel_line_items: tuple[_LineRef, ...] = ()
+
+
+@frozen
+class _ReturnWire:
+    return_id: str
+    order_id: str
+    return_status: str
+    return_type: str | None = None
+    role: str | None = None
+    return_reason: str | None = None
+    return_reason_text: str | None = None
+    return_tracking_number: str | None = None
+    return_provider_name: str | None = None
+    create_time: datetime | None = None
+    update_time: datetime | None = None
+    return_line_items: tuple[_LineRef, ...] = ()
+
+
+def _ids(lines: tuple[_LineRef, ...]) -> tuple[str, ...]:
+    return tuple(line.order_line_item_id for line in lines if line.order_line_item_id)
+
+
+def _read_page(key: str, what: str, build: Callable[[Any, str], T]) -> Callable[[Any], Page[T]]:
     def read(data: Any) -> Page[T]:
         items = _list(data, key, what)
-        token = _object(data, what).get("next_page_token")
-        parsed = []
-        for i, raw in enumerate(items):
-            if not isinstance(raw, Mapping):
-                raise MalformedPayload(f"{what}: {key}[{i}] must be an object")
-            try:
-                parsed.append(build(raw))
-            except KeyError as missing:
-                raise MalformedPayload(f"{what}: {key}[{i}] lacks {missing.args[0]}") from None
-        return Page(tuple(parsed), token if isinstance(token, str) and token else None)
+        body = _object(data, what)
+        token, total = body.get("next_page_token"), body.get("total_count")
+        parsed = tuple(build(raw, f"{what}: {key}[{i}]") for i, raw in enumerate(items))
+        return Page(
+            parsed,
+            token if isinstance(token, str) and token else None,
+            total if isinstance(total, int) and not isinstance(total, bool) else None,
+        )
 
     return read
 
 
-def _cancellation(raw: Mapping[str, Any]) -> Cancellation:
+def _cancellation(raw: Any, what: str) -> Cancellation:
+    wire = structure(raw, _CancellationWire, what)
     return Cancellation(
-        cancel_id=str(raw["cancel_id"]),
-        order_id=str(raw["order_id"]),
-        cancel_status=str(raw["cancel_status"]),
-        role=raw.get("role"),
-        line_item_ids=_line_ids(raw, "cancel_line_items"),
+        cancel_id=wire.cancel_id,
+        order_id=wire.order_id,
+        cancel_status=wire.cancel_status,
+        role=wire.role or None,
+        line_item_ids=_ids(wire.cancel_line_items),
+        cancel_type=wire.cancel_type or None,
+        reason=wire.cancel_reason or "",
+        reason_text=wire.cancel_reason_text or "",
+        create_time=wire.create_time,
+        update_time=wire.update_time,
     )
 
 
-def _return(raw: Mapping[str, Any]) -> Return:
+def _return(raw: Any, what: str) -> Return:
+    wire = structure(raw, _ReturnWire, what)
     return Return(
-        return_id=str(raw["return_id"]),
-        order_id=str(raw["order_id"]),
-        return_status=str(raw["return_status"]),
-        return_type=raw.get("return_type"),
-        role=raw.get("role"),
-        line_item_ids=_line_ids(raw, "return_line_items"),
+        return_id=wire.return_id,
+        order_id=wire.order_id,
+        return_status=wire.return_status,
+        return_type=wire.return_type or None,
+        role=wire.role or None,
+        line_item_ids=_ids(wire.return_line_items),
+        reason=wire.return_reason or "",
+        reason_text=wire.return_reason_text or "",
+        return_tracking_number=wire.return_tracking_number or None,
+        return_provider_name=wire.return_provider_name or None,
+        create_time=wire.create_time,
+        update_time=wire.update_time,
     )
+
+
+def _order(raw: Any, what: str) -> TikTokOrder:
+    return structure(raw, TikTokOrder, what)
+
+
+def _unix(name: str, moment: datetime | None) -> dict[str, int]:
+    """A time filter in unix seconds, as TikTok's search bodies take them."""
+    if moment is None:
+        return {}
+    if not isinstance(moment, datetime) or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be a timezone-aware datetime, got {moment!r}")
+    return {name: int(moment.timestamp())}
+
+
+def _window(ge: datetime | None, lt: datetime | None) -> dict[str, int]:
+    window = {**_unix("update_time_ge", ge), **_unix("update_time_lt", lt)}
+    if ge is not None and lt is not None and not ge < lt:
+        raise ValueError(
+            f"update_time_ge ({ge.isoformat()}) must be before update_time_lt ({lt.isoformat()})"
+        )
+    return window
 
 
 class Calls:
@@ -366,14 +454,41 @@ class Calls:
             "POST", path, _nothing, {"idempotency_key": idempotency_key}, {"decision": decision}
         )
 
+    def search_orders(
+        self,
+        *,
+        update_time_ge: datetime,
+        update_time_lt: datetime,
+        page_token: str | None = None,
+    ) -> Call[Page[TikTokOrder]]:
+        """Search Orders: `POST /order/202309/orders/search`, orders updated in [ge, lt).
+
+        The path is EcomPHP/tiktokshop-php's (`src/Resources/Order.php`);
+        `page_size` and `page_token` go in the query and the filters in the
+        body as fudiwei/DotNetCore.SKIT.FlurlHttpClient.ByteDance sends them
+        (`TikTokShopClientExecuteOrderExtensions`, `ModelSamples/_/Order`).
+        Each order is a full order object, as Get Order Detail answers.
+        """
+        return Call(
+            "POST",
+            "/order/202309/orders/search",
+            _read_page("orders", "Search Orders", _order),
+            self._page(page_token),
+            _window(update_time_ge, update_time_lt),
+        )
+
     def search_cancellations(
         self,
         *,
         order_ids: Sequence[str] = (),
         cancel_ids: Sequence[str] = (),
+        update_time_ge: datetime | None = None,
+        update_time_lt: datetime | None = None,
         page_token: str | None = None,
     ) -> Call[Page[Cancellation]]:
-        body = _filters(order_ids=order_ids, cancel_ids=cancel_ids)
+        """Search Cancellations by ids and / or by update time in [ge, lt)."""
+        body: dict[str, Any] = _filters(order_ids=order_ids, cancel_ids=cancel_ids)
+        body.update(_window(update_time_ge, update_time_lt))
         return Call(
             "POST",
             "/return_refund/202309/cancellations/search",
@@ -387,9 +502,13 @@ class Calls:
         *,
         order_ids: Sequence[str] = (),
         return_ids: Sequence[str] = (),
+        update_time_ge: datetime | None = None,
+        update_time_lt: datetime | None = None,
         page_token: str | None = None,
     ) -> Call[Page[Return]]:
-        body = _filters(order_ids=order_ids, return_ids=return_ids)
+        """Search Returns by ids and / or by update time in [ge, lt)."""
+        body: dict[str, Any] = _filters(order_ids=order_ids, return_ids=return_ids)
+        body.update(_window(update_time_ge, update_time_lt))
         return Call(
             "POST",
             "/return_refund/202309/returns/search",
@@ -445,14 +564,27 @@ def _provider_named(providers: Sequence[ShippingProvider], name: str) -> Shippin
     )
 
 
+def _missing_order(order_id: str) -> str:
+    return (
+        f"Get Order Detail did not return order {order_id}: check the order id and that"
+        " shop_cipher names the shop it was placed in (a ship command that carries"
+        " package_id and shipping_provider_id needs no lookup); a local `order-lifecycle"
+        " sandbox` knows only the orders it was given, so replay its sample with"
+        " `order-lifecycle demo` rather than your own orders"
+    )
+
+
 def ship_plan(calls: Calls, effect: ShipTikTokPackage) -> Plan[Shipped]:
-    """Seed 003: Get Order Detail -> package and delivery option; providers -> id; ship."""
+    """Get Order Detail -> package and delivery option; providers -> id; ship.
+
+    The steps of TikTok for SFCC: Order Management.
+    """
     package_id, provider_id = effect.package_id, effect.shipping_provider_id
     if package_id is None or provider_id is None:
         orders = yield calls.order_detail([effect.order_id])
         order = next((o for o in orders if o.id == effect.order_id), None)
         if order is None:
-            raise LookupFailed(PARTNER, f"Get Order Detail did not return order {effect.order_id}")
+            raise LookupFailed(PARTNER, _missing_order(effect.order_id))
         package_id = package_id or order.package_for(effect.line_item_ids)
         if package_id is None:
             raise LookupFailed(
@@ -636,11 +768,59 @@ class TikTokShopClient(_Base):
     def approve_return(self, return_id: str, idempotency_key: str, decision: str) -> None:
         self._send(self.calls.approve_return(return_id, idempotency_key, decision))
 
-    def search_cancellations(self, **filters: Any) -> Page[Cancellation]:
-        return self._send(self.calls.search_cancellations(**filters))
+    def search_orders(
+        self,
+        *,
+        update_time_ge: datetime,
+        update_time_lt: datetime,
+        page_token: str | None = None,
+    ) -> Page[TikTokOrder]:
+        """One page of the orders updated in [update_time_ge, update_time_lt)."""
+        return self._send(
+            self.calls.search_orders(
+                update_time_ge=update_time_ge, update_time_lt=update_time_lt, page_token=page_token
+            )
+        )
 
-    def search_returns(self, **filters: Any) -> Page[Return]:
-        return self._send(self.calls.search_returns(**filters))
+    def search_cancellations(
+        self,
+        *,
+        order_ids: Sequence[str] = (),
+        cancel_ids: Sequence[str] = (),
+        update_time_ge: datetime | None = None,
+        update_time_lt: datetime | None = None,
+        page_token: str | None = None,
+    ) -> Page[Cancellation]:
+        """One page of Search Cancellations (by ids and / or update time)."""
+        return self._send(
+            self.calls.search_cancellations(
+                order_ids=order_ids,
+                cancel_ids=cancel_ids,
+                update_time_ge=update_time_ge,
+                update_time_lt=update_time_lt,
+                page_token=page_token,
+            )
+        )
+
+    def search_returns(
+        self,
+        *,
+        order_ids: Sequence[str] = (),
+        return_ids: Sequence[str] = (),
+        update_time_ge: datetime | None = None,
+        update_time_lt: datetime | None = None,
+        page_token: str | None = None,
+    ) -> Page[Return]:
+        """One page of Search Returns (by ids and / or update time)."""
+        return self._send(
+            self.calls.search_returns(
+                order_ids=order_ids,
+                return_ids=return_ids,
+                update_time_ge=update_time_ge,
+                update_time_lt=update_time_lt,
+                page_token=page_token,
+            )
+        )
 
     def execute(self, effect: Effect) -> Any:
         """Carry out one TikTok Shop effect; each call is retried under the retry policy."""
@@ -708,11 +888,56 @@ class AsyncTikTokShopClient(_Base):
     async def approve_return(self, return_id: str, idempotency_key: str, decision: str) -> None:
         await self._send(self.calls.approve_return(return_id, idempotency_key, decision))
 
-    async def search_cancellations(self, **filters: Any) -> Page[Cancellation]:
-        return await self._send(self.calls.search_cancellations(**filters))
+    async def search_orders(
+        self,
+        *,
+        update_time_ge: datetime,
+        update_time_lt: datetime,
+        page_token: str | None = None,
+    ) -> Page[TikTokOrder]:
+        return await self._send(
+            self.calls.search_orders(
+                update_time_ge=update_time_ge, update_time_lt=update_time_lt, page_token=page_token
+            )
+        )
 
-    async def search_returns(self, **filters: Any) -> Page[Return]:
-        return await self._send(self.calls.search_returns(**filters))
+    async def search_cancellations(
+        self,
+        *,
+        order_ids: Sequence[str] = (),
+        cancel_ids: Sequence[str] = (),
+        update_time_ge: datetime | None = None,
+        update_time_lt: datetime | None = None,
+        page_token: str | None = None,
+    ) -> Page[Cancellation]:
+        return await self._send(
+            self.calls.search_cancellations(
+                order_ids=order_ids,
+                cancel_ids=cancel_ids,
+                update_time_ge=update_time_ge,
+                update_time_lt=update_time_lt,
+                page_token=page_token,
+            )
+        )
+
+    async def search_returns(
+        self,
+        *,
+        order_ids: Sequence[str] = (),
+        return_ids: Sequence[str] = (),
+        update_time_ge: datetime | None = None,
+        update_time_lt: datetime | None = None,
+        page_token: str | None = None,
+    ) -> Page[Return]:
+        return await self._send(
+            self.calls.search_returns(
+                order_ids=order_ids,
+                return_ids=return_ids,
+                update_time_ge=update_time_ge,
+                update_time_lt=update_time_lt,
+                page_token=page_token,
+            )
+        )
 
     async def execute(self, effect: Effect) -> Any:
         return await self._run(effect_plan(self.calls, effect))

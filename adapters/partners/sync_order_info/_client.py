@@ -1,4 +1,5 @@
-"""TikTok Sync Order Information: report an order's status to TikTok (seed 000).
+"""TikTok Sync Order Information: report an order's status to TikTok
+(Commanders Act TikTok Sync Order Information destination).
 
 It carries out the lifecycle's `SyncOrderInfo` effects. The API is TikTok's
 hotel / travel order feed: every field sits under `order_info`, and besides the
@@ -36,10 +37,7 @@ import cattrs
 import httpx
 from attrs import field, frozen
 
-from lifecycle import Initiator, LineStatus, Order, OrderLine, OrderStatus, SyncOrderInfo
-
-from ._http import RetryPolicy
-from ._outbound import (
+from adapters.http._outbound import (
     Call,
     Envelope,
     InvalidPayload,
@@ -56,6 +54,8 @@ from ._outbound import (
     to_decimal,
     wire_money,
 )
+from adapters.http._retry import RetryPolicy
+from lifecycle import Initiator, LineStatus, Order, OrderLine, OrderStatus, SyncOrderInfo
 
 __all__ = [
     "MANDATORY",
@@ -105,7 +105,10 @@ MANDATORY: tuple[str, ...] = (
     "spu_list.0.sku_list.0.third_sku_id",
     "spu_list.0.sku_list.0.third_sku_name",
 )
-"""Seed 000's fields marked [*], mandatory whatever the status (paths under `order_info`)."""
+"""Fields marked [*], mandatory whatever the status (paths under `order_info`).
+
+From the Commanders Act TikTok Sync Order Information destination.
+"""
 
 MANDATORY_ON_CANCEL: tuple[str, ...] = ("initiator",)
 MANDATORY_ON_COMPLETE: tuple[str, ...] = (
@@ -238,7 +241,8 @@ class SyncOrderInfoSettings:
         Business API (Events API) takes its token.
     third_merchant_id, third_shop_id, third_shop_name, order_country:
         The merchant as created within TikTok, the hotel as in your system and
-        the country the hotel is in (seed 000 settings, all mandatory).
+        the country the hotel is in (settings of the Commanders Act TikTok Sync
+        Order Information destination, all mandatory).
     money:
         Amounts as decimal strings (default) or JSON numbers.
     order_statuses:
@@ -255,10 +259,11 @@ class SyncOrderInfoSettings:
         asking).
     cancel_status / complete_status:
         The statuses whose extra rules apply (`initiator`; fulfilment and
-        commission). Default `CANCEL_ORDER` / `COMPLETE_ORDER` (seed 000).
+        commission). Default `CANCEL_ORDER` / `COMPLETE_ORDER`
+        (Commanders Act TikTok Sync Order Information destination).
     ttoclid_path:
         Where under `order_info` the organic click id goes. **Unconfirmed**
-        (the seed names the setting, not the field); default `ttoclid`;
+        (the Commanders Act destination names the setting, not the field); default `ttoclid`;
         `None` leaves it out.
     date_format:
         `strftime` format of check-in and check-out. **Unconfirmed**; default
@@ -355,7 +360,10 @@ class Promotion:
 
 @frozen
 class OrderInfo:
-    """`order_info` as seed 000 lays it out; `None` fields are left out of the body."""
+    """`order_info` as the Commanders Act TikTok Sync Order Information destination lays it out.
+
+    `None` fields are left out of the body.
+    """
 
     order_id: str
     third_merchant_id: str
@@ -559,7 +567,10 @@ def _money_problems(info: Mapping[str, Any]) -> list[Problem]:
 
 
 def _rule_problems(amounts: Mapping[str, Decimal]) -> list[Problem]:
-    """Seed 000's two equations, compared to the cent."""
+    """The two money equations, compared to the cent.
+
+    As the Commanders Act TikTok Sync Order Information destination states them.
+    """
     problems = []
     payment, total = amounts.get("payment_value"), amounts.get("total_value")
     discounts = amounts.get("discounts", Decimal(0))

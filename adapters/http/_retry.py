@@ -7,11 +7,15 @@ Partner-specific envelopes (TikTok's `{code, message, request_id, data}`)
 are read by each adapter, which raises the same errors.
 
 Retries use stamina (exponential backoff with jitter, bounded in attempts and
-total time) and only ever retry `RetryableError`.
+total time) and only ever retry `RetryableError`. stamina reports each retry
+to its global hooks, which belong to the application: `log_retry` is a hook
+that says each one as a readable line on the `adapters.retry` logger, and the
+command line installs it in place of stamina's own while it dispatches.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -20,9 +24,11 @@ import httpx
 import stamina
 from attrs import frozen
 
-from .errors import AuthenticationError, PartnerError, RejectedError, RetryableError
+from adapters.errors import AuthenticationError, PartnerError, RejectedError, RetryableError
 
 T = TypeVar("T")
+
+RETRY_LOG = logging.getLogger("adapters.retry")
 
 
 @frozen
@@ -68,6 +74,22 @@ async def acall_with_retries(policy: RetryPolicy, call: Callable[[], Awaitable[T
         with attempt:
             return await call()
     raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+
+def log_retry(details: stamina.instrumentation.RetryDetails) -> None:
+    """A stamina on-retry hook: one line per scheduled retry, on the `adapters.retry` logger.
+
+    It names the error (ours: partner, message, status, code and request id,
+    never a secret), the retry's number and the wait before it.
+    """
+    error = details.caused_by
+    RETRY_LOG.info(
+        "%s: %s; retry %d in %.2f s",
+        type(error).__name__,
+        error,
+        details.retry_num,
+        details.wait_for,
+    )
 
 
 def transport_error(partner: str, error: httpx.TransportError) -> RetryableError:

@@ -19,7 +19,7 @@ before the answer instead.
 | 503 | the store failed; nothing was kept, and TikTok delivers again |
 
 Nothing is stored for a refused request. Each request gives one log line on
-the `adapters.webhook_app` logger, `key=value` pairs (also under the record's
+the `adapters.entrypoints.webhook_app` logger, `key=value` pairs (also under the record's
 `webhook` attribute for structured handlers): status, outcome, the error's
 type name, inbox id. Never the body, a header value or an error message,
 which may quote the body.
@@ -50,7 +50,7 @@ Send = Callable[[Message], Awaitable[None]]
 #: TikTok's webhooks are a few hundred bytes; 64 KiB leaves room and bounds the work.
 DEFAULT_MAX_BODY = 64 * 1024
 
-LOGGER = logging.getLogger("adapters.webhook_app")
+LOGGER = logging.getLogger("adapters.entrypoints.webhook_app")
 
 
 class _Disconnected(Exception):

@@ -1,6 +1,7 @@
 """Request signing and access-token refresh, as an `httpx.Auth`.
 
-TikTok Shop's algorithm (DESIGN section 5): take the query parameters except
+TikTok Shop's algorithm (the TikTok Shop Open API (202309) documentation, as
+the public SDKs implement it): take the query parameters except
 `sign` and `access_token`, sort them by key, concatenate them as
 `{key}{value}`, put the request path in front, append the raw body unless the
 request is a GET or multipart, wrap the result as `secret + s + secret` and
@@ -33,9 +34,9 @@ from attrs import field, frozen
 from adapters.errors import AuthenticationError
 
 PARTNER = "tiktok_shop"
-log = logging.getLogger("adapters.tiktok_shop")
+log = logging.getLogger("adapters.partners.tiktok_shop")
 
-#: Paths that take no `shop_cipher` (DESIGN section 5).
+#: Paths that take no `shop_cipher` (TikTok Shop Open API (202309) documentation).
 NO_SHOP_CIPHER_PREFIXES: tuple[str, ...] = ("/authorization/", "/seller/")
 #: **Unconfirmed** (third-party integrations; TikTok's common-errors page is not
 #: in the public record we could read): 105002 means "access token expired".

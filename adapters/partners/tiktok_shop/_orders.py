@@ -2,7 +2,7 @@
 
 Get Order Detail (`GET /order/202309/orders`) answers with order objects whose
 field names are TikTok's. `TikTokOrder` and its parts mirror the fields an
-OMS maps (seed 002's table, DESIGN section 5) under the 202309 names, and
+OMS maps (the Logicbroker TikTok Shop connector's field table) under the 202309 names, and
 `to_order` turns one into the lifecycle's partner-neutral `Order`;
 `from_order` is the reverse, used by tests and the sandbox.
 
@@ -156,6 +156,13 @@ def _decimal(value: Any, _type: Any) -> Decimal:
     return amount
 
 
+#: The times a TikTok Shop answer or webhook can carry. Outside them a time is
+#: impossible (year 9999 overflows the lifecycle's deadlines): refused where it
+#: enters, never stored.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
 def _seconds(value: Any, _type: Any) -> datetime:
     """Unix seconds, as TikTok sends every time, to an aware UTC datetime."""
     if isinstance(value, str) and value.isdigit():
@@ -163,9 +170,15 @@ def _seconds(value: Any, _type: Any) -> datetime:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected unix seconds, got {value!r}")
     try:
-        return datetime.fromtimestamp(value, UTC)
+        moment = datetime.fromtimestamp(value, UTC)
     except (OverflowError, OSError, ValueError):
         raise ValueError(f"unix seconds out of range: {value}") from None
+    if not EARLIEST <= moment < LATEST:
+        raise ValueError(
+            f"impossible time {value} ({moment.isoformat()}): TikTok's times lie between"
+            f" {EARLIEST.year} and {LATEST.year}"
+        )
+    return moment
 
 
 def _make_converter() -> cattrs.Converter:
@@ -305,18 +318,19 @@ def _status(order: TikTokOrder, hold_legacy_flow: bool) -> OrderStatus:
 def to_order(
     order: TikTokOrder,
     *,
-    shop_id: str,
+    shop_id: str | None = None,
     address_levels: Mapping[str, str] = ADDRESS_LEVELS,
     hold_legacy_flow: bool = True,
 ) -> Order:
     """TikTok's order object as the lifecycle's `Order`.
 
     The order detail does not carry the shop id (the call is made for one
-    shop), the lifecycle's history, or what the library recorded itself
-    (`released_at`, cancellation and return requests): merge those from the
-    store. Raises `UnknownValue` for a status or initiator this library does
-    not know and `MalformedPayload` when TikTok's values break the order's
-    own rules (no lines, a bad currency).
+    shop: pass it when known, else the order has none), the lifecycle's
+    history, or what the library recorded itself (`released_at`,
+    cancellation and return requests): merge those from the store. Raises
+    `UnknownValue` for a status or initiator this library does not know and
+    `MalformedPayload` when TikTok's values break the order's own rules (no
+    lines, a bad currency).
     """
     initiator = order.cancellation_initiator
     try:
@@ -350,7 +364,9 @@ def to_order(
         raise MalformedPayload(f"order {order.id}: {error}") from None
 
 
-def order_from_detail(raw: Any, *, shop_id: str, hold_legacy_flow: bool = True) -> Order:
+def order_from_detail(
+    raw: Any, *, shop_id: str | None = None, hold_legacy_flow: bool = True
+) -> Order:
     """One raw Get Order Detail order object (parsed JSON) as an `Order`."""
     return to_order(
         structure(raw, TikTokOrder, "order"), shop_id=shop_id, hold_legacy_flow=hold_legacy_flow

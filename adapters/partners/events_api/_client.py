@@ -1,4 +1,5 @@
-"""TikTok Events API 2.0 and Offline Events: report conversions (seeds 001, 004).
+"""TikTok Events API 2.0 and Offline Events: report conversions
+(Commanders Act TikTok Events API / Offline Events destinations).
 
 It carries out the lifecycle's `ReportTikTokEvent` effects, naming the event
 after the status the order reached (`EventsApiSettings.event_names`; by
@@ -9,8 +10,8 @@ Two wire formats, chosen by `EventsApiSettings.api`:
 - `EVENTS_2_0` (default): `POST /open_api/v1.3/event/track/` with
   `event_source` (`web` | `app` | `offline` | `crm`), `event_source_id` (the
   pixel, app or event set id) and up to `max_batch` events in `data[]`
-  (seed 001's field table).
-- `OFFLINE`: the older Offline Events shape of seed 004,
+  (the Commanders Act TikTok Events API destination's field table).
+- `OFFLINE`: the older Offline Events shape of the Commanders Act TikTok Offline Events destination,
   `POST /open_api/v1.3/offline/track/`, one event per request, with
   `event_set_id`, an ISO-8601 `timestamp` and `context.user.emails[]` /
   `phone_numbers[]`.
@@ -44,10 +45,7 @@ import httpx
 import phonenumbers
 from attrs import field, frozen
 
-from lifecycle import LineStatus, Order, OrderLine, OrderStatus, ReportTikTokEvent
-
-from ._http import RetryPolicy
-from ._outbound import (
+from adapters.http._outbound import (
     Call,
     Envelope,
     InvalidPayload,
@@ -59,6 +57,8 @@ from ._outbound import (
     send,
     wire_money,
 )
+from adapters.http._retry import RetryPolicy
+from lifecycle import LineStatus, Order, OrderLine, OrderStatus, ReportTikTokEvent
 
 __all__ = [
     "EVENTS_URL",
@@ -207,7 +207,7 @@ class EventData:
         `region_code`.
     lines:
         `LineDetails` by SKU id (or seller SKU): categories 1..5 are joined
-        with `>` into `content_category` (seed 004).
+        with `>` into `content_category` (Commanders Act TikTok Offline Events destination).
     value:
         `properties.value`; default the order's `total_amount`.
     oms:
@@ -255,13 +255,14 @@ class EventsApiSettings:
         Default `offline`: a completed TikTok Shop order is an offline
         conversion for the Events API.
     api:
-        `EVENTS_2_0` (default) or the older `OFFLINE` shape of seed 004.
+        `EVENTS_2_0` (default) or the older `OFFLINE` shape
+        (Commanders Act TikTok Offline Events destination).
     url:
         Default `EVENTS_URL` or `OFFLINE_URL` according to `api`.
     test_environment / test_event_code:
         The code is sent only in a test environment; setting it without
         `test_environment=True` is refused, since TikTok drops live data
-        carrying it (seed 001).
+        carrying it (Commanders Act TikTok Events API destination).
     limited_data_use:
         Events API 2.0 `limited_data_use`. Default False.
     max_batch:
@@ -270,7 +271,7 @@ class EventsApiSettings:
         is told otherwise. The `OFFLINE` format sends one event per request.
     content_type:
         `contents[].content_type` unless `LineDetails` says otherwise:
-        `product` (default) or `product_group` (seed 001).
+        `product` (default) or `product_group` (Commanders Act TikTok Events API destination).
     money:
         Amounts as JSON numbers (default; TikTok documents `value` and
         `price` as numbers) or decimal strings.
@@ -395,7 +396,10 @@ class OfflineContext:
 
 @frozen
 class OfflineEvent:
-    """A request body of the older Offline Events API (seed 004's table)."""
+    """A request body of the older Offline Events API.
+
+    The fields are the table of the Commanders Act TikTok Offline Events destination.
+    """
 
     event_set_id: str
     event: str
@@ -522,7 +526,7 @@ def build_offline_event(
     settings: EventsApiSettings,
     data: EventData | None = None,
 ) -> OfflineEvent:
-    """The seed 004 Offline Events body for `effect`, personal data hashed. Pure."""
+    """The older Offline Events body for `effect`, personal data hashed. Pure."""
     data = data or EventData()
     email, phone = _email(order, data), _phone(order, data)
     moment = effect.event_time.astimezone(UTC).isoformat(timespec="seconds")

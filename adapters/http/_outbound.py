@@ -8,12 +8,12 @@ partner's field names and rules:
 - `MoneyFormat` and `encode_json`: money leaves as a decimal string or as an
   exact JSON number (a `Decimal` is written digit for digit, never through
   `float`).
-- `lookup`, `resolve`, `set_path`, `apply_field_map`: the seeds' "smart
-  mapping", where a field takes its value from a named field of the OMS's own
-  data written `{{path.to.field}}`.
+- `lookup`, `resolve`, `set_path`, `apply_field_map`: the Commanders Act
+  destinations' "smart mapping", where a field takes its value from a named
+  field of the OMS's own data written `{{path.to.field}}`.
 - `InvalidPayload`: a body that would be refused, listing every problem at once.
 - `Call`, `send`, `asend`: one request, sent with retries under
-  `adapters._http.RetryPolicy`; the sync and async variants differ only in
+  `adapters.http.RetryPolicy`; the sync and async variants differ only in
   the line that sends.
 - `redact`: partners' free-text messages can echo what we sent, so emails
   and phone-like digit runs are masked before a message reaches an error.
@@ -32,14 +32,14 @@ from typing import Any, Generic, TypeVar
 import httpx
 from attrs import field, frozen
 
-from ._http import (
+from adapters.errors import AuthenticationError, PartnerError, RejectedError, RetryableError
+from adapters.http._retry import (
     RetryPolicy,
     acall_with_retries,
     call_with_retries,
     status_error,
     transport_error,
 )
-from .errors import AuthenticationError, PartnerError, RejectedError, RetryableError
 
 T = TypeVar("T")
 

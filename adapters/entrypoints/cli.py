@@ -1,0 +1,1120 @@
+"""`order-lifecycle`: the command-line tool (also `python -m adapters`).
+
+Commands: `replay`, `allowed`, `history`, `show`, `serve`, `work`, `sync`,
+`dispatch`, `tick`, `diagram`, `sandbox` and `demo`; see docs/cli.md. Every
+command that reads or writes orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
+`postgresql://...`); the default is `sqlite:///order-lifecycle.db` in the
+working directory, or `$ORDER_LIFECYCLE_DB`. Commands that only read
+(`allowed`, `history`) never create a store: a missing one is an error naming
+where it was looked for. Every command that applies the lifecycle takes
+`--config FILE` (default `$ORDER_LIFECYCLE_CONFIG`), whose `[policy]` table
+sets the `Policy` (`adapters.settings`). Errors are printed as one line naming
+what was wrong, with exit status 2 (1 when the command ran but found a
+problem, such as dead letters or rejected replay inputs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import types
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import cattrs
+import httpx
+import psycopg
+import stamina
+from cattrs.errors import StructureHandlerNotFoundError as StructureError
+
+from adapters.errors import AdapterError
+from adapters.http import log_retry
+from adapters.partners.events_api import EventsApiSettings
+from adapters.partners.sfcc import SfccSettings
+from adapters.partners.sync_order_info import SyncOrderInfoSettings
+from adapters.partners.tiktok_shop import TikTokShopSettings
+from adapters.service import (
+    Backoff,
+    BadLine,
+    Dispatcher,
+    LineResult,
+    OrderService,
+    Reader,
+    ReadReport,
+    ReplayReport,
+    Result,
+    Syncer,
+    replay,
+)
+from adapters.settings import (
+    CONFIG_ENV,
+    SettingsError,
+    check_reporting,
+    choose_policy,
+    parse_duration,
+)
+from adapters.store import (
+    DEFAULT_URL,
+    InputOutcome,
+    OutboxStatus,
+    ReadStatus,
+    Store,
+    StoreError,
+    StoreNotFound,
+    effect_to_dict,
+    open_store,
+)
+from adapters.wiring import (
+    PartnerSettings,
+    ShopCredentials,
+    TikTokShopPartner,
+    build_executors,
+    tiktok_clients,
+)
+from lifecycle import (
+    EVENTS,
+    TABLE,
+    Initiator,
+    LifecycleError,
+    OrderLifecycle,
+    OrderStatus,
+    Policy,
+    allowed_events,
+    dot_diagram,
+    mermaid_diagram,
+)
+
+__all__ = ["BadTime", "CliError", "GraphvizMissing", "diagram", "main"]
+
+DB_ENV = "ORDER_LIFECYCLE_DB"
+#: Orders a replay keeps parsed between inputs (checked against the stored version).
+REPLAY_ORDER_CACHE = 10_000
+#: Rejected inputs a replay lists on the terminal; `--json` gives every one.
+REPLAY_SHOWN_REJECTIONS = 20
+#: Where `serve` reads the TikTok app's credentials (never from the command line,
+#: where every user of the machine could read them).
+APP_KEY_ENV = "TIKTOK_APP_KEY"
+APP_SECRET_ENV = "TIKTOK_APP_SECRET"
+
+
+class CliError(Exception):
+    """A command cannot run as asked; the message says why."""
+
+
+class GraphvizMissing(CliError):
+    """`diagram --format svg` needs Graphviz's `dot` program."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "diagram --format svg needs Graphviz's `dot` program, which is not installed"
+            " (Debian/Ubuntu: apt-get install graphviz); --format dot or mermaid need nothing"
+        )
+
+
+class BadTime(CliError):
+    """A time option (`--now`) that is not an ISO-8601 time with a zone."""
+
+    def __init__(self, option: str, value: str, problem: str) -> None:
+        self.option = option
+        self.value = value
+        super().__init__(
+            f"{option} {value!r} {problem}: give an ISO-8601 time with a zone,"
+            " such as 2026-11-20T09:30:00Z or 2026-11-20T10:30:00+01:00"
+        )
+
+
+#: The help of every `--now`.
+NOW_HELP = (
+    "the moment to act at, an ISO-8601 time with a zone"
+    " (2026-11-20T09:30:00Z, 2026-11-20T10:30:00+01:00); default: the clock"
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _moment(value: str | None, option: str = "--now") -> datetime:
+    """The time a `--now` option names, or the clock's when it is not given."""
+    if value is None:
+        return _now()
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadTime(option, value, "is not an ISO-8601 time") from None
+    if moment.utcoffset() is None:
+        raise BadTime(option, value, "has no zone")
+    return moment
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    """The policy from `--config` (or `$ORDER_LIFECYCLE_CONFIG`) and `--partners`, if any."""
+    return choose_policy(args.config, getattr(args, "partners", None))
+
+
+@contextmanager
+def _opened(url: str | None, *, create: bool = True) -> Iterator[Store]:
+    """The store `--db` names; `create=False` for commands that only read it."""
+    try:
+        store = open_store(url or os.environ.get(DB_ENV) or DEFAULT_URL, create=create)
+    except StoreNotFound as error:
+        raise StoreNotFound(
+            error.where,
+            f"{error.reason}; this command only reads a store, it creates none:"
+            " make one with `order-lifecycle replay`, or name another with --db",
+        ) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+# --------------------------------------------------------------------------- replay
+
+
+class _Progress:
+    """A one-line progress bar with rate and time left, on a terminal; nothing otherwise.
+
+    Redrawn at most every `interval` seconds of `clock` (and at the last
+    line), so a fast replay does not spend its time writing to the terminal.
+    The rate is the average since the start, which keeps the estimate steady.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        stream: TextIO,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = 0.1,
+        columns: int | None = None,
+    ) -> None:
+        self.total = max(total, 1)
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.clock = clock
+        self.interval = interval
+        columns = columns or (_columns(stream) if self.enabled else 80)
+        # Fixed, so the bar does not jump as the counts and the rate grow.
+        self.width = max(10, min(40, columns - 2 * len(str(self.total)) - 40))
+        self.started: float | None = None  # the first line, not the store's opening
+        self.done = 0
+        self._drawn_at: float | None = None
+
+    def __call__(self, done: int) -> None:
+        self.done = done
+        if not self.enabled:
+            return
+        now = self.clock()
+        if self.started is None:
+            self.started = now
+        if (
+            self._drawn_at is not None
+            and now - self._drawn_at < self.interval
+            and done != self.total
+        ):
+            return
+        self._draw(now)
+
+    def note(self, text: str) -> None:
+        """Write a line of its own (a skipped line's message) above the bar."""
+        if self.enabled and self._drawn_at is not None:
+            self.stream.write("\r\x1b[K" + text)
+            self._draw(self.clock())
+        else:
+            self.stream.write(text)
+
+    def close(self) -> None:
+        if self.enabled:
+            self._draw(self.clock(), finished=True)
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _draw(self, now: float, *, finished: bool = False) -> None:
+        self._drawn_at = now
+        elapsed = now - (now if self.started is None else self.started)
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        if finished:
+            tail = f"{rate:,.0f} lines/s, took {_duration(elapsed)}"
+        else:
+            left = (self.total - self.done) / rate if rate else None
+            tail = f"{rate:,.0f} lines/s, {_duration(left)} left"
+        filled = self.width * min(self.done, self.total) // self.total
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r[{bar}] {self.done}/{self.total} {tail}\x1b[K")
+        self.stream.flush()
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal `stream` writes to (stdout may be redirected meanwhile)."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError):
+        return shutil.get_terminal_size().columns
+
+
+def _duration(seconds: float | None) -> str:
+    """`1:02:03`, `2:03`, or `?:??` before there is a rate to estimate from."""
+    if seconds is None:
+        return "?:??"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+#: The keys of an order as `replay --json` prints it; `show --json` adds `lines`.
+REPLAY_KEYS = ("order_id", "status", "cancelled_after_shipped", "history", "effects", "rejected")
+
+
+def order_documents(store: Store, report: ReplayReport) -> list[dict[str, Any]]:
+    """One JSON object per order the replay touched (`order_document` without its
+    lines), with the inputs of the replay it rejected, by line, and those waiting."""
+    rejected: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line, order_id, error_type, reason in report.rejected():
+        if order_id is not None:
+            rejected[order_id].append({"line": line, "error_type": error_type, "reason": reason})
+    replay_keys = (*REPLAY_KEYS, "waiting")
+    documents = []
+    for order_id in report.order_ids:
+        document = order_document(store, order_id, rejected.get(order_id, []))
+        documents.append({key: document[key] for key in replay_keys})
+    return documents
+
+
+def _summary(store: Store, report: ReplayReport, out: TextIO) -> None:
+    """Outcomes, the stored orders the replay touched by status, effects, rejections.
+
+    Statuses are counted from the orders as stored; an order some input named
+    but the store does not hold (its seeding was rejected) is counted apart.
+    """
+    order_ids = report.order_ids
+    statuses = Counter(store.status_counts(order_ids))
+    kinds = Counter(store.effect_counts(order_ids))
+    outcomes = report.outcomes()
+    out.write(f"{report.inputs} inputs: ")
+    out.write(", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) + "\n")
+    stored = sum(statuses.values())
+    out.write(f"\norders by status ({stored} orders)\n")
+    for status in OrderStatus:
+        if statuses[status.value]:
+            out.write(f"  {status.value:<22}{statuses[status.value]:>5}\n")
+    if len(order_ids) > stored:
+        out.write(f"  {'(not in the store)':<22}{len(order_ids) - stored:>5}\n")
+    out.write(f"\neffects by kind ({sum(kinds.values())} effects)\n")
+    for kind, count in sorted(kinds.items()):
+        out.write(f"  {kind:<28}{count:>5}\n")
+    waiting: Counter[str] = Counter(
+        entry.order_id or "-" for entry in store.waiting() if entry.order_id in set(order_ids)
+    )
+    if waiting:
+        out.write(f"\ninputs still waiting ({sum(waiting.values())})\n")
+        for order_id, count in waiting.most_common(REPLAY_SHOWN_REJECTIONS):
+            out.write(f"  order {order_id}: {count}, for its order detail or a read\n")
+        if len(waiting) > REPLAY_SHOWN_REJECTIONS:
+            more = len(waiting) - REPLAY_SHOWN_REJECTIONS
+            out.write(f"  ... and {more} more orders (--json for all)\n")
+    rejected = report.rejected()
+    out.write(f"\ninputs rejected ({len(rejected)})\n")
+    for line, rejected_id, error_type, reason in rejected[:REPLAY_SHOWN_REJECTIONS]:
+        out.write(f"  line {line}: {rejected_id or '-'}: {error_type}: {reason}\n")
+    if len(rejected) > REPLAY_SHOWN_REJECTIONS:
+        more = len(rejected) - REPLAY_SHOWN_REJECTIONS
+        out.write(f"  ... and {more} more (--json for all)\n")
+    if rejected:
+        out.write(f"\nexit status 1: {_rejected_inputs(rejected)}\n")
+
+
+def _rejected_inputs(rejected: Sequence[object]) -> str:
+    count = len(rejected)
+    return f"{count} input{'s were' if count != 1 else ' was'} rejected"
+
+
+def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    policy = _policy(args)
+    path = Path(args.file)
+    try:
+        with path.open(encoding="utf-8", errors="surrogateescape") as counting:
+            total = sum(1 for _ in counting) if err.isatty() else 0
+        source = path.open(encoding="utf-8", errors="surrogateescape")
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+
+    bad_lines = 0
+    progress = _Progress(total, err)
+
+    def skipped(line: LineResult) -> None:
+        # With --json this is the only record of a bad line; otherwise the summary lists it.
+        nonlocal bad_lines
+        bad_lines += 1
+        if args.json or bad_lines <= REPLAY_SHOWN_REJECTIONS:
+            progress.note(f"line {line.line}: {line.error_type}: {line.reason} (skipped)\n")
+        elif bad_lines == REPLAY_SHOWN_REJECTIONS + 1:
+            progress.note(
+                "... more bad lines are skipped (the summary counts them; --json for all)\n"
+            )
+
+    with source, _opened(args.db) as store:
+        service = OrderService(store, policy, shop_id=args.shop_id, order_cache=REPLAY_ORDER_CACHE)
+        report = replay(
+            service, source, progress=progress, on_bad_line=skipped, batch_size=args.batch
+        )
+        progress.close()
+        if args.json:
+            for document in order_documents(store, report):
+                out.write(json.dumps(document, sort_keys=False) + "\n")
+        else:
+            _summary(store, report, out)
+    rejected = report.rejected()
+    if rejected and args.json:
+        err.write(f"order-lifecycle replay: {_rejected_inputs(rejected)} (exit status 1)\n")
+    return 1 if rejected else 0
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def _allowed(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    now = _moment(args.now)
+    policy = _policy(args)
+    with _opened(args.db, create=False) as store:
+        order = store.load(args.order_id)
+    if order is None:
+        raise CliError(f"order {args.order_id} is not in the store")
+    lifecycle = OrderLifecycle(order, policy)
+    who = [Initiator(args.initiator)] if args.initiator else list(Initiator)
+    out.write(f"order {order.order_id} is {order.status} (version {order.version})\n")
+    for initiator in who:
+        allowed = allowed_events(order, initiator, now=now, policy=policy)
+        out.write(f"{initiator.lower():<9}may {', '.join(allowed) or 'nothing'}\n")
+        for event in EVENTS if args.initiator else ():
+            if event in allowed or (order.status, event) not in TABLE:
+                continue
+            decision = lifecycle.check(event, initiator=initiator, now=now)
+            if not decision.allowed:
+                out.write(f"{'':<9}not {event}: {decision.reason}\n")
+    return 0
+
+
+def _history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _opened(args.db, create=False) as store:
+        order = store.load(args.order_id)
+        if order is None:
+            raise CliError(f"order {args.order_id} is not in the store")
+        transitions = store.history(args.order_id)
+        refs = store.refs(args.order_id)
+        outbox = store.outbox(args.order_id)
+    out.write(f"order {order.order_id}: {order.status}, version {order.version}\n")
+    for t in transitions:
+        reason = f"  ({t.reason})" if t.reason else ""
+        out.write(
+            f"{t.version:>3}  {t.at:%Y-%m-%d %H:%M}  {t.event:<22}{t.source} -> {t.target}"
+            f"  by {t.initiator} via {t.origin}{reason}\n"
+        )
+    if outbox:
+        out.write("effects:\n")
+        for entry in outbox:
+            error = f"  {entry.last_error}" if entry.last_error else ""
+            out.write(
+                f"{entry.version:>3}  {entry.kind:<28}{entry.status:<10}"
+                f" attempts {entry.attempts}{error}\n"
+            )
+    for system, ref in sorted(refs.items()):
+        out.write(f"{system}: {ref}\n")
+    return 0
+
+
+def _tick(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    now = _moment(args.now)
+    policy = _policy(args)
+    with _opened(args.db) as store:
+        results = OrderService(store, policy).tick(now)
+    for result in results:
+        kinds = ", ".join(effect.kind for effect in result.effects) or "no effects"
+        out.write(f"{result.order_id}: version {result.version}: {kinds}\n")
+    out.write(f"{len(results)} orders had timers due at {now.isoformat()}\n")
+    return 0
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def _from_env(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("env:"):
+        name = value.removeprefix("env:")
+        if name not in os.environ:
+            raise CliError(f"the partners file names ${name}, which is not set")
+        return os.environ[name]
+    if isinstance(value, dict):
+        return {key: _from_env(item) for key, item in value.items()}
+    return value
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain_union(type_: Any) -> bool:
+    """`str | int` and the like: JSON gives the value as it is."""
+    if type(type_) is not types.UnionType:
+        return False
+    return all(arg in _PLAIN for arg in type_.__args__)
+
+
+def load_partners(path: Path) -> PartnerSettings:
+    """Partner settings from a JSON file; a value `"env:NAME"` is read from `$NAME`."""
+    try:
+        raw = _from_env(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise CliError(f"{path} is not JSON: {error}") from None
+    conv = cattrs.Converter()
+    conv.register_structure_hook_func(_plain_union, lambda value, _type: value)
+    # `SfccSettings.token_margin`: seconds or "60s", as durations are in config files.
+    conv.register_structure_hook(timedelta, lambda value, _type: parse_duration(value))
+    try:
+        tiktok = None
+        if "tiktok_shop" in raw:
+            fields = dict(raw["tiktok_shop"])
+            settings = conv.structure(fields.pop("settings", {}), TikTokShopSettings)
+            shops = {
+                str(shop_id): conv.structure(shop, ShopCredentials)
+                for shop_id, shop in dict(fields.pop("shops", {})).items()
+            }
+            tiktok = TikTokShopPartner(settings=settings, shops=shops, **fields)
+        return PartnerSettings(
+            tiktok_shop=tiktok,
+            sfcc=conv.structure(raw["sfcc"], SfccSettings) if "sfcc" in raw else None,
+            sync_order_info=conv.structure(raw["sync_order_info"], SyncOrderInfoSettings)
+            if "sync_order_info" in raw
+            else None,
+            events_api=conv.structure(raw["events_api"], EventsApiSettings)
+            if "events_api" in raw
+            else None,
+        )
+    except (TypeError, ValueError, KeyError, cattrs.BaseValidationError, StructureError) as error:
+        raise CliError(f"{path}: bad partner settings: {type(error).__name__}: {error}") from None
+
+
+def _partners(args: argparse.Namespace, *, required: bool = True) -> PartnerSettings | None:
+    """The partners `--partners FILE.json` or `--sandbox URL` name."""
+    if args.sandbox:
+        from adapters.sandbox.local_partners import sandbox_settings
+
+        return sandbox_settings(args.sandbox)
+    if args.partners:
+        return load_partners(Path(args.partners))
+    if not required:
+        return None
+    raise CliError(
+        "say where the partners are: --partners FILE.json, or --sandbox URL for the"
+        " local fakes (order-lifecycle sandbox)"
+    )
+
+
+def _tiktok(partners: PartnerSettings, command: str) -> TikTokShopPartner:
+    if partners.tiktok_shop is None:
+        raise CliError(f"{command} reads TikTok Shop: the partners file has no tiktok_shop")
+    return partners.tiktok_shop
+
+
+def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    partners = _partners(args)
+    assert partners is not None
+    # Dispatch applies no lifecycle; it refuses a policy whose reports it cannot deliver.
+    check_reporting(_policy(args), partners)
+    with (
+        _retries_logged_to(err),
+        _opened(args.db) as store,
+        httpx.Client(timeout=args.http_timeout) as http,
+    ):
+        secrets = list(partners.secrets())
+        dispatcher = Dispatcher(
+            store,
+            build_executors(partners, http, store=store, register_secret=secrets.append),
+            secrets=secrets,
+            max_attempts=args.max_attempts,
+            backoff=Backoff(initial=timedelta(seconds=args.retry_after)),
+            lease=timedelta(seconds=args.lease),
+        )
+        if args.redrive:
+            out.write(f"{dispatcher.redrive()} dead letters back to pending\n")
+        stop = _stop_after(args.seconds)
+        total = dispatcher.drain()
+        while not args.once and not stop.wait(args.interval):
+            total = total + dispatcher.drain()
+        dead = len(store.outbox(status=OutboxStatus.DEAD))
+    out.write(
+        f"delivered {total.done}, retrying {total.retried}, dead letters {total.dead}"
+        f" (dead letters in the store: {dead})\n"
+    )
+    return 1 if total.dead else 0
+
+
+@contextmanager
+def _retries_logged_to(err: TextIO) -> Iterator[None]:
+    """Each retry inside a partner call as one readable line on `err`, not stamina's own.
+
+    stamina's hooks and the logger are global: both are put back on the way out.
+    """
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logger = logging.getLogger("adapters")
+    level, hooks = logger.level, stamina.instrumentation.get_on_retry_hooks()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    stamina.instrumentation.set_on_retry_hooks([log_retry])
+    try:
+        yield
+    finally:
+        stamina.instrumentation.set_on_retry_hooks(hooks)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _stop_after(seconds: float | None) -> threading.Event:
+    """An event that is set after `seconds` (never, for `None`)."""
+    stop = threading.Event()
+    if seconds is not None:
+        timer = threading.Timer(seconds, stop.set)
+        timer.daemon = True
+        timer.start()
+    return stop
+
+
+# --------------------------------------------------------------------------- serve, work
+
+
+def _log_to(err: TextIO) -> None:
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.getLogger("adapters").addHandler(handler)
+    logging.getLogger("adapters").setLevel(logging.INFO)
+
+
+def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        raise CliError(
+            "serve needs uvicorn, which the serve extra installs: from the repository"
+            " checkout, python -m pip install -e '.[serve]'"
+        ) from None
+    from adapters.entrypoints.webhook_app import WebhookApp
+
+    key, secret = os.environ.get(APP_KEY_ENV), os.environ.get(APP_SECRET_ENV)
+    if not key or not secret:
+        raise CliError(
+            f"serve checks TikTok's signatures: set ${APP_KEY_ENV} and ${APP_SECRET_ENV}"
+        )
+    policy = _policy(args)
+    _log_to(err)
+    with _opened(args.db) as store:
+        service = OrderService(store, policy, app_key=key, app_secret=secret)
+        app = WebhookApp(service, max_body=args.max_body, process_inline=args.inline)
+        # Bound here, not by uvicorn, so that --port 0 can say which port it got.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((args.host, args.port))
+        except OSError as error:
+            sock.close()
+            raise CliError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
+        host, port = sock.getsockname()[:2]
+        server = uvicorn.Server(
+            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+        )
+        if args.seconds is not None:
+            timer = threading.Timer(args.seconds, lambda: setattr(server, "should_exit", True))
+            timer.daemon = True
+            timer.start()
+        out.write(f"webhook endpoint listening on http://{host}:{port}\n")
+        out.flush()
+        try:
+            server.run(sockets=[sock])
+        finally:
+            sock.close()
+    out.write("webhook endpoint stopped\n")
+    return 0
+
+
+def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _log_to(err)
+    log = logging.getLogger("adapters.worker")
+    outcomes: Counter[str] = Counter()
+    policy = _policy(args)
+    reads = ReadReport()
+    partners = _partners(args, required=False)
+    with _opened(args.db) as store, httpx.Client(timeout=args.http_timeout) as http:
+        reader = None
+        secrets: list[str] = []
+        if partners is not None:
+            secrets += partners.secrets()
+            client_for = tiktok_clients(
+                _tiktok(partners, "work"),
+                http,
+                partners.retry,
+                store=store,
+                register_secret=secrets.append,
+            )
+        service = OrderService(store, policy, reads=partners is not None)
+        if args.redrive:
+            out.write(f"{store.redrive_inputs()} dead inputs back to pending\n")
+        if partners is not None:
+            reader = Reader(service, client_for, secrets=tuple(secrets))
+            if args.redrive:
+                out.write(f"{reader.redrive()} dead reads back to pending\n")
+            reader.sweep()
+        stop = _stop_after(args.seconds)
+        while not stop.is_set():
+            results = service.process_pending(args.batch)
+            for result in _with_resumed(results):
+                outcomes[result.outcome.value] += 1
+                if result.error_type or result.outcome is InputOutcome.IGNORED:
+                    log.info(
+                        "input inbox_id=%s order_id=%s outcome=%s error=%s reason=%s",
+                        result.inbox_id,
+                        result.order_id,
+                        result.outcome.value,
+                        result.error_type,
+                        result.reason,
+                    )
+            batch = reader.run_once() if reader is not None else ReadReport()
+            reads = reads + batch
+            for result in _with_resumed(batch.results):
+                outcomes[result.outcome.value] += 1
+            if not results and not batch.claimed and (args.once or stop.wait(args.interval)):
+                break
+        waiting = len(store.waiting())
+        dead_inputs = len(store.parked())
+        dead_reads = len(store.reads(ReadStatus.DEAD))
+    done = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
+    out.write(f"processed {sum(outcomes.values())} inputs{': ' + done if done else ''}\n")
+    if reader is not None:
+        out.write(
+            f"reads: {reads.done} done in {reads.calls} calls, {reads.retried} retrying,"
+            f" {reads.dead} dead (dead reads in the store: {dead_reads})\n"
+        )
+    out.write(f"inputs waiting: {waiting}\n")
+    if dead_inputs:
+        out.write(f"dead inputs in the store: {dead_inputs} (work --redrive puts them back)\n")
+    return 0
+
+
+def _with_resumed(results: Sequence[Result]) -> Iterator[Result]:
+    """Each result, then the results of the inputs that waited for it."""
+    for result in results:
+        yield result
+        yield from _with_resumed(result.resumed)
+
+
+def _sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    _log_to(err)
+    partners = _partners(args)
+    assert partners is not None
+    tiktok = _tiktok(partners, "sync")
+    since = None if args.since is None else _moment(args.since, "--since")
+    with _opened(args.db) as store, httpx.Client(timeout=args.http_timeout) as http:
+        secrets = list(partners.secrets())
+        client_for = tiktok_clients(
+            tiktok, http, partners.retry, store=store, register_secret=secrets.append
+        )
+        service = OrderService(store, _policy(args), reads=True)
+        syncer = Syncer(service, client_for, shops=tiktok.shop_ids() or ("",))
+        stop = _stop_after(args.seconds)
+        while True:
+            report = syncer.run_once(since)
+            since = None
+            out.write(
+                f"sync of {report.shops} shop(s) from {_iso(report.since)} to"
+                f" {_iso(report.until)}: {report.seen} orders seen, {report.changed} changed,"
+                f" {report.seeded} unknown (seeded); {report.cancellations} cancellations,"
+                f" {report.returns} returns\n"
+            )
+            out.flush()
+            if args.interval is None or stop.wait(args.interval):
+                break
+    return 0
+
+
+def _iso(moment: datetime | None) -> str:
+    return "-" if moment is None else moment.isoformat(timespec="seconds")
+
+
+def order_document(
+    store: Store, order_id: str, rejected: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One stored order as `show --json` and `replay --json` print it.
+
+    `rejected` lists the order's rejected inputs (by default, every one the
+    inbox holds, by inbox id); `waiting` the inputs still waiting on it.
+    """
+    order = store.load(order_id)
+    if rejected is None:
+        rejected = [
+            {"inbox_id": e.id, "kind": e.kind, "error_type": e.error_type, "reason": e.reason}
+            for e in store.inbox(order_id)
+            if e.outcome is InputOutcome.REJECTED
+        ]
+    return {
+        "order_id": order_id,
+        "status": None if order is None else order.status.value,
+        "cancelled_after_shipped": None if order is None else order.cancelled_after_shipped,
+        "history": [
+            {
+                "event": t.event,
+                "from": t.source,
+                "to": t.target,
+                "initiator": t.initiator,
+                "at": t.at.isoformat(),
+            }
+            for t in store.history(order_id)
+        ],
+        "effects": [effect_to_dict(e.effect) for e in store.outbox(order_id)],
+        "rejected": rejected,
+        "lines": [
+            {
+                "line_item_id": line.line_item_id,
+                "status": line.status.value,
+                "package_id": line.package_id,
+                "tracking_number": line.tracking_number,
+                "shipping_provider_name": line.shipping_provider_name,
+            }
+            for line in (order.lines if order is not None else ())
+        ],
+        "waiting": [
+            {
+                "inbox_id": e.id,
+                "kind": e.kind,
+                "waits_for": e.waits_for,
+                "reason": e.reason,
+                "received_at": e.received_at.isoformat(),
+            }
+            for e in store.waiting(order_id)
+        ],
+    }
+
+
+def _show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    with _opened(args.db, create=False) as store:
+        document = order_document(store, args.order_id)
+    if document["status"] is None and not document["waiting"] and not document["rejected"]:
+        raise CliError(f"order {args.order_id} is not in the store")
+    if args.json:
+        out.write(json.dumps(document, sort_keys=True) + "\n")
+        return 0
+    out.write(f"order {document['order_id']}: {document['status'] or 'not seeded yet'}\n")
+    for line in document["lines"]:
+        parcel = " ".join(
+            f"{key}={line[key]}"
+            for key in ("package_id", "tracking_number", "shipping_provider_name")
+            if line[key]
+        )
+        out.write(f"  line {line['line_item_id']}: {line['status']}  {parcel}\n")
+    for entry in document["waiting"]:
+        out.write(f"  waiting: inbox {entry['inbox_id']} ({entry['kind']}): {entry['reason']}\n")
+    return 0
+
+
+# --------------------------------------------------------------------------- diagram
+
+
+def diagram(fmt: str = "mermaid") -> str:
+    """The lifecycle as a state diagram, drawn from the machine by `lifecycle.mermaid_diagram`."""
+    if fmt == "mermaid":
+        return mermaid_diagram() + "\n"
+    if fmt not in ("dot", "svg"):
+        raise CliError(f"unknown diagram format {fmt!r}; use mermaid, dot or svg")
+    text = dot_diagram() + "\n"
+    if fmt == "dot":
+        return text
+    dot = shutil.which("dot")
+    if dot is None:
+        raise GraphvizMissing()
+    result = subprocess.run([dot, "-Tsvg"], input=text, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise CliError(f"Graphviz dot failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def _diagram(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    out.write(diagram(args.format))
+    return 0
+
+
+# --------------------------------------------------------------------------- sandbox, demo
+
+
+def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from adapters.sandbox.local_partners import (
+        SANDBOX_CREDENTIALS,
+        SANDBOX_SHOP_ID,
+        local_partners,
+    )
+    from adapters.sandbox.tiktok_shop import CONTROL_PATH, SandboxInputError, read_orders
+
+    if args.announce and not args.webhook_url:
+        raise CliError("--announce sends webhooks: give --webhook-url URL too")
+    orders: list[dict[str, Any]] = []
+    try:
+        if args.orders:
+            with Path(args.orders).open(encoding="utf-8") as lines:
+                orders = read_orders(lines, source=args.orders)
+        partners = local_partners(port=args.port, webhook_url=args.webhook_url)
+    except OSError as error:
+        raise CliError(f"cannot read {args.orders}: {error.strerror or error}") from None
+    except SandboxInputError as error:
+        raise CliError(str(error)) from None
+    for order in orders:
+        partners.tiktok_shop.add_order(order)
+    with partners:
+        out.write(f"sandbox listening on {partners.url}\n")
+        out.write("  TikTok Shop API and token refresh, Sync Order Information, Events API, SFCC\n")
+        for name, value in SANDBOX_CREDENTIALS.items():
+            out.write(f"  {name} = {value}\n")
+        out.write(f"  tiktok_shop_id = {SANDBOX_SHOP_ID}\n")
+        if args.orders:
+            out.write(f"holding {len(orders)} orders from {args.orders}\n")
+        if args.webhook_url:
+            creds = SANDBOX_CREDENTIALS
+            out.write(
+                f"webhooks to {args.webhook_url}, signed with the sandbox's app key and secret;"
+                f" receive them with {APP_KEY_ENV}={creds['tiktok_app_key']}"
+                f" {APP_SECRET_ENV}={creds['tiktok_app_secret']} order-lifecycle serve\n"
+            )
+        move = CONTROL_PATH.replace("([^/]+)", "ORDER_ID")
+        out.write(f'move an order as TikTok would: POST {move} {{"status": "IN_TRANSIT"}}\n')
+        out.write(f"dispatch to it: order-lifecycle dispatch --sandbox {partners.url}\n")
+        if args.announce:
+            partners.tiktok_shop.announce()
+        out.flush()
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait(args.seconds)
+        calls = partners.calls()
+    out.write(f"sandbox stopped after {sum(calls.values())} requests\n")
+    if partners.webhooks is not None:
+        sent, failed = len(partners.webhooks.delivered), len(partners.webhooks.failed)
+        out.write(f"  webhooks: {sent} delivered, {failed} given up\n")
+    return 0
+
+
+def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from adapters.sandbox.demo import run_demo
+
+    return run_demo(Path(args.db_file), out, err, policy=_policy(args))
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="order-lifecycle",
+        description="The TikTok Shop order lifecycle: replay inputs, inspect orders,"
+        " dispatch effects, run timers, draw the machine, serve partner fakes.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, run: Callable[..., int], help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    def with_db(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--db",
+            metavar="URL",
+            help=f"database URL (default ${DB_ENV} or {DEFAULT_URL})",
+        )
+
+    def with_config(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--config",
+            metavar="FILE.toml",
+            help=f"the lifecycle policy from this file's [policy] table, or a partners"
+            f" .json file's \"policy\" (default ${CONFIG_ENV}; none: Policy's defaults)",
+        )
+
+    sub = command("replay", _replay, "feed a JSON-lines file of inputs through the store")
+    sub.add_argument("file", metavar="FILE.jsonl")
+    with_db(sub)
+    with_config(sub)
+    sub.add_argument("--json", action="store_true", help="print one JSON object per order")
+    sub.add_argument("--shop-id", help="shop of order details that do not name one")
+    sub.add_argument(
+        "--batch",
+        type=int,
+        default=500,
+        metavar="N",
+        help="inputs per database transaction (default 500; 1 commits each input)",
+    )
+
+    sub = command("allowed", _allowed, "what each initiator may do with an order now, and why not")
+    sub.add_argument("order_id", metavar="ORDER_ID")
+    sub.add_argument("--initiator", choices=[i.value for i in Initiator], type=str.upper)
+    sub.add_argument("--now", metavar="ISO", help=NOW_HELP)
+    with_db(sub)
+    with_config(sub)
+
+    sub = command("history", _history, "an order's transitions, effects and references")
+    sub.add_argument("order_id", metavar="ORDER_ID")
+    with_db(sub)
+
+    sub = command("serve", _serve, "receive TikTok webhooks over HTTP into the inbox (uvicorn)")
+    sub.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    sub.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    sub.add_argument(
+        "--max-body", type=int, default=64 * 1024, help="largest body in bytes (default 64 KiB)"
+    )
+    sub.add_argument("--inline", action="store_true", help="apply each webhook before answering")
+    sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    with_db(sub)
+    with_config(sub)
+
+    def with_partners(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument(
+            "--partners", metavar="FILE.json", help=f"partner settings, {what} (see docs/cli.md)"
+        )
+        sub.add_argument("--sandbox", metavar="URL", help="use a running sandbox's partners")
+        sub.add_argument(
+            "--http-timeout", type=float, default=30.0, help="seconds per partner call (default 30)"
+        )
+
+    sub = command(
+        "work",
+        _work,
+        "apply the inputs kept in the inbox; with partners, read TikTok for what they lack",
+    )
+    sub.add_argument("--once", action="store_true", help="until nothing is pending, then exit")
+    sub.add_argument("--batch", type=int, default=100, help="inputs per batch (default 100)")
+    sub.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
+    sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    sub.add_argument(
+        "--redrive", action="store_true", help="first put dead inputs and dead reads back"
+    )
+    with_partners(sub, "to read TikTok Shop (without: inputs that need a read wait)")
+    with_db(sub)
+    with_config(sub)
+
+    sub = command("sync", _sync, "catch up with TikTok: re-read what changed since the watermark")
+    sub.add_argument("--since", metavar="ISO", help="search from here, not from the watermark")
+    sub.add_argument("--interval", type=float, metavar="S", help="repeat every S seconds")
+    sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    with_partners(sub, "for TikTok Shop")
+    with_config(sub)
+    with_db(sub)
+
+    sub = command("show", _show, "one stored order: status, lines, parcels, inputs waiting")
+    sub.add_argument("order_id", metavar="ORDER_ID")
+    sub.add_argument("--json", action="store_true", help="one JSON object (see docs/cli.md)")
+    with_db(sub)
+
+    sub = command("dispatch", _dispatch, "carry out the outbox through the partner adapters")
+    sub.add_argument("--once", action="store_true", help="deliver what is due now, then exit")
+    sub.add_argument("--partners", metavar="FILE.json", help="partner settings (see docs/cli.md)")
+    sub.add_argument("--sandbox", metavar="URL", help="deliver to a running sandbox")
+    sub.add_argument("--redrive", action="store_true", help="first put dead letters back")
+    sub.add_argument("--interval", type=float, default=5.0, help="seconds between polls")
+    sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
+    sub.add_argument(
+        "--http-timeout", type=float, default=30.0, help="seconds per partner call (default 30)"
+    )
+    sub.add_argument(
+        "--max-attempts", type=int, default=8, help="tries before a dead letter (default 8)"
+    )
+    sub.add_argument(
+        "--retry-after",
+        type=float,
+        default=30.0,
+        help="seconds before the first retry, doubling each time (default 30)",
+    )
+    sub.add_argument(
+        "--lease",
+        type=float,
+        default=300.0,
+        help="seconds a claimed effect stays leased; a crashed dispatcher's effects fall"
+        " due again after it (default 300)",
+    )
+    with_db(sub)
+    with_config(sub)
+
+    sub = command("tick", _tick, "apply the timers due now (or at --now)")
+    sub.add_argument("--now", metavar="ISO", help=NOW_HELP)
+    with_db(sub)
+    with_config(sub)
+
+    sub = command("diagram", _diagram, "draw the state machine")
+    sub.add_argument("--format", choices=("mermaid", "dot", "svg"), default="mermaid")
+
+    sub = command("sandbox", _sandbox, "serve every partner fake on 127.0.0.1")
+    sub.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    sub.add_argument(
+        "--orders",
+        metavar="FILE.jsonl",
+        help="hold these orders: one Get Order Detail order object (or response) per line",
+    )
+    sub.add_argument(
+        "--webhook-url",
+        metavar="URL",
+        help="POST the signed webhook TikTok would send for each change (e.g. to serve)",
+    )
+    sub.add_argument(
+        "--announce",
+        action="store_true",
+        help="at start, send an order status webhook for every order held",
+    )
+    sub.add_argument(
+        "--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)"
+    )
+
+    sub = command("demo", _demo, "replay a bundled sample against the sandbox and show it")
+    sub.add_argument(
+        "--db-file",
+        default="order-lifecycle-demo.db",
+        help="SQLite file for the demo, recreated each run (default order-lifecycle-demo.db)",
+    )
+    with_config(sub)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args, out, err)
+    except (
+        CliError,
+        StoreError,
+        AdapterError,
+        LifecycleError,
+        BadLine,
+        SettingsError,
+        psycopg.Error,
+        sqlite3.Error,
+    ) as error:
+        err.write(f"order-lifecycle {args.command}: {type(error).__name__}: {error}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as shell tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    return code

@@ -1,0 +1,59 @@
+"""The application services: inbox -> lifecycle -> store, the outbox loop, reads, replay."""
+
+from ._dispatch import (
+    SFCC_ORDER_NO,
+    Backoff,
+    Dispatcher,
+    DispatchReport,
+    EffectContext,
+    Executor,
+    NoExecutor,
+)
+from ._inbox import (
+    Accepted,
+    OrderService,
+    Result,
+    TooManyConflicts,
+    content_key,
+)
+from ._reads import (
+    GET_ORDER_DETAIL_MAX_IDS,
+    Reader,
+    ReadReport,
+)
+from ._replay import (
+    BadLine,
+    LineResult,
+    ReplayReport,
+    parse_time,
+    replay,
+)
+from ._sync import (
+    Syncer,
+    SyncReport,
+)
+
+__all__ = [
+    "GET_ORDER_DETAIL_MAX_IDS",
+    "SFCC_ORDER_NO",
+    "Accepted",
+    "Backoff",
+    "BadLine",
+    "DispatchReport",
+    "Dispatcher",
+    "EffectContext",
+    "Executor",
+    "LineResult",
+    "NoExecutor",
+    "OrderService",
+    "ReadReport",
+    "Reader",
+    "ReplayReport",
+    "Result",
+    "SyncReport",
+    "Syncer",
+    "TooManyConflicts",
+    "content_key",
+    "parse_time",
+    "replay",
+]

@@ -1,0 +1,208 @@
+"""Carry out the outbox: each effect through the adapter of its partner, at least once.
+
+`Dispatcher` claims due outbox rows (on PostgreSQL with `FOR UPDATE SKIP
+LOCKED`, so many dispatchers share the work), leases them, and hands each to
+the executor registered for its kind. Then:
+
+* success: the row is marked done, together with what the partner gave back
+  that later calls need (the SFCC `order_no`), in one transaction;
+* `RetryableError` (timeouts, 5xx, 429, "try again" codes): retried later,
+  with exponential backoff, up to `max_attempts`, then parked as a dead letter;
+* `RejectedError` and anything else: parked at once as a dead letter, with the
+  error's type and message (our errors never hold secrets, and any secret the
+  wiring knows is blanked out besides).
+
+A dispatcher killed mid-batch leaves its rows leased; they fall due again when
+the lease ends, so every effect is delivered at least once. Each effect
+carries a stable idempotency key (order, version, kind) that the partners
+use to apply a repeat once. Effects of one order and one partner go out in
+the order the lifecycle produced them. `redrive` puts dead letters back.
+
+`adapters.wiring.build_executors(partners, http)` wires the real clients from
+their settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from attrs import field, frozen
+
+from adapters.errors import RejectedError, RetryableError
+from adapters.store import OutboxEntry, Store
+from lifecycle import (
+    Effect,
+    Order,
+)
+
+__all__ = [
+    "SFCC_ORDER_NO",
+    "Backoff",
+    "DispatchReport",
+    "Dispatcher",
+    "EffectContext",
+    "Executor",
+    "NoExecutor",
+]
+
+#: The external reference under which the SFCC order number is kept.
+SFCC_ORDER_NO = "sfcc_order_no"
+
+
+@frozen
+class EffectContext:
+    """What an executor may need besides the effect: the order as it was when the
+    effect was asked for (an SFCC order is created with the lines it had then,
+    even if it was cancelled since), and the order's external references."""
+
+    order: Order | None
+    refs: Mapping[str, str]
+
+
+class Executor(Protocol):
+    """Carries out one effect; returns external references to keep (or `None`)."""
+
+    def __call__(self, effect: Effect, context: EffectContext) -> Mapping[str, str] | None: ...
+
+
+class NoExecutor(RejectedError):
+    """No adapter is configured for this kind of effect."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__("dispatcher", f"no executor is configured for {kind}")
+
+
+@frozen
+class Backoff:
+    """Delay before retry `n` (1-based): `initial * factor**(n-1)`, at most `maximum`.
+
+    A deterministic spread of up to `spread` of the delay (from the row id)
+    keeps many rows that failed together from retrying together.
+    """
+
+    initial: timedelta = timedelta(seconds=30)
+    factor: float = 2.0
+    maximum: timedelta = timedelta(hours=1)
+    spread: float = 0.1
+
+    def delay(self, attempt: int, seed: int = 0) -> timedelta:
+        base = min(self.initial * (self.factor ** max(attempt - 1, 0)), self.maximum)
+        fraction = int(hashlib.sha256(str(seed).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        return base * (1 + self.spread * fraction)
+
+
+@frozen
+class DispatchReport:
+    """How many effects a run delivered, scheduled for retry, and parked as dead letters."""
+
+    done: int = 0
+    retried: int = 0
+    dead: int = 0
+    kinds: Mapping[str, int] = field(factory=dict)
+
+    def __add__(self, other: DispatchReport) -> DispatchReport:
+        kinds = dict(self.kinds)
+        for kind, count in other.kinds.items():
+            kinds[kind] = kinds.get(kind, 0) + count
+        return DispatchReport(
+            self.done + other.done, self.retried + other.retried, self.dead + other.dead, kinds
+        )
+
+    @property
+    def handled(self) -> int:
+        return self.done + self.retried + self.dead
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    """Deliver the outbox of `store` through `executors` (effect kind -> executor)."""
+
+    def __init__(
+        self,
+        store: Store,
+        executors: Mapping[str, Executor],
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        batch_size: int = 20,
+        max_attempts: int = 8,
+        backoff: Backoff | None = None,
+        lease: timedelta = timedelta(minutes=5),
+        secrets: Iterable[str] = (),
+        on_delivered: Callable[[OutboxEntry], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.executors = dict(executors)
+        self.clock = clock
+        self.batch_size = batch_size
+        self.max_attempts = max_attempts
+        self.backoff = backoff or Backoff()
+        self.lease = lease
+        self.on_delivered = on_delivered
+        self._secrets = tuple(s for s in secrets if s)
+
+    def __repr__(self) -> str:
+        return f"Dispatcher(kinds={sorted(self.executors)}, batch_size={self.batch_size})"
+
+    def run_once(self) -> DispatchReport:
+        """Claim one batch of due effects and carry each out."""
+        report = DispatchReport()
+        for entry in self.store.claim(self.clock(), self.batch_size, self.lease):
+            report = report + self._deliver(entry)
+        return report
+
+    def drain(self, max_batches: int = 10_000) -> DispatchReport:
+        """Run batches until nothing is due now (retries scheduled later wait)."""
+        report = DispatchReport()
+        for _ in range(max_batches):
+            batch = self.run_once()
+            if not batch.handled:
+                break
+            report = report + batch
+        return report
+
+    def redrive(self, ids: Sequence[int] | None = None) -> int:
+        """Dead letters (all, or these ids) back to pending; how many."""
+        return self.store.redrive(self.clock(), ids)
+
+    def _deliver(self, entry: OutboxEntry) -> DispatchReport:
+        executor = self.executors.get(entry.kind)
+        try:
+            if executor is None:
+                raise NoExecutor(entry.kind)
+            context = EffectContext(entry.order, self.store.refs(entry.order_id))
+            refs = executor(entry.effect, context) or {}
+        except RetryableError as error:
+            if entry.attempts >= self.max_attempts:
+                self.store.bury(entry.id, self._describe(error, entry), self.clock())
+                return DispatchReport(dead=1)
+            at = self.clock() + self.backoff.delay(entry.attempts, entry.id)
+            self.store.retry_later(entry.id, self._describe(error, entry), at)
+            return DispatchReport(retried=1)
+        except Exception as error:  # parked with its type: a bug must not stop the others
+            self.store.bury(entry.id, self._describe(error, entry), self.clock())
+            return DispatchReport(dead=1)
+        self.store.complete(entry.id, self.clock(), refs)
+        if self.on_delivered is not None:
+            self.on_delivered(entry)
+        return DispatchReport(done=1, kinds={entry.kind: 1})
+
+    def _describe(self, error: BaseException, entry: OutboxEntry) -> str:
+        return describe_error(error, entry.attempts, self._secrets)
+
+
+def describe_error(error: BaseException, attempts: int, secrets: Iterable[str] = ()) -> str:
+    """An error as kept in the store: its type, message and attempt, secrets blanked out."""
+    text = f"{type(error).__name__}: {error} (attempt {attempts})"
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+# --------------------------------------------------------------------------- wiring

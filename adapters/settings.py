@@ -1,0 +1,262 @@
+"""The lifecycle `Policy` from a settings file: what `--config` and the partners file set.
+
+One loader, `policy_from_mapping`, turns a table of `Policy` fields by name
+into a `Policy`, whichever file the table comes from:
+
+- a TOML config file (`--config FILE.toml`, or `$ORDER_LIFECYCLE_CONFIG`): its
+  `[policy]` table;
+- a partners JSON file (`dispatch --partners FILE.json`, or `--config
+  FILE.json`): its `"policy"` object, with the same keys.
+
+Values: a duration is a number of seconds or a string of a number and a unit
+(`"90s"`, `"30m"`, `"48h"`, `"15d"`); a switch is `true` or `false`; a set
+of statuses (`sync_order_statuses`, `tiktok_event_statuses`) is a list of
+lifecycle `OrderStatus` names, and replaces the default set. The partners'
+names for those statuses are the partner settings' (`order_statuses` of
+`sync_order_info`, `event_names` of `events_api`). Policy values are never
+read from the environment: they are not secrets.
+
+Anything wrong (an unknown key, a bad value, an unknown status) raises
+`SettingsError`, whose message names the file and the key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from lifecycle import DEFAULT_POLICY, OrderStatus, Policy
+
+if typing.TYPE_CHECKING:
+    from adapters.wiring import PartnerSettings
+
+__all__ = [
+    "CONFIG_ENV",
+    "SettingsError",
+    "check_reporting",
+    "choose_policy",
+    "parse_duration",
+    "policy_from_mapping",
+    "read_policy",
+]
+
+#: Where the command line looks for a config file when `--config` is not given.
+CONFIG_ENV = "ORDER_LIFECYCLE_CONFIG"
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
+_DURATION_FORM = (
+    'seconds as a number (3600) or a number and a unit s, m, h, d ("30m", "48h", "15d")'
+)
+
+
+class SettingsError(ValueError):
+    """A settings file cannot be used as it is; the message names the file and the key."""
+
+
+class _Bad(ValueError):
+    """A value is wrong; the loader adds where it was."""
+
+
+def parse_duration(value: object) -> timedelta:
+    """`3600`, `0.5`, `"90s"`, `"30m"`, `"48h"` or `"15d"` as a `timedelta`.
+
+    Raises `ValueError` saying what is accepted; `policy_from_mapping` turns it
+    into a `SettingsError` naming the key.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise _Bad(f"{value!r} is not a duration; give {_DURATION_FORM}")
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value.strip())
+        if match is None:
+            raise _Bad(f"{value!r} is not a duration; give {_DURATION_FORM}")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise _Bad(f"{value!r} is not a duration: it must be finite and not negative")
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise _Bad(f"{value!r} is longer than any duration Python can hold") from None
+
+
+def _switch(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad(f"{value!r} is not a switch; give true or false")
+    return value
+
+
+def _name(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _Bad(f"{value!r} is not a name; give a non-empty string")
+    return value
+
+
+_STATUSES = ", ".join(status.value for status in OrderStatus)
+
+
+def _status_set(value: object) -> frozenset[OrderStatus]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise _Bad(f"{value!r} is not a list of lifecycle statuses ({_STATUSES})")
+    statuses = set()
+    for item in value:
+        if item not in OrderStatus.__members__:
+            raise _Bad(f"unknown order status {item!r}; expected some of {_STATUSES}")
+        statuses.add(OrderStatus[item])
+    return frozenset(statuses)
+
+
+#: How a value of each `Policy` field's type is read.
+_READERS: dict[object, Callable[[object], Any]] = {
+    timedelta: parse_duration,
+    bool: _switch,
+    str: _name,
+    frozenset[OrderStatus]: _status_set,
+}
+_HINTS = typing.get_type_hints(Policy)
+#: Each setting's reader; a new `Policy` field of a new type fails here, not silently.
+_SETTINGS: dict[str, Callable[[object], Any]] = {
+    field.name: _READERS[_HINTS[field.name]] for field in attrs.fields(Policy)
+}
+
+
+def policy_from_mapping(values: Mapping[str, Any], where: str = "policy") -> Policy:
+    """A `Policy` from a table of its fields by name; `where` prefixes every error.
+
+    Fields not given keep their defaults. Raises `SettingsError` naming the key
+    (`where.key`, or `where.key.STATUS` inside a status map).
+    """
+    if not isinstance(values, Mapping):
+        raise SettingsError(f"{where}: {values!r} is not a table of settings")
+    policy = DEFAULT_POLICY
+    for key, raw in values.items():
+        read = _SETTINGS.get(key)
+        if read is None:
+            raise SettingsError(
+                f"{where}.{key}: unknown setting; known: {', '.join(sorted(_SETTINGS))}"
+            )
+        try:
+            value = read(raw)
+        except _Bad as error:
+            path = ".".join((where, key, *error.args[1:]))
+            raise SettingsError(f"{path}: {error.args[0]}") from None
+        try:
+            policy = attrs.evolve(policy, **{key: value})
+        except ValueError as error:  # the Policy's own validators
+            raise SettingsError(f"{where}.{key}: {str(error).removeprefix(key + ' ')}") from None
+    return policy
+
+
+def _read_text(path: Path, source: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(f"cannot read {path}{source}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path}{source} is not UTF-8 text") from None
+
+
+def read_policy(path: Path, *, partners: bool = False, source: str = "") -> Policy | None:
+    """The policy a settings file sets, or `None` when it sets none.
+
+    A partners file (`partners=True`, or any `FILE.json`) is JSON: its
+    `"policy"` object (the partner sections are `dispatch`'s). Any other file
+    is TOML: its `[policy]` table, and no other table (a misspelt `[polcy]`
+    would otherwise change nothing). `source` says where the path came from,
+    for the error messages.
+    """
+    text = _read_text(path, source)
+    if partners or path.suffix.lower() == ".json":
+        try:
+            raw = json.loads(text)
+        except ValueError as error:
+            raise SettingsError(f"{path}{source} is not JSON: {error}") from None
+        if not isinstance(raw, dict):
+            raise SettingsError(f"{path}{source}: a partners file is one JSON object")
+        if "policy" not in raw:
+            return None
+        return policy_from_mapping(raw["policy"], f"{path}: policy")
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}{source} is not TOML: {error}") from None
+    unknown = sorted(set(document) - {"policy"})
+    if unknown:
+        raise SettingsError(f"{path}: {unknown[0]}: unknown section; a config file has [policy]")
+    if "policy" not in document:
+        return None
+    return policy_from_mapping(document["policy"], f"{path}: policy")
+
+
+def _differences(one: Policy, other: Policy) -> list[str]:
+    return [
+        field.name
+        for field in attrs.fields(Policy)
+        if getattr(one, field.name) != getattr(other, field.name)
+    ]
+
+
+def choose_policy(
+    config: str | None,
+    partners: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+) -> Policy:
+    """The policy a command runs under.
+
+    From `config` (`--config`; an empty string means none), else
+    `$ORDER_LIFECYCLE_CONFIG`; and from the `"policy"` object of the
+    `partners` file, when given. Neither sets one: `DEFAULT_POLICY`. Both set
+    one: they must agree, or `SettingsError` names the settings that differ
+    (which one should win is not guessed).
+    """
+    found: list[tuple[str, Policy]] = []
+    sources: Sequence[tuple[str | None, bool, str]] = (
+        (config, False, "")
+        if config is not None
+        else (environ.get(CONFIG_ENV) or None, False, f" (${CONFIG_ENV})"),
+        (partners, True, ""),
+    )
+    for name, is_partners, source in sources:
+        if name:
+            policy = read_policy(Path(name), partners=is_partners, source=source)
+            if policy is not None:
+                found.append((name, policy))
+    if not found:
+        return DEFAULT_POLICY
+    (first, policy), *others = found
+    for other, theirs in others:
+        differ = _differences(policy, theirs)
+        if differ:
+            raise SettingsError(
+                f"{first} and {other} both set the policy and disagree on"
+                f" {', '.join(differ)}; keep it in one of them"
+            )
+    return policy
+
+
+_FEEDS = (
+    ("report_sync_order_info", "sync_order_info", "Sync Order Information"),
+    ("report_events_api", "events_api", "the Events API"),
+)
+
+
+def check_reporting(policy: Policy, partners: PartnerSettings) -> None:
+    """Refuse a policy that reports to a feed the partner settings do not configure:
+    every such report could only become a dead letter."""
+    for switch, section, feed in _FEEDS:
+        if getattr(policy, switch) and getattr(partners, section) is None:
+            raise SettingsError(
+                f"the policy reports to {feed} ({switch} = true) but the partner"
+                f" settings have no {section} section"
+            )
