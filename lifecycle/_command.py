@@ -17,6 +17,7 @@ from ._actions import Outcome
 from ._model import Initiator, Order, Origin
 from ._policy import DEFAULT_POLICY, Policy
 from ._table import apply
+from .errors import InvalidValue
 
 
 def _freeze(value: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -37,7 +38,7 @@ class Command:
     def apply_to(self, order: Order, policy: Policy = DEFAULT_POLICY) -> Outcome:
         """Apply this command to `order` through the fast path."""
         if order.order_id != self.order_id:
-            raise ValueError(f"command for order {self.order_id} applied to {order.order_id}")
+            raise InvalidValue(f"command for order {self.order_id} applied to {order.order_id}")
         return apply(
             order,
             self.event,

@@ -19,6 +19,8 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
+from .errors import InvalidType, InvalidValue, NaiveTime
+
 
 class OrderStatus(enum.StrEnum):
     """The order status, spelled as the TikTok Shop Open API (202309) spells it."""
@@ -136,24 +138,24 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 
 def _aware(_instance: object, attribute: attrs.Attribute[Any], value: datetime | None) -> None:
     if value is not None and value.utcoffset() is None:
-        raise ValueError(f"{attribute.name} must be timezone-aware, got {value!r}")
+        raise NaiveTime(f"{attribute.name} must be timezone-aware, got {value!r}")
 
 
 def _not_negative(_instance: object, attribute: attrs.Attribute[Any], value: Decimal) -> None:
     if not isinstance(value, Decimal):
-        raise TypeError(f"{attribute.name} must be a Decimal, got {type(value).__name__}")
+        raise InvalidType(f"{attribute.name} must be a Decimal, got {type(value).__name__}")
     if not value.is_finite() or value < 0:
-        raise ValueError(f"{attribute.name} must be a finite amount >= 0, got {value}")
+        raise InvalidValue(f"{attribute.name} must be a finite amount >= 0, got {value}")
 
 
 def _currency(_instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
     if not _CURRENCY.fullmatch(value):
-        raise ValueError(f"{attribute.name} must be an ISO 4217 code like 'USD', got {value!r}")
+        raise InvalidValue(f"{attribute.name} must be an ISO 4217 code like 'USD', got {value!r}")
 
 
 def _non_empty(_instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
     if not isinstance(value, str) or not value:
-        raise ValueError(f"{attribute.name} must be a non-empty string, got {value!r}")
+        raise InvalidValue(f"{attribute.name} must be a non-empty string, got {value!r}")
 
 
 def _optional_non_empty(
@@ -317,10 +319,10 @@ class Order:
     @lines.validator
     def _check_lines(self, _attribute: attrs.Attribute[Any], lines: tuple[OrderLine, ...]) -> None:
         if not lines:
-            raise ValueError("an order needs at least one line")
+            raise InvalidValue("an order needs at least one line")
         ids = [line.line_item_id for line in lines]
         if len(set(ids)) != len(ids):
-            raise ValueError(f"line_item_id values must be unique, got {ids}")
+            raise InvalidValue(f"line_item_id values must be unique, got {ids}")
 
     def line(self, line_item_id: str) -> OrderLine:
         for line in self.lines:

@@ -15,11 +15,12 @@ import attrs
 from attrs import field, frozen
 
 from ._model import OrderStatus
+from .errors import InvalidPolicy, InvalidType
 
 
 def _positive_or_zero(_instance: object, attribute: attrs.Attribute[Any], value: timedelta) -> None:
     if value < timedelta(0):
-        raise ValueError(f"{attribute.name} must not be negative, got {value}")
+        raise InvalidPolicy(f"{attribute.name} must not be negative, got {value}")
 
 
 def _window(default: timedelta) -> Any:
@@ -31,11 +32,11 @@ def _statuses(name: str, default: frozenset[OrderStatus]) -> Any:
 
     def convert(value: Iterable[OrderStatus | str]) -> frozenset[OrderStatus]:
         if isinstance(value, str):
-            raise TypeError(f"{name} must be a set of order statuses, got the string {value!r}")
+            raise InvalidType(f"{name} must be a set of order statuses, got the string {value!r}")
         statuses = tuple(value)
         unknown = [status for status in statuses if status not in _KNOWN]
         if unknown:
-            raise ValueError(
+            raise InvalidPolicy(
                 f"{name}: unknown order status {', '.join(map(repr, unknown))};"
                 f" expected some of {', '.join(OrderStatus)}"
             )

@@ -34,7 +34,7 @@ from ._search import (
     search,
     steps,
 )
-from .errors import NoLegalPath, StaleObservation
+from .errors import NoLegalPath, StaleObservation, UnknownName
 
 _NO_PATH = "no sequence of events TikTok could have reported leads there"
 
@@ -58,7 +58,7 @@ def reconcile(
     try:
         goal = OrderStatus(observed_status)
     except ValueError:
-        raise ValueError(
+        raise UnknownName(
             f"unknown order status {observed_status!r}; expected one of {', '.join(OrderStatus)}"
         ) from None
     if goal is order.status:
@@ -105,7 +105,7 @@ def _statuses(
     wanted = {status} if isinstance(status, CancellationStatus) else set(status)
     unknown = [s for s in wanted if not isinstance(s, CancellationStatus)]
     if unknown or not wanted:
-        raise ValueError(
+        raise UnknownName(
             f"a cancellation goal is one or more of {', '.join(CancellationStatus)}, got {status!r}"
         )
     return tuple(s for s in CANCELLATION_MOVES if s in wanted)

@@ -35,6 +35,7 @@ from ._model import (
     ReturnType,
 )
 from ._policy import Policy
+from .errors import ParameterError
 
 EVENTS: tuple[str, ...] = (
     "pay",
@@ -105,10 +106,6 @@ RETURN_FROM: Mapping[str, frozenset[ReturnStatus]] = {
         {ReturnStatus.REQUESTED, ReturnStatus.APPROVED, ReturnStatus.AWAITING_BUYER_SHIPMENT}
     ),
 }
-
-
-class ParameterError(ValueError):
-    """A parameter is unknown, malformed or names nothing on the order."""
 
 
 @frozen

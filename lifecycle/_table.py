@@ -26,12 +26,19 @@ from ._rules import (
     RETURN_FROM,
     Context,
     Guard,
-    ParameterError,
     Selector,
     missing_params,
     resolve_params,
 )
-from .errors import IllegalTransition, InvalidParameters, LifecycleError, UnknownEvent
+from .errors import (
+    IllegalTransition,
+    InvalidParameters,
+    LifecycleError,
+    NaiveTime,
+    ParameterError,
+    UnknownEvent,
+    UnknownName,
+)
 
 
 @frozen
@@ -158,7 +165,7 @@ def _initiator(value: Initiator | str) -> Initiator:
     try:
         return Initiator(value)
     except ValueError:
-        raise ValueError(
+        raise UnknownName(
             f"unknown initiator {value!r}; expected one of {', '.join(Initiator)}"
         ) from None
 
@@ -171,12 +178,14 @@ def _origin(value: Origin | str | None, initiator: Initiator) -> Origin:
     try:
         return Origin(value)
     except ValueError:
-        raise ValueError(f"unknown origin {value!r}; expected one of {', '.join(Origin)}") from None
+        raise UnknownName(
+            f"unknown origin {value!r}; expected one of {', '.join(Origin)}"
+        ) from None
 
 
 def _aware(now: datetime) -> datetime:
     if not isinstance(now, datetime) or now.utcoffset() is None:
-        raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+        raise NaiveTime(f"now must be a timezone-aware datetime, got {now!r}")
     return now
 
 

@@ -3,22 +3,76 @@
 ::
 
     LifecycleError
+    ├── InvalidValue            a value given to the core breaks its rule (a ValueError);
+    │   │                       the message names the field and what is accepted
+    │   ├── InvalidPolicy       a `Policy` window or set of statuses is unusable
+    │   ├── NaiveTime           a time without its UTC offset (`now`, an order's times)
+    │   ├── UnknownName         a status, initiator or origin the lifecycle does not know
+    │   └── ParameterError      an event parameter is malformed or names nothing on the order
+    ├── InvalidType             a value of the wrong type (a TypeError): a float for money,
+    │                           a string where a set of statuses is expected
     ├── UnknownEvent            the event name is not one of the lifecycle's events
+    │                           (also a ValueError)
     ├── IllegalTransition       the event is refused now; carries the reason
     │   └── InvalidParameters   the event's parameters are missing or wrong
     ├── StaleObservation        a reported status is older than the order's last update
     └── NoLegalPath             no legal sequence of events explains a report
+
+`InvalidValue` and `InvalidType` keep subclassing `ValueError` and `TypeError`,
+so attrs validators and callers that catch those go on working; the shell
+catches `LifecycleError`.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from ._model import Initiator, OrderStatus
+if TYPE_CHECKING:
+    from ._model import Initiator, OrderStatus
+
+__all__ = [
+    "IllegalTransition",
+    "InvalidParameters",
+    "InvalidPolicy",
+    "InvalidType",
+    "InvalidValue",
+    "LifecycleError",
+    "NaiveTime",
+    "NoLegalPath",
+    "ParameterError",
+    "StaleObservation",
+    "UnknownEvent",
+    "UnknownName",
+]
 
 
 class LifecycleError(Exception):
     """Base of every error the lifecycle raises."""
+
+
+class InvalidValue(LifecycleError, ValueError):
+    """A value given to the core breaks its rule; the message names it and what is accepted."""
+
+
+class InvalidPolicy(InvalidValue):
+    """A `Policy` field is unusable: a negative window, an unknown order status."""
+
+
+class NaiveTime(InvalidValue):
+    """A time without its UTC offset, where the core needs a timezone-aware one."""
+
+
+class UnknownName(InvalidValue):
+    """A status, initiator or origin name that is not one of the lifecycle's."""
+
+
+class ParameterError(InvalidValue):
+    """An event parameter is unknown, malformed or names nothing on the order."""
+
+
+class InvalidType(LifecycleError, TypeError):
+    """A value of the wrong type: money that is not a `Decimal`, a string for a set."""
 
 
 class UnknownEvent(LifecycleError, ValueError):
