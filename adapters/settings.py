@@ -35,6 +35,7 @@ from typing import Any
 
 import attrs
 
+from adapters.errors import SettingsError
 from lifecycle import DEFAULT_POLICY, OrderStatus, Policy
 
 if typing.TYPE_CHECKING:
@@ -58,10 +59,6 @@ _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
 _DURATION_FORM = (
     'seconds as a number (3600) or a number and a unit s, m, h, d ("30m", "48h", "15d")'
 )
-
-
-class SettingsError(ValueError):
-    """A settings file cannot be used as it is; the message names the file and the key."""
 
 
 class _Bad(ValueError):

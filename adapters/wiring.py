@@ -18,7 +18,10 @@ import httpx
 from attrs import field, frozen
 from cryptography.fernet import Fernet, InvalidToken
 
-from adapters.errors import RejectedError
+from adapters.errors import (
+    RejectedError,
+    UnknownShop,
+)
 from adapters.http import RetryPolicy
 from adapters.partners.events_api import EventData, EventsApiClient, EventsApiSettings
 from adapters.partners.sfcc import SfccClient, SfccSettings
@@ -140,10 +143,6 @@ class TikTokShopPartner:
         for shop in shops:
             found += [shop.access_token, shop.refresh_token]
         return tuple(found)
-
-
-class UnknownShop(RejectedError):
-    """A read or a call names a shop the partners file has no credentials for."""
 
 
 @frozen

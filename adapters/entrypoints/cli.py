@@ -22,7 +22,6 @@ import logging
 import os
 import shutil
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -37,11 +36,16 @@ from typing import Any, TextIO
 
 import cattrs
 import httpx
-import psycopg
 import stamina
 from cattrs.errors import StructureHandlerNotFoundError as StructureError
 
-from adapters.errors import AdapterError
+from adapters.errors import (
+    AdapterError,
+    BadTime,
+    CliError,
+    GraphvizMissing,
+    StoreNotFound,
+)
 from adapters.http import log_retry
 from adapters.partners.events_api import EventsApiSettings
 from adapters.partners.sfcc import SfccSettings
@@ -49,7 +53,6 @@ from adapters.partners.sync_order_info import SyncOrderInfoSettings
 from adapters.partners.tiktok_shop import TikTokShopSettings
 from adapters.service import (
     Backoff,
-    BadLine,
     Dispatcher,
     LineResult,
     OrderService,
@@ -62,7 +65,6 @@ from adapters.service import (
 )
 from adapters.settings import (
     CONFIG_ENV,
-    SettingsError,
     check_reporting,
     choose_policy,
     parse_duration,
@@ -73,8 +75,6 @@ from adapters.store import (
     OutboxStatus,
     ReadStatus,
     Store,
-    StoreError,
-    StoreNotFound,
     effect_to_dict,
     open_store,
 )
@@ -109,32 +109,6 @@ REPLAY_SHOWN_REJECTIONS = 20
 #: where every user of the machine could read them).
 APP_KEY_ENV = "TIKTOK_APP_KEY"
 APP_SECRET_ENV = "TIKTOK_APP_SECRET"
-
-
-class CliError(Exception):
-    """A command cannot run as asked; the message says why."""
-
-
-class GraphvizMissing(CliError):
-    """`diagram --format svg` needs Graphviz's `dot` program."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "diagram --format svg needs Graphviz's `dot` program, which is not installed"
-            " (Debian/Ubuntu: apt-get install graphviz); --format dot or mermaid need nothing"
-        )
-
-
-class BadTime(CliError):
-    """A time option (`--now`) that is not an ISO-8601 time with a zone."""
-
-    def __init__(self, option: str, value: str, problem: str) -> None:
-        self.option = option
-        self.value = value
-        super().__init__(
-            f"{option} {value!r} {problem}: give an ISO-8601 time with a zone,"
-            " such as 2026-11-20T09:30:00Z or 2026-11-20T10:30:00+01:00"
-        )
 
 
 #: The help of every `--now`.
@@ -859,12 +833,13 @@ def _diagram(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from adapters.errors import SandboxInputError
     from adapters.sandbox.local_partners import (
         SANDBOX_CREDENTIALS,
         SANDBOX_SHOP_ID,
         local_partners,
     )
-    from adapters.sandbox.tiktok_shop import CONTROL_PATH, SandboxInputError, read_orders
+    from adapters.sandbox.tiktok_shop import CONTROL_PATH, read_orders
 
     if args.announce and not args.webhook_url:
         raise CliError("--announce sends webhooks: give --webhook-url URL too")
@@ -1098,16 +1073,7 @@ def main(
     args = _parser().parse_args(argv)
     try:
         code: int = args.run(args, out, err)
-    except (
-        CliError,
-        StoreError,
-        AdapterError,
-        LifecycleError,
-        BadLine,
-        SettingsError,
-        psycopg.Error,
-        sqlite3.Error,
-    ) as error:
+    except (AdapterError, LifecycleError) as error:
         err.write(f"order-lifecycle {args.command}: {type(error).__name__}: {error}\n")
         return 2
     except KeyboardInterrupt:

@@ -1,11 +1,14 @@
 """HTTP plumbing every partner adapter shares: retries, errors from answers, payload helpers."""
 
+from adapters.errors import (
+    InvalidPayload,
+    Problem,
+)
+
 from ._outbound import (
     Call,
     Envelope,
-    InvalidPayload,
     MoneyFormat,
-    Problem,
     apply_field_map,
     cents,
     decode_json,

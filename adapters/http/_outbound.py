@@ -25,14 +25,19 @@ import enum
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
 import httpx
 from attrs import field, frozen
 
-from adapters.errors import AuthenticationError, PartnerError, RejectedError, RetryableError
+from adapters.errors import (
+    AuthenticationError,
+    PartnerError,
+    RejectedError,
+    RetryableError,
+)
 from adapters.http._retry import (
     RetryPolicy,
     acall_with_retries,
@@ -179,34 +184,6 @@ def apply_field_map(
 
 
 # --- validation --------------------------------------------------------------------------------
-
-
-@frozen
-class Problem:
-    """One thing wrong with a payload: where, and what (never the value of personal data)."""
-
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
-class InvalidPayload(RejectedError):
-    """The payload breaks the partner's documented rules, so it was not sent.
-
-    A `RejectedError` because sending it again would not help; `problems` lists
-    every missing or inconsistent field at once, by path.
-    """
-
-    def __init__(self, partner: str, problems: Iterable[Problem]) -> None:
-        self.problems = tuple(problems)
-        listed = "; ".join(str(problem) for problem in self.problems)
-        super().__init__(partner, f"invalid payload, not sent: {listed}")
-
-    @property
-    def paths(self) -> tuple[str, ...]:
-        return tuple(problem.path for problem in self.problems)
 
 
 def is_missing(value: Any) -> bool:

@@ -55,6 +55,7 @@ from typing import Any
 import httpx
 from attrs import define, field
 
+from adapters.errors import SandboxInputError
 from lifecycle import OrderStatus
 
 from ._server import Received, Reply, Route
@@ -104,10 +105,6 @@ DEFAULT_PROVIDERS: tuple[dict[str, str], ...] = (
     {"id": "SANDBOX-USPS", "name": "USPS"},
     {"id": "SANDBOX-DHL", "name": "DHL"},
 )
-
-
-class SandboxInputError(ValueError):
-    """What was given to the sandbox (an orders file, an order, a status) is unusable."""
 
 
 def _sign(secret: str, path: str, query: Mapping[str, str], body: bytes) -> str:

@@ -1,5 +1,11 @@
 """The application services: inbox -> lifecycle -> store, the outbox loop, reads, replay."""
 
+from adapters.errors import (
+    BadLine,
+    NoExecutor,
+    TooManyConflicts,
+)
+
 from ._dispatch import (
     SFCC_ORDER_NO,
     Backoff,
@@ -7,13 +13,11 @@ from ._dispatch import (
     DispatchReport,
     EffectContext,
     Executor,
-    NoExecutor,
 )
 from ._inbox import (
     Accepted,
     OrderService,
     Result,
-    TooManyConflicts,
     content_key,
 )
 from ._reads import (
@@ -22,7 +26,6 @@ from ._reads import (
     ReadReport,
 )
 from ._replay import (
-    BadLine,
     LineResult,
     ReplayReport,
     parse_time,

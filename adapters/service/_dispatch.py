@@ -31,7 +31,10 @@ from typing import Protocol
 
 from attrs import field, frozen
 
-from adapters.errors import RejectedError, RetryableError
+from adapters.errors import (
+    NoExecutor,
+    RetryableError,
+)
 from adapters.store import OutboxEntry, Store
 from lifecycle import (
     Effect,
@@ -66,13 +69,6 @@ class Executor(Protocol):
     """Carries out one effect; returns external references to keep (or `None`)."""
 
     def __call__(self, effect: Effect, context: EffectContext) -> Mapping[str, str] | None: ...
-
-
-class NoExecutor(RejectedError):
-    """No adapter is configured for this kind of effect."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__("dispatcher", f"no executor is configured for {kind}")
 
 
 @frozen

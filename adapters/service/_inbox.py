@@ -49,7 +49,14 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
-from adapters.errors import InboundError, MalformedPayload, UntimelyWebhook
+from adapters.errors import (
+    AlreadyProcessed,
+    InboundError,
+    MalformedPayload,
+    TooManyConflicts,
+    UntimelyWebhook,
+    VersionConflict,
+)
 from adapters.partners.tiktok_shop import (
     CONVERTER,
     AuthorizationExpiring,
@@ -71,7 +78,6 @@ from adapters.partners.tiktok_shop import (
     webhook_order_ids,
 )
 from adapters.store import (
-    AlreadyProcessed,
     Change,
     InboxEntry,
     InputOutcome,
@@ -79,8 +85,6 @@ from adapters.store import (
     ReadRequest,
     ReceiptState,
     Store,
-    StoreError,
-    VersionConflict,
     is_unavailable,
     waits_for,
 )
@@ -108,10 +112,6 @@ __all__ = [
     "TooManyConflicts",
     "content_key",
 ]
-
-
-class TooManyConflicts(StoreError):
-    """Other writers kept changing the order; the input stays in the inbox, unfinished."""
 
 
 @frozen
@@ -708,7 +708,7 @@ class OrderService:
             stored = self._load(order_id) if order_id is not None else None
             try:
                 plan = decide(stored)
-            except (InboundError, LifecycleError, ValueError) as error:
+            except (InboundError, LifecycleError) as error:
                 plan = _rejected(error)
             if plan.order is None:
                 if plan.reads:

@@ -34,7 +34,10 @@ from datetime import UTC, datetime, timedelta
 
 from attrs import field, frozen
 
-from adapters.errors import RejectedError, RetryableError
+from adapters.errors import (
+    NotReturned,
+    RetryableError,
+)
 from adapters.partners.tiktok_shop import CONVERTER, TikTokShopClient
 from adapters.service._dispatch import Backoff, describe_error
 from adapters.service._inbox import OrderService, Result
@@ -45,10 +48,6 @@ __all__ = ["GET_ORDER_DETAIL_MAX_IDS", "ReadReport", "Reader"]
 #: Get Order Detail takes at most this many order ids per call (TikTok Shop
 #: Open API 202309, Get Order Detail: `ids`, "maximum 50").
 GET_ORDER_DETAIL_MAX_IDS = 50
-
-
-class NotReturned(RejectedError):
-    """TikTok answered, but without the thing asked for (unknown id, another shop's)."""
 
 
 @frozen

@@ -33,7 +33,9 @@ from typing import Any
 
 from attrs import define, field, frozen
 
-from adapters.errors import InboundError
+from adapters.errors import (
+    BadLine,
+)
 from adapters.service import OrderService, Result
 from adapters.store import InputOutcome, is_unavailable
 from lifecycle import Command, Initiator, Origin
@@ -42,10 +44,6 @@ __all__ = ["BadLine", "LineResult", "ReplayReport", "parse_time", "replay"]
 
 _COMMAND_KEYS = frozenset({"command", "order_id", "initiator", "at", "origin"})
 _WEBHOOK_KEYS = frozenset({"type", "shop_id", "timestamp", "data"})
-
-
-class BadLine(InboundError):
-    """A line that is not one of the input formats."""
 
 
 @frozen

@@ -9,6 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path as _Path
 
+from adapters.errors import (
+    AlreadyProcessed,
+    CannotOpenStore,
+    SchemaTooNew,
+    StoreError,
+    StoreFailed,
+    StoreNotFound,
+    StoreUnavailable,
+    VersionConflict,
+)
+
 from ._codec import (
     CONVERTER,
     effect_from_dict,
@@ -17,8 +28,6 @@ from ._codec import (
     order_to_json,
 )
 from ._port import (
-    AlreadyProcessed,
-    CannotOpenStore,
     Change,
     InboxEntry,
     InputOutcome,
@@ -31,12 +40,8 @@ from ._port import (
     ReadStatus,
     Receipt,
     ReceiptState,
-    SchemaTooNew,
     Store,
-    StoreError,
-    StoreNotFound,
     Transition,
-    VersionConflict,
     channel_of,
     waits_for,
 )
@@ -56,6 +61,7 @@ def is_unavailable(error: BaseException) -> bool:
 
     unavailable = (
         CannotOpenStore,
+        StoreUnavailable,
         sqlite3.OperationalError,
         psycopg.OperationalError,
         psycopg.InterfaceError,
@@ -85,7 +91,9 @@ __all__ = [
     "SqliteStore",
     "Store",
     "StoreError",
+    "StoreFailed",
     "StoreNotFound",
+    "StoreUnavailable",
     "Transition",
     "VersionConflict",
     "channel_of",

@@ -17,9 +17,10 @@ from typing import Any
 
 import cattrs
 
+from adapters.errors import (
+    StoreError,
+)
 from lifecycle import EFFECT_TYPES, Effect, Order
-
-from ._port import StoreError
 
 _EFFECTS: Mapping[str, type[Effect]] = {cls.kind: cls for cls in EFFECT_TYPES}
 

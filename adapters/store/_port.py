@@ -20,15 +20,11 @@ shared test suite. The tables:
   watermark);
 * ``schema_version``: the migrations applied.
 
-Errors::
-
-    StoreError
-    ├── VersionConflict     another writer changed the order first: read again, retry
-    ├── AlreadyProcessed    the inbox entry already has an outcome (a racing duplicate)
-    ├── SchemaTooNew        the database was migrated by a newer version of this library
-    └── CannotOpenStore     the database cannot be reached or opened; the message names
-        │                   where (a file's path, a server's host and port), never a password
-        └── StoreNotFound   opened with `create=False` and there is no store there
+Errors: the `StoreError` branch of the shell's one tree (`adapters.errors`):
+`VersionConflict` (another writer changed the order first: read again, retry),
+`AlreadyProcessed` (a racing duplicate), `SchemaTooNew`, `CannotOpenStore`
+(the message names where, never a password) and its `StoreNotFound`, and
+`TooManyConflicts`.
 """
 
 from __future__ import annotations
@@ -43,55 +39,6 @@ from attrs import field, frozen
 
 from adapters.routing import partner_of
 from lifecycle import Effect, HistoryRecord, Order
-
-
-class StoreError(Exception):
-    """Base of the store's errors."""
-
-
-class VersionConflict(StoreError):
-    """The order's version is not the one the change was computed from."""
-
-    def __init__(self, order_id: str, expected: int | None) -> None:
-        self.order_id = order_id
-        self.expected = expected
-        what = "not to exist yet" if expected is None else f"at version {expected}"
-        super().__init__(f"order {order_id} changed concurrently: expected it {what}")
-
-
-class AlreadyProcessed(StoreError):
-    """The inbox entry was processed by another worker meanwhile."""
-
-    def __init__(self, inbox_id: int) -> None:
-        self.inbox_id = inbox_id
-        super().__init__(f"inbox entry {inbox_id} already has an outcome")
-
-
-class SchemaTooNew(StoreError):
-    """The database's schema is newer than this library knows."""
-
-
-class CannotOpenStore(StoreError):
-    """The database cannot be reached or opened.
-
-    `where` names it ("SQLite file orders.db", "PostgreSQL at db1:5432") and
-    never holds a password; `reason` is what the driver said.
-    """
-
-    def __init__(self, where: str, reason: str) -> None:
-        self.where = where
-        self.reason = reason
-        super().__init__(self._message())
-
-    def _message(self) -> str:
-        return f"cannot open {self.where}: {self.reason}"
-
-
-class StoreNotFound(CannotOpenStore):
-    """Opened with `create=False` (to read only) where no store exists; nothing was created."""
-
-    def _message(self) -> str:
-        return f"no store in {self.where}: {self.reason}"
 
 
 class InputOutcome(enum.StrEnum):

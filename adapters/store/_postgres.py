@@ -25,7 +25,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from ._port import CannotOpenStore
+from adapters.errors import CannotOpenStore, StoreFailed, StoreUnavailable
+
 from ._schema import migrations
 from ._sql import Cursor, Executor, SqlStore
 
@@ -128,17 +129,26 @@ class PostgresStore(SqlStore):
     def _transaction(self) -> Iterator[Executor]:
         # Inside another transaction of this store on this thread (a `batch`), the
         # same connection and a savepoint, so the outer transaction commits the rest.
+        # A driver error (a lost connection, a pool timeout, a refused statement)
+        # leaves as the store's own `StoreFailed` / `StoreUnavailable`, any password blanked.
         current = getattr(self._local, "conn", None)
-        if current is not None:
-            with current.transaction():
-                yield _executor(current)
-            return
-        with self._pool.connection() as conn, conn.transaction():
-            self._local.conn = conn
-            try:
-                yield _executor(conn)
-            finally:
-                self._local.conn = None
+        try:
+            if current is not None:
+                with current.transaction():
+                    yield _executor(current)
+                return
+            with self._pool.connection() as conn, conn.transaction():
+                self._local.conn = conn
+                try:
+                    yield _executor(conn)
+                finally:
+                    self._local.conn = None
+        except psycopg.Error as error:
+            password = psycopg.conninfo.conninfo_to_dict(self._dsn).get("password")
+            reason = _reason(error, str(password) if password else None)
+            unavailable = isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
+            kind = StoreUnavailable if unavailable else StoreFailed
+            raise kind(self._where, reason) from error
 
     def _ts(self, moment: datetime) -> datetime:
         if moment.utcoffset() is None:

@@ -16,11 +16,16 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from adapters.errors import (
+    AlreadyProcessed,
+    SchemaTooNew,
+    StoreNotFound,
+    VersionConflict,
+)
 from lifecycle import Effect, Order
 
 from ._codec import effect_from_json, effect_to_json, order_from_json, order_to_json
 from ._port import (
-    AlreadyProcessed,
     Change,
     InboxEntry,
     InputOutcome,
@@ -33,10 +38,7 @@ from ._port import (
     ReadStatus,
     Receipt,
     ReceiptState,
-    SchemaTooNew,
-    StoreNotFound,
     Transition,
-    VersionConflict,
     channel_of,
 )
 

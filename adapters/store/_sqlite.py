@@ -19,7 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ._port import CannotOpenStore, StoreNotFound
+from adapters.errors import CannotOpenStore, StoreFailed, StoreNotFound, StoreUnavailable
+
 from ._schema import migrations
 from ._sql import Cursor, Executor, SqlStore
 
@@ -88,6 +89,9 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as error:
             self._conn.close()
             raise CannotOpenStore(self._where, _why(self.path, error)) from error
+        except StoreFailed as error:  # the migrations run in `_transaction`
+            self._conn.close()
+            raise CannotOpenStore(self._where, error.reason) from error.__cause__
         except BaseException:
             self._conn.close()
             raise
@@ -99,6 +103,17 @@ class SqliteStore(SqlStore):
     def _transaction(self) -> Iterator[Executor]:
         # Inside another transaction of this store (a `batch`), a savepoint: an
         # error undoes this call alone, and the outer transaction commits the rest.
+        # A driver error (a locked or vanished file, a full disk) leaves as the
+        # store's own `StoreFailed` (`StoreUnavailable` when out of reach).
+        try:
+            with self._locked_transaction() as execute:
+                yield execute
+        except sqlite3.Error as error:
+            kind = StoreUnavailable if isinstance(error, sqlite3.OperationalError) else StoreFailed
+            raise kind(self._where, _why(self.path, error)) from error
+
+    @contextmanager
+    def _locked_transaction(self) -> Iterator[Executor]:
         with self._lock:
             conn = self._conn
             depth = self._depth

@@ -154,10 +154,12 @@ def test_an_oversized_body_is_413_by_its_length_or_while_it_streams(store: Store
 
 
 def test_a_failing_store_is_503_so_tiktok_delivers_again(store: Store) -> None:
+    """The store wraps the driver's error (here sqlite3's closed-database error) in its own
+    `StoreFailed`, and the app answers 503 naming it."""
     body = status_webhook(ORDER, "ON_HOLD", NOW)
     store.close()
     answer = post(app_for(store), body, signed(body))
-    assert (answer.status_code, answer.json()) == (503, {"error": "ProgrammingError"})
+    assert (answer.status_code, answer.json()) == (503, {"error": "StoreFailed"})
 
 
 def test_each_request_logs_one_typed_line_without_body_or_secret(

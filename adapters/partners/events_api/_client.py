@@ -45,12 +45,14 @@ import httpx
 import phonenumbers
 from attrs import field, frozen
 
+from adapters.errors import (
+    InvalidPayload,
+    Problem,
+)
 from adapters.http._outbound import (
     Call,
     Envelope,
-    InvalidPayload,
     MoneyFormat,
-    Problem,
     apply_field_map,
     asend,
     read_envelope,

@@ -47,12 +47,16 @@ import httpx
 from attrs import field, frozen
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from adapters.errors import AuthenticationError, RejectedError, RetryableError
+from adapters.errors import (
+    AuthenticationError,
+    InvalidPayload,
+    Problem,
+    RejectedError,
+    RetryableError,
+)
 from adapters.http._outbound import (
     Call,
-    InvalidPayload,
     MoneyFormat,
-    Problem,
     asend,
     response_json,
     send,

@@ -1,5 +1,9 @@
 """TikTok Sync Order Information: report order statuses with the fields TikTok demands."""
 
+from adapters.errors import (
+    InvalidPayload,
+)
+
 from ._client import (
     MANDATORY,
     MANDATORY_ON_CANCEL,
@@ -10,7 +14,6 @@ from ._client import (
     AsyncSyncOrderInfoClient,
     Commission,
     Extra,
-    InvalidPayload,
     OrderInfo,
     Promotion,
     Sku,

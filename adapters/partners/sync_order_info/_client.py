@@ -37,12 +37,14 @@ import cattrs
 import httpx
 from attrs import field, frozen
 
+from adapters.errors import (
+    InvalidPayload,
+    Problem,
+)
 from adapters.http._outbound import (
     Call,
     Envelope,
-    InvalidPayload,
     MoneyFormat,
-    Problem,
     apply_field_map,
     asend,
     cents,

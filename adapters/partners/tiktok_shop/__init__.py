@@ -11,16 +11,19 @@ Returns result into the same typed change, with its lines;
 See docs/adapters/tiktok_shop.md.
 """
 
+from adapters.errors import (
+    LookupFailed,
+    ShippingProviderNotFound,
+)
+
 from ._client import (
     AsyncTikTokShopClient,
     Cancellation,
     CancellationCreated,
-    LookupFailed,
     Page,
     Return,
     Shipped,
     ShippingProvider,
-    ShippingProviderNotFound,
     TikTokShopClient,
     TikTokShopSettings,
 )

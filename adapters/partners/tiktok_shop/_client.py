@@ -26,10 +26,12 @@ from attrs import field, frozen
 
 from adapters.errors import (
     AuthenticationError,
+    LookupFailed,
     MalformedPayload,
     PartnerError,
     RejectedError,
     RetryableError,
+    ShippingProviderNotFound,
 )
 from adapters.http import (
     RetryPolicy,
@@ -189,14 +191,6 @@ class Page(Generic[T]):
     items: tuple[T, ...]
     next_page_token: str | None = None
     total_count: int | None = None
-
-
-class ShippingProviderNotFound(RejectedError):
-    """No shipping provider of the delivery option has the carrier name the OMS gave."""
-
-
-class LookupFailed(RejectedError):
-    """The order detail lacks what an effect needs (package, delivery option, return)."""
 
 
 # --------------------------------------------------------------------------- calls
