@@ -8,20 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from types import MappingProxyType
 from typing import Any
 
 from attrs import field, frozen
 
 from ._actions import Outcome
-from ._model import Initiator, Order, Origin
+from ._model import Initiator, Order, Origin, frozen_params
 from ._policy import DEFAULT_POLICY, Policy
 from ._table import apply
 from .errors import InvalidValue
-
-
-def _freeze(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value))
 
 
 @frozen
@@ -33,7 +28,7 @@ class Command:
     initiator: Initiator
     at: datetime
     origin: Origin | None = None
-    params: Mapping[str, Any] = field(factory=dict, converter=_freeze, hash=False)
+    params: Mapping[str, Any] = field(factory=dict, converter=frozen_params, hash=False)
 
     def apply_to(self, order: Order, policy: Policy = DEFAULT_POLICY) -> Outcome:
         """Apply this command to `order` through the fast path."""

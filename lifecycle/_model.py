@@ -185,7 +185,8 @@ def _records(value: Iterable[HistoryRecord]) -> tuple[HistoryRecord, ...]:
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-def _freeze_params(value: Mapping[str, Any]) -> Mapping[str, Any]:
+def frozen_params(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A read-only copy of `value` (the shared `EMPTY` when empty), for frozen fields."""
     if not value:
         return EMPTY
     return MappingProxyType(dict(value))
@@ -269,7 +270,7 @@ class HistoryRecord:
     origin: Origin
     at: datetime = field(validator=_aware)
     reason: str = ""
-    params: Mapping[str, Any] = field(factory=dict, converter=_freeze_params, hash=False)
+    params: Mapping[str, Any] = field(factory=dict, converter=frozen_params, hash=False)
 
 
 @frozen
@@ -313,7 +314,7 @@ class Order:
     history: tuple[HistoryRecord, ...] = field(default=(), converter=_records)
     version: int = field(default=0, validator=attrs.validators.ge(0))
     extensions: Mapping[str, Any] = field(
-        factory=dict, converter=_freeze_params, repr=False, hash=False
+        factory=dict, converter=frozen_params, repr=False, hash=False
     )
 
     @lines.validator

@@ -21,13 +21,9 @@ from typing import Any
 
 from attrs import field, frozen
 
-from ._model import CancellationStatus, Initiator, Order, Origin, ReturnStatus
+from ._model import CancellationStatus, Initiator, Order, Origin, ReturnStatus, frozen_params
 from ._policy import Policy
 from ._table import attempt
-
-
-def _freeze(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value))
 
 
 @frozen
@@ -40,7 +36,7 @@ class Step:
 
     event: str
     initiator: Initiator
-    params: Mapping[str, Any] = field(factory=dict, converter=_freeze, hash=False)
+    params: Mapping[str, Any] = field(factory=dict, converter=frozen_params, hash=False)
 
 
 #: Stands for whoever the report says did the event; the move is left out when it does not say.

@@ -75,6 +75,8 @@ def _layer(module: str) -> str | None:
         return "lifecycle"
     if parts[0] != "adapters" or len(parts) == 1:
         return None
+    if parts[1] == "_util":  # helpers that import nothing of ours: the errors' floor
+        return "errors"
     return "entrypoints" if parts[1] == "__main__" else parts[1]
 
 

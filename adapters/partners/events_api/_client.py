@@ -45,6 +45,7 @@ import httpx
 import phonenumbers
 from attrs import field, frozen
 
+from adapters._util import frozen_mapping
 from adapters.errors import (
     InvalidPayload,
     Problem,
@@ -179,10 +180,6 @@ def hash_external_id(value: str) -> str | None:
 # --- input beside the order ---------------------------------------------------------------------
 
 
-def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
-    return MappingProxyType(dict(value))
-
-
 EVENT_NAMES: Mapping[OrderStatus, str] = MappingProxyType(
     {OrderStatus.COMPLETED: "CompletePayment"}
 )
@@ -229,8 +226,8 @@ class EventData:
     page_referrer: str | None = None
     event_channel: str | None = None
     value: Decimal | None = None
-    lines: Mapping[str, LineDetails] = field(factory=dict, converter=_frozen_map, hash=False)
-    oms: Mapping[str, Any] = field(factory=dict, converter=_frozen_map, repr=False, hash=False)
+    lines: Mapping[str, LineDetails] = field(factory=dict, converter=frozen_mapping, hash=False)
+    oms: Mapping[str, Any] = field(factory=dict, converter=frozen_mapping, repr=False, hash=False)
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -306,9 +303,9 @@ class EventsApiSettings:
     money: MoneyFormat = field(default=MoneyFormat.NUMBER, converter=MoneyFormat)
     auth_codes: frozenset[int] = frozenset({40105})
     retryable_codes: frozenset[int] = frozenset()
-    field_map: Mapping[str, Any] = field(factory=dict, converter=_frozen_map, hash=False)
+    field_map: Mapping[str, Any] = field(factory=dict, converter=frozen_mapping, hash=False)
     event_names: Mapping[OrderStatus, str] = field(
-        default=EVENT_NAMES, converter=_frozen_map, hash=False
+        default=EVENT_NAMES, converter=frozen_mapping, hash=False
     )
 
     @property

@@ -47,6 +47,7 @@ import httpx
 from attrs import field, frozen
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from adapters._util import frozen_mapping
 from adapters.errors import (
     AuthenticationError,
     InvalidPayload,
@@ -109,10 +110,6 @@ PARTNER = "sfcc"
 SfccEffect = CreateSfccOrder | UpdateSfccOrderStatus | UpdateSfccShipping | UpdateSfccReturn
 
 
-def _frozen_map(value: Mapping[Any, Any]) -> Mapping[Any, Any]:
-    return MappingProxyType(dict(value))
-
-
 # --- presets and settings -----------------------------------------------------------------------
 
 
@@ -127,7 +124,7 @@ class SfccPreset:
 
     name: str
     status_attribute: str
-    status_values: Mapping[SfccStatus, str | int] = field(converter=_frozen_map, hash=False)
+    status_values: Mapping[SfccStatus, str | int] = field(converter=frozen_mapping, hash=False)
     line_shipped_value: str | int
     line_status_attribute: str = "c_externalLineItemStatus"
     carrier_attribute: str = "c_carrier"
@@ -266,7 +263,7 @@ class SfccSettings:
     line_items_attribute: str = "product_items"
     line_id_attribute: str = "product_id"
     shipping_status_values: Mapping[ShippingStatus, str] = field(
-        default=SHIPPING_STATUS_VALUES, converter=_frozen_map, validator=_every_shipping_status
+        default=SHIPPING_STATUS_VALUES, converter=frozen_mapping, validator=_every_shipping_status
     )
     payment_method: str = "SOCIAL_PAY"
     money: MoneyFormat = field(default=MoneyFormat.NUMBER, converter=MoneyFormat)

@@ -37,6 +37,7 @@ import cattrs
 import httpx
 from attrs import field, frozen
 
+from adapters._util import frozen_mapping
 from adapters.errors import (
     InvalidPayload,
     Problem,
@@ -142,10 +143,6 @@ MONEY_PATHS = frozenset(
 )
 
 
-def _frozen_map(value: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value))
-
-
 ORDER_STATUSES: Mapping[OrderStatus, str] = MappingProxyType(
     {OrderStatus.CANCELLED: "CANCEL_ORDER", OrderStatus.COMPLETED: "COMPLETE_ORDER"}
 )
@@ -223,7 +220,7 @@ class SyncOrderData:
     promotion_id: str | None = None
     promotion_description: str | None = None
     promotion_saved_amount: Decimal | None = None
-    oms: Mapping[str, Any] = field(factory=dict, converter=_frozen_map, repr=False, hash=False)
+    oms: Mapping[str, Any] = field(factory=dict, converter=frozen_mapping, repr=False, hash=False)
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -288,16 +285,16 @@ class SyncOrderInfoSettings:
     auth_prefix: str = field(default="", repr=False)
     money: MoneyFormat = field(default=MoneyFormat.STRING, converter=MoneyFormat)
     order_statuses: Mapping[OrderStatus, str] = field(
-        default=ORDER_STATUSES, converter=_frozen_map, hash=False
+        default=ORDER_STATUSES, converter=frozen_mapping, hash=False
     )
     initiators: Mapping[Initiator, str] = field(
-        default=SYNC_INITIATORS, converter=_frozen_map, validator=_initiator_names, hash=False
+        default=SYNC_INITIATORS, converter=frozen_mapping, validator=_initiator_names, hash=False
     )
     cancel_status: str = "CANCEL_ORDER"
     complete_status: str = "COMPLETE_ORDER"
     ttoclid_path: str | None = "ttoclid"
     date_format: str = "%Y-%m-%d"
-    field_map: Mapping[str, Any] = field(factory=dict, converter=_frozen_map, hash=False)
+    field_map: Mapping[str, Any] = field(factory=dict, converter=frozen_mapping, hash=False)
     auth_codes: frozenset[int] = frozenset({40105})
     retryable_codes: frozenset[int] = frozenset()
 
