@@ -121,7 +121,8 @@ _READERS: dict[object, Callable[[object], Any]] = {
     str: _name,
     frozenset[OrderStatus]: _status_set,
 }
-_HINTS = typing.get_type_hints(Policy)
+# `lifecycle` resolved the field types when it gave `Policy` its public module path.
+_HINTS = {field.name: field.type for field in attrs.fields(Policy)}
 #: Each setting's reader; a new `Policy` field of a new type fails here, not silently.
 _SETTINGS: dict[str, Callable[[object], Any]] = {
     field.name: _READERS[_HINTS[field.name]] for field in attrs.fields(Policy)

@@ -5,6 +5,8 @@ change asks of the partners), or with `apply` and `allowed_events` for the
 fast path over many orders.
 """
 
+from types import FunctionType as _FunctionType
+
 from ._actions import Outcome
 from ._command import Command
 from ._diagram import dot as dot_diagram
@@ -65,6 +67,7 @@ def __getattr__(name: str) -> object:
     if name == "OrderMachine":
         from ._machine import OrderMachine
 
+        OrderMachine.__module__ = __name__
         return OrderMachine
     raise AttributeError(f"module 'lifecycle' has no attribute {name!r}")
 
@@ -129,3 +132,30 @@ __all__ = [
     "timers",
     "transition_table",
 ]
+
+
+def _publish() -> None:
+    # As httpx does, and as adapters._util.publish does for the shell (which the
+    # core may not import): reprs and docs show `lifecycle.Order`, not
+    # `lifecycle._model.Order`. First every attrs class's annotations are
+    # resolved, while its own module (and its bases') can resolve them.
+    import sys
+
+    import attrs
+
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith(f"{__name__}._"):
+            for value in list(vars(module).values()):
+                own = isinstance(value, type) and value.__module__ == module_name
+                if own and attrs.has(value):
+                    attrs.resolve_types(value)
+    namespace: dict[str, object] = globals()
+    for name in __all__:
+        value = namespace.get(name)
+        if not isinstance(value, type | _FunctionType):
+            continue
+        if str(getattr(value, "__module__", "")).startswith(f"{__name__}._"):
+            value.__module__ = __name__
+
+
+_publish()

@@ -1,5 +1,6 @@
 """HTTP plumbing every partner adapter shares: retries, errors from answers, payload helpers."""
 
+from adapters._util import publish as _publish
 from adapters.errors import (
     InvalidPayload,
     Problem,
@@ -62,3 +63,5 @@ __all__ = [
     "transport_error",
     "wire_money",
 ]
+
+_publish(__name__, globals())

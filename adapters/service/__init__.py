@@ -1,5 +1,6 @@
 """The application services: inbox -> lifecycle -> store, the outbox loop, reads, replay."""
 
+from adapters._util import publish as _publish
 from adapters.errors import (
     BadLine,
     NoExecutor,
@@ -60,3 +61,5 @@ __all__ = [
     "parse_time",
     "replay",
 ]
+
+_publish(__name__, globals())

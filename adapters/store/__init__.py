@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path as _Path
 
+from adapters._util import publish as _publish
 from adapters.errors import (
     AlreadyProcessed,
     CannotOpenStore,
@@ -136,3 +137,6 @@ def open_store(url: str = DEFAULT_URL, *, create: bool = True) -> SqliteStore | 
             f"unknown database scheme {scheme!r}; use sqlite:///path.db or postgresql://..."
         )
     return SqliteStore(_Path(url), create=create)
+
+
+_publish(__name__, globals())

@@ -1,5 +1,7 @@
 """TikTok Events API 2.0 and Offline Events: report conversions such as CompletePayment."""
 
+from adapters._util import publish as _publish
+
 from ._client import (
     EVENT_NAMES,
     EVENTS_URL,
@@ -69,3 +71,5 @@ __all__ = [
     "normalise_email",
     "normalise_phone",
 ]
+
+_publish(__name__, globals())

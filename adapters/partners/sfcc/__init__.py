@@ -1,5 +1,7 @@
 """Salesforce Commerce Cloud: create the external order, patch its status, shipping and returns."""
 
+from adapters._util import publish as _publish
+
 from ._client import (
     CARTRIDGE_PRESET,
     PARTNER,
@@ -53,3 +55,5 @@ __all__ = [
     "build_status_body",
     "converter",
 ]
+
+_publish(__name__, globals())

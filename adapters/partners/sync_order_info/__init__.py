@@ -1,5 +1,6 @@
 """TikTok Sync Order Information: report order statuses with the fields TikTok demands."""
 
+from adapters._util import publish as _publish
 from adapters.errors import (
     InvalidPayload,
 )
@@ -56,3 +57,5 @@ __all__ = [
     "order_info_problems",
     "validate_order_info",
 ]
+
+_publish(__name__, globals())

@@ -11,6 +11,7 @@ Returns result into the same typed change, with its lines;
 See docs/adapters/tiktok_shop.md.
 """
 
+from adapters._util import publish as _publish
 from adapters.errors import (
     LookupFailed,
     ShippingProviderNotFound,
@@ -123,3 +124,5 @@ __all__ = [
     "webhook_order_ids",
     "webhook_signature",
 ]
+
+_publish(__name__, globals())
