@@ -304,29 +304,49 @@ def read_envelope(
     *,
     retryable_codes: frozenset[int] = frozenset(),
     auth_codes: frozenset[int] = frozenset(),
+    auth_code_prefixes: tuple[str, ...] = (),
 ) -> Envelope:
-    """The envelope of a 2xx answer, or the error it means.
+    """The envelope of an answer that says success (`code` 0), or the error it means.
 
-    TikTok answers most errors with HTTP 200 and a non-zero `code`, so the HTTP
-    status alone does not say the call worked. An answer without a `code` is
-    judged by its HTTP status only.
+    For every partner that answers in TikTok's envelope: TikTok Shop, Sync
+    Order Information and the Events API. TikTok answers most errors with HTTP
+    200 and a non-zero `code`, so the HTTP status alone does not say the call
+    worked; and an answer this library cannot read as success is not one: a
+    body that is no JSON object, or a `code` that is missing or not a number,
+    is a `RetryableError` (the calls carry idempotency keys, so trying again is
+    safe), never counted done. A code in `retryable_codes` is retryable; one in
+    `auth_codes`, or starting with one of `auth_code_prefixes`, an
+    `AuthenticationError`; any other non-zero code a `RejectedError`.
     """
     body = response_json(response)
-    fields = body if isinstance(body, Mapping) else {}
-    raw_code = fields.get("code")
+    if not isinstance(body, Mapping):
+        raise status_error(partner, response) or RetryableError(
+            partner,
+            "the answer is not a JSON envelope",
+            status=response.status_code,
+            request_id=response.headers.get("x-tt-logid"),
+        )
+    raw_code = body.get("code")
     code = raw_code if isinstance(raw_code, int | str) and not isinstance(raw_code, bool) else None
-    request_id = fields.get("request_id")
+    number = int(code) if code is not None and str(code).isdigit() else None
+    request_id = body.get("request_id")
     request_id = str(request_id) if request_id else response.headers.get("x-tt-logid")
-    message = text_of(fields.get("message"), response.reason_phrase or "error")
+    message = text_of(body.get("message"), response.reason_phrase or "error")
     error = status_error(partner, response, code=code, message=message, request_id=request_id)
     if error is not None:
         raise error
-    if code in (None, 0, "0"):
-        return Envelope(code, message, request_id, fields.get("data"))
-    number = int(code) if str(code).isdigit() else None
+    if number is None:
+        raise RetryableError(
+            partner,
+            "the envelope has no numeric code",
+            status=response.status_code,
+            request_id=request_id,
+        )
+    if number == 0:
+        return Envelope(code, message, request_id, body.get("data"))
     kind: type[PartnerError] = RejectedError
     if number in retryable_codes:
         kind = RetryableError
-    elif number in auth_codes:
+    elif number in auth_codes or str(number).startswith(auth_code_prefixes):
         kind = AuthenticationError
     raise kind(partner, message, status=response.status_code, code=code, request_id=request_id)

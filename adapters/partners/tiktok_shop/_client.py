@@ -25,19 +25,15 @@ import httpx
 from attrs import field, frozen
 
 from adapters.errors import (
-    AuthenticationError,
     LookupFailed,
     MalformedPayload,
-    PartnerError,
-    RejectedError,
-    RetryableError,
     ShippingProviderNotFound,
 )
 from adapters.http import (
     RetryPolicy,
     acall_with_retries,
     call_with_retries,
-    status_error,
+    read_envelope,
     transport_error,
 )
 from lifecycle import (
@@ -636,44 +632,18 @@ def effect_plan(calls: Calls, effect: Effect) -> Plan[Any]:
 # --------------------------------------------------------------------------- responses
 
 
-def _code_error(
-    settings: TikTokShopSettings, status: int, code: int, message: str, request_id: str | None
-) -> PartnerError:
-    """What TikTok's envelope `code` means: retry, refused credentials, or refused call."""
-    kind: type[PartnerError] = RejectedError
-    if code in settings.retryable_codes:
-        kind = RetryableError
-    elif str(code).startswith(settings.auth_code_prefixes):
-        kind = AuthenticationError
-    return kind(PARTNER, message, status=status, code=code, request_id=request_id)
+def _envelope_data(response: httpx.Response, settings: TikTokShopSettings) -> Any:
+    """`data` of a TikTok answer, or the error it means (`code != 0` is one even under 200).
 
-
-def read_envelope(response: httpx.Response, settings: TikTokShopSettings) -> Any:
-    """`data` of a TikTok answer, or the error it means (`code != 0` is one even under 200)."""
-    try:
-        body = json.loads(response.content)
-    except ValueError:
-        body = None
-    if not isinstance(body, Mapping):
-        error = status_error(PARTNER, response)
-        # An unreadable answer may hide a success: retrying is safe (idempotency keys).
-        raise error or RetryableError(
-            PARTNER, "the answer is not a JSON envelope", status=response.status_code
-        )
-    code, message, request_id = body.get("code"), body.get("message"), body.get("request_id")
-    message = message if isinstance(message, str) and message else "error"
-    request_id = request_id if isinstance(request_id, str) else None
-    code = code if isinstance(code, int) and not isinstance(code, bool) else None
-    error = status_error(PARTNER, response, code=code, message=message, request_id=request_id)
-    if error is not None:
-        raise error
-    if code is None:
-        raise RetryableError(
-            PARTNER, "the envelope has no numeric code", status=response.status_code
-        )
-    if code != 0:
-        raise _code_error(settings, response.status_code, code, message, request_id)
-    return body.get("data")
+    The shared `adapters.http.read_envelope` with TikTok Shop's codes: an
+    answer it cannot read as success is retried, never counted done.
+    """
+    return read_envelope(
+        PARTNER,
+        response,
+        retryable_codes=settings.retryable_codes,
+        auth_code_prefixes=settings.auth_code_prefixes,
+    ).data
 
 
 # --------------------------------------------------------------------------- the clients
@@ -723,7 +693,7 @@ class TikTokShopClient(_Base):
             response = self._http.send(request, auth=self.auth)
         except httpx.TransportError as error:
             raise transport_error(PARTNER, error) from error
-        return call.read(read_envelope(response, self.settings))
+        return call.read(_envelope_data(response, self.settings))
 
     def _send(self, call: Call[T]) -> T:
         return call_with_retries(self.retry, lambda: self._once(call))
@@ -841,7 +811,7 @@ class AsyncTikTokShopClient(_Base):
             response = await self._http.send(request, auth=self.auth)
         except httpx.TransportError as error:
             raise transport_error(PARTNER, error) from error
-        return call.read(read_envelope(response, self.settings))
+        return call.read(_envelope_data(response, self.settings))
 
     async def _send(self, call: Call[T]) -> T:
         return await acall_with_retries(self.retry, lambda: self._once(call))
