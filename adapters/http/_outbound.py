@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
+import cattrs
 import httpx
 from attrs import field, frozen
 
@@ -80,6 +81,19 @@ def cents(amount: Decimal) -> Decimal:
 def wire_money(amount: Decimal, money: MoneyFormat) -> str | Decimal:
     """`amount` as the partner wants it; a `Decimal` is later encoded as a JSON number."""
     return format(amount, "f") if money is MoneyFormat.STRING else amount
+
+
+def money_converter(money: MoneyFormat) -> cattrs.Converter:
+    """A new cattrs converter that omits `None` fields and writes amounts in `money`.
+
+    The base of each partner's own converter (each adapter owns one, adds its
+    renames and hooks, and caches it per money format): amounts leave as
+    `wire_money` writes them and come back as exact `Decimal`s.
+    """
+    conv = cattrs.Converter(omit_if_default=True)
+    conv.register_unstructure_hook(Decimal, lambda amount: wire_money(amount, money))
+    conv.register_structure_hook(Decimal, lambda value, _type: Decimal(str(value)))
+    return conv
 
 
 def encode_json(value: Any) -> bytes:

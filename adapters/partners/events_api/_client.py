@@ -56,9 +56,9 @@ from adapters.http._outbound import (
     MoneyFormat,
     apply_field_map,
     asend,
+    money_converter,
     read_envelope,
     send,
-    wire_money,
 )
 from adapters.http._retry import RetryPolicy
 from lifecycle import LineStatus, Order, OrderLine, OrderStatus, ReportTikTokEvent
@@ -412,10 +412,7 @@ class OfflineEvent:
 @functools.cache
 def converter(money: MoneyFormat = MoneyFormat.NUMBER) -> cattrs.Converter:
     """This partner's converter: `None` fields omitted, money in the configured format."""
-    conv = cattrs.Converter(omit_if_default=True)
-    conv.register_unstructure_hook(Decimal, lambda amount: wire_money(amount, money))
-    conv.register_structure_hook(Decimal, lambda value, _type: Decimal(str(value)))
-    return conv
+    return money_converter(money)
 
 
 # --- building -----------------------------------------------------------------------------------

@@ -59,10 +59,10 @@ from adapters.http._outbound import (
     Call,
     MoneyFormat,
     asend,
+    money_converter,
     response_json,
     send,
     text_of,
-    wire_money,
 )
 from adapters.http._retry import RetryPolicy, status_error
 from lifecycle import (
@@ -444,9 +444,7 @@ class SfccResult:
 @functools.cache
 def converter(money: MoneyFormat = MoneyFormat.NUMBER) -> cattrs.Converter:
     """This partner's converter: `None` fields omitted, cartridge renames, money as configured."""
-    conv = cattrs.Converter(omit_if_default=True)
-    conv.register_unstructure_hook(Decimal, lambda amount: wire_money(amount, money))
-    conv.register_structure_hook(Decimal, lambda value, _type: Decimal(str(value)))
+    conv = money_converter(money)
     renames: dict[str, Any] = {
         "external_order_id": override(rename="c_externalOrderId"),
         "buyer_note": override(rename="c_buyerNote"),

@@ -51,6 +51,7 @@ from adapters.http._outbound import (
     cents,
     is_missing,
     lookup,
+    money_converter,
     read_envelope,
     send,
     set_path,
@@ -383,10 +384,7 @@ class OrderInfo:
 @functools.cache
 def converter(money: MoneyFormat = MoneyFormat.STRING) -> cattrs.Converter:
     """This partner's converter: `None` fields omitted, money in the configured format."""
-    conv = cattrs.Converter(omit_if_default=True)
-    conv.register_unstructure_hook(Decimal, lambda amount: wire_money(amount, money))
-    conv.register_structure_hook(Decimal, lambda value, _type: Decimal(str(value)))
-    return conv
+    return money_converter(money)
 
 
 # --- building -----------------------------------------------------------------------------------
