@@ -223,7 +223,11 @@ def redact(text: str) -> str:
 
 @frozen
 class Call(Generic[T]):
-    """One request to make and how to read its answer; building it does no I/O."""
+    """One request to make and how to read its answer; building it does no I/O.
+
+    The one description of a call for every partner: `interpret` turns the
+    answer into the result or the error it means.
+    """
 
     partner: str
     method: str
@@ -232,16 +236,21 @@ class Call(Generic[T]):
     body: Any = field(default=None, repr=False)
     headers: Mapping[str, str] = field(factory=dict, repr=False)
     form: Mapping[str, str] | None = field(default=None, repr=False)
+    params: Mapping[str, str] = field(factory=dict, repr=False)
 
     def request(self, client: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        """The request, its body encoded here once (a signing `httpx.Auth` signs it as sent)."""
         headers = {"Accept": "application/json", **self.headers}
+        params = dict(self.params)
         if self.form is not None:
-            return client.build_request(self.method, self.url, data=self.form, headers=headers)
+            return client.build_request(
+                self.method, self.url, params=params, data=self.form, headers=headers
+            )
         if self.body is None:
-            return client.build_request(self.method, self.url, headers=headers)
+            return client.build_request(self.method, self.url, params=params, headers=headers)
         headers["Content-Type"] = "application/json"
         return client.build_request(
-            self.method, self.url, content=encode_json(self.body), headers=headers
+            self.method, self.url, params=params, content=encode_json(self.body), headers=headers
         )
 
     def answer(self, response: httpx.Response) -> T:

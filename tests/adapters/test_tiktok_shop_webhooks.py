@@ -11,6 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -791,11 +792,18 @@ def _untouched(before: Order, after: Order, named: tuple[str, ...]) -> bool:
     )
 
 
+def _ok(data: dict[str, Any]) -> httpx.Response:
+    """TikTok's success envelope around `data`, as a search call's answer."""
+    request = httpx.Request("POST", "https://open-api.tiktokglobalshop.com/")
+    envelope = {"code": 0, "message": "Success", "data": data}
+    return httpx.Response(200, json=envelope, request=request)
+
+
 @given(cancellation_objects(["L1", "L2", "L3"]))
 def test_generated_search_cancellations_never_touch_lines_they_do_not_name(
     raw: dict[str, Any],
 ) -> None:
-    found = Calls(TikTokShopSettings()).search_cancellations().read({"cancellations": [raw]})
+    found = Calls(TikTokShopSettings()).search_cancellations().answer(_ok({"cancellations": [raw]}))
     change = cancellation_change(found.items[0], "S1", moment(30 * 24))
     before = three_lines()
     try:
@@ -810,7 +818,7 @@ def test_generated_search_cancellations_never_touch_lines_they_do_not_name(
 
 @given(return_objects(["L1", "L2", "L3"]))
 def test_generated_search_returns_cover_exactly_the_lines_they_name(raw: dict[str, Any]) -> None:
-    found = Calls(TikTokShopSettings()).search_returns().read({"return_orders": [raw]})
+    found = Calls(TikTokShopSettings()).search_returns().answer(_ok({"return_orders": [raw]}))
     change = return_change(found.items[0], "S1", moment(30 * 24))
     before = three_lines(delivered_too=True)
     try:

@@ -1,7 +1,8 @@
 """The TikTok Shop API client: the calls, the envelope, and carrying out effects.
 
-Every call is described once, as data (`Call`: method, path, query, body and
-how to read `data`); a multi-step operation such as shipping a package is a
+Every call is described once, as data (the shared `adapters.http.Call`:
+method, URL, query, body, and how to read the answer: the shared envelope
+reader, then the call's reader of `data`); a multi-step operation such as shipping a package is a
 *plan*, a generator that yields calls and receives their results. The sync
 `TikTokShopClient` and the async `AsyncTikTokShopClient` differ only in how
 they send one call; everything else (request building, the envelope, error
@@ -16,7 +17,6 @@ the partner, HTTP status, TikTok's code and message, and `request_id`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -30,6 +30,7 @@ from adapters.errors import (
     ShippingProviderNotFound,
 )
 from adapters.http import (
+    Call,
     RetryPolicy,
     acall_with_retries,
     call_with_retries,
@@ -190,32 +191,6 @@ class Page(Generic[T]):
 
 
 # --------------------------------------------------------------------------- calls
-
-
-@frozen
-class Call(Generic[T]):
-    """One API call as data; `read` turns the envelope's `data` into the result."""
-
-    method: str
-    path: str
-    read: Callable[[Any], T]
-    params: Mapping[str, str] = field(factory=dict)
-    body: Mapping[str, Any] | None = None
-
-    def request(self, http: httpx.Client | httpx.AsyncClient, base_url: str) -> httpx.Request:
-        """The unsigned request; the body is encoded here, once, and signed as sent."""
-        content = None
-        headers = {}
-        if self.body is not None:
-            content = json.dumps(self.body, separators=(",", ":")).encode()
-            headers["content-type"] = "application/json"
-        return http.build_request(
-            self.method,
-            f"{base_url.rstrip('/')}{self.path}",
-            params=dict(self.params),
-            content=content,
-            headers=headers,
-        )
 
 
 Plan = Generator[Call[Any], Any, T]
@@ -383,12 +358,12 @@ class Calls:
 
     def order_detail(self, order_ids: Sequence[str]) -> Call[tuple[TikTokOrder, ...]]:
         """Get Order Detail: `GET /order/202309/orders?ids=a,b`."""
-        return Call("GET", "/order/202309/orders", _read_orders, {"ids": ",".join(order_ids)})
+        return self._call("GET", "/order/202309/orders", _read_orders, {"ids": ",".join(order_ids)})
 
     def shipping_providers(self, delivery_option_id: str) -> Call[tuple[ShippingProvider, ...]]:
         """Get Shipping Providers of one delivery option."""
         path = f"/logistics/202309/delivery_options/{delivery_option_id}/shipping_providers"
-        return Call("GET", path, _read_providers)
+        return self._call("GET", path, _read_providers)
 
     def ship_package(
         self, package_id: str, tracking_number: str, shipping_provider_id: str
@@ -402,7 +377,9 @@ class Calls:
         }
         if self.settings.ship_handover_method:
             body["handover_method"] = self.settings.ship_handover_method
-        return Call("POST", f"/fulfillment/202309/packages/{package_id}/ship", _nothing, body=body)
+        return self._call(
+            "POST", f"/fulfillment/202309/packages/{package_id}/ship", _nothing, body=body
+        )
 
     def cancel_order(
         self, order_id: str, line_item_ids: Sequence[str] | None, reason: str = ""
@@ -417,13 +394,13 @@ class Calls:
         body: dict[str, Any] = {"order_id": order_id, "cancel_reason": cancel_reason}
         if line_item_ids is not None:
             body["order_line_item_ids"] = list(line_item_ids)
-        return Call(
+        return self._call(
             "POST", "/return_refund/202309/cancellations", _read_cancel(order_id), body=body
         )
 
     def approve_cancellation(self, cancel_id: str, idempotency_key: str) -> Call[None]:
         path = f"/return_refund/202309/cancellations/{cancel_id}/approve"
-        return Call("POST", path, _nothing, {"idempotency_key": idempotency_key})
+        return self._call("POST", path, _nothing, {"idempotency_key": idempotency_key})
 
     def reject_cancellation(
         self, cancel_id: str, idempotency_key: str, reason: str = "", comment: str = ""
@@ -436,11 +413,11 @@ class Calls:
             )
         body = {"reject_reason": reject_reason, **({"comment": comment} if comment else {})}
         path = f"/return_refund/202309/cancellations/{cancel_id}/reject"
-        return Call("POST", path, _nothing, {"idempotency_key": idempotency_key}, body)
+        return self._call("POST", path, _nothing, {"idempotency_key": idempotency_key}, body)
 
     def approve_return(self, return_id: str, idempotency_key: str, decision: str) -> Call[None]:
         path = f"/return_refund/202309/returns/{return_id}/approve"
-        return Call(
+        return self._call(
             "POST", path, _nothing, {"idempotency_key": idempotency_key}, {"decision": decision}
         )
 
@@ -459,7 +436,7 @@ class Calls:
         (`TikTokShopClientExecuteOrderExtensions`, `ModelSamples/_/Order`).
         Each order is a full order object, as Get Order Detail answers.
         """
-        return Call(
+        return self._call(
             "POST",
             "/order/202309/orders/search",
             _read_page("orders", "Search Orders", _order),
@@ -479,7 +456,7 @@ class Calls:
         """Search Cancellations by ids and / or by update time in [ge, lt)."""
         body: dict[str, Any] = _filters(order_ids=order_ids, cancel_ids=cancel_ids)
         body.update(_window(update_time_ge, update_time_lt))
-        return Call(
+        return self._call(
             "POST",
             "/return_refund/202309/cancellations/search",
             _read_page("cancellations", "Search Cancellations", _cancellation),
@@ -499,13 +476,31 @@ class Calls:
         """Search Returns by ids and / or by update time in [ge, lt)."""
         body: dict[str, Any] = _filters(order_ids=order_ids, return_ids=return_ids)
         body.update(_window(update_time_ge, update_time_lt))
-        return Call(
+        return self._call(
             "POST",
             "/return_refund/202309/returns/search",
             _read_page("return_orders", "Search Returns", _return),
             self._page(page_token),
             body,
         )
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        read: Callable[[Any], T],
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+    ) -> Call[T]:
+        """The shared `Call`: TikTok's envelope read, then `read` turns its `data` into the
+        result."""
+        settings = self.settings
+
+        def interpret(response: httpx.Response) -> T:
+            return read(_envelope_data(response, settings))
+
+        url = f"{settings.base_url.rstrip('/')}{path}"
+        return Call(PARTNER, method, url, interpret, body=body, params=params or {})
 
     def _page(self, page_token: str | None) -> dict[str, str]:
         params = {"page_size": str(self.settings.search_page_size)}
@@ -688,12 +683,12 @@ class TikTokShopClient(_Base):
         self._http = http
 
     def _once(self, call: Call[T]) -> T:
-        request = call.request(self._http, self.settings.base_url)
+        request = call.request(self._http)
         try:
             response = self._http.send(request, auth=self.auth)
         except httpx.TransportError as error:
             raise transport_error(PARTNER, error) from error
-        return call.read(_envelope_data(response, self.settings))
+        return call.answer(response)
 
     def _send(self, call: Call[T]) -> T:
         return call_with_retries(self.retry, lambda: self._once(call))
@@ -806,12 +801,12 @@ class AsyncTikTokShopClient(_Base):
         self._http = http
 
     async def _once(self, call: Call[T]) -> T:
-        request = call.request(self._http, self.settings.base_url)
+        request = call.request(self._http)
         try:
             response = await self._http.send(request, auth=self.auth)
         except httpx.TransportError as error:
             raise transport_error(PARTNER, error) from error
-        return call.read(_envelope_data(response, self.settings))
+        return call.answer(response)
 
     async def _send(self, call: Call[T]) -> T:
         return await acall_with_retries(self.retry, lambda: self._once(call))
