@@ -1,4 +1,4 @@
-"""The lifecycle `Policy` from a settings file: what `--config` and the partners file set.
+"""The settings files: the lifecycle `Policy` (`--config`, the partners file) and the partners.
 
 One loader, `policy_from_mapping`, turns a table of `Policy` fields by name
 into a `Policy`, whichever file the table comes from:
@@ -27,25 +27,30 @@ import math
 import os
 import re
 import tomllib
-import typing
+import types
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import attrs
+import cattrs
+from cattrs.errors import StructureHandlerNotFoundError as StructureError
 
 from adapters.errors import SettingsError
+from adapters.partners.events_api import EventsApiSettings
+from adapters.partners.sfcc import SfccSettings
+from adapters.partners.sync_order_info import SyncOrderInfoSettings
+from adapters.partners.tiktok_shop import TikTokShopSettings
+from adapters.wiring import PartnerSettings, ShopCredentials, TikTokShopPartner
 from lifecycle import DEFAULT_POLICY, OrderStatus, Policy
-
-if typing.TYPE_CHECKING:
-    from adapters.wiring import PartnerSettings
 
 __all__ = [
     "CONFIG_ENV",
     "SettingsError",
     "check_reporting",
     "choose_policy",
+    "load_partners",
     "parse_duration",
     "policy_from_mapping",
     "read_policy",
@@ -258,3 +263,69 @@ def check_reporting(policy: Policy, partners: PartnerSettings) -> None:
                 f"the policy reports to {feed} ({switch} = true) but the partner"
                 f" settings have no {section} section"
             )
+
+
+# --- the partners file ---------------------------------------------------------------------
+
+
+def _from_env(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("env:"):
+        name = value.removeprefix("env:")
+        if name not in os.environ:
+            raise SettingsError(f"the partners file names ${name}, which is not set")
+        return os.environ[name]
+    if isinstance(value, dict):
+        return {key: _from_env(item) for key, item in value.items()}
+    return value
+
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def _plain_union(type_: Any) -> bool:
+    """`str | int` and the like: JSON gives the value as it is."""
+    if type(type_) is not types.UnionType:
+        return False
+    return all(arg in _PLAIN for arg in type_.__args__)
+
+
+def load_partners(path: Path) -> PartnerSettings:
+    """Partner settings from a JSON file; a value `"env:NAME"` is read from `$NAME`.
+
+    A file that cannot be read, is not JSON, names an unset variable or holds
+    settings the partners refuse raises `SettingsError` naming the file.
+    """
+    try:
+        raw = _from_env(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as error:
+        raise SettingsError(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise SettingsError(f"{path} is not JSON: {error}") from None
+    conv = cattrs.Converter()
+    conv.register_structure_hook_func(_plain_union, lambda value, _type: value)
+    # `SfccSettings.token_margin`: seconds or "60s", as durations are in config files.
+    conv.register_structure_hook(timedelta, lambda value, _type: parse_duration(value))
+    try:
+        tiktok = None
+        if "tiktok_shop" in raw:
+            fields = dict(raw["tiktok_shop"])
+            settings = conv.structure(fields.pop("settings", {}), TikTokShopSettings)
+            shops = {
+                str(shop_id): conv.structure(shop, ShopCredentials)
+                for shop_id, shop in dict(fields.pop("shops", {})).items()
+            }
+            tiktok = TikTokShopPartner(settings=settings, shops=shops, **fields)
+        return PartnerSettings(
+            tiktok_shop=tiktok,
+            sfcc=conv.structure(raw["sfcc"], SfccSettings) if "sfcc" in raw else None,
+            sync_order_info=conv.structure(raw["sync_order_info"], SyncOrderInfoSettings)
+            if "sync_order_info" in raw
+            else None,
+            events_api=conv.structure(raw["events_api"], EventsApiSettings)
+            if "events_api" in raw
+            else None,
+        )
+    except (TypeError, ValueError, KeyError, cattrs.BaseValidationError, StructureError) as error:
+        raise SettingsError(
+            f"{path}: bad partner settings: {type(error).__name__}: {error}"
+        ) from None

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -34,10 +33,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-import cattrs
 import httpx
 import stamina
-from cattrs.errors import StructureHandlerNotFoundError as StructureError
 
 from adapters.errors import (
     AdapterError,
@@ -47,10 +44,6 @@ from adapters.errors import (
     StoreNotFound,
 )
 from adapters.http import log_retry
-from adapters.partners.events_api import EventsApiSettings
-from adapters.partners.sfcc import SfccSettings
-from adapters.partners.sync_order_info import SyncOrderInfoSettings
-from adapters.partners.tiktok_shop import TikTokShopSettings
 from adapters.service import (
     Backoff,
     Dispatcher,
@@ -67,7 +60,7 @@ from adapters.settings import (
     CONFIG_ENV,
     check_reporting,
     choose_policy,
-    parse_duration,
+    load_partners,
 )
 from adapters.store import (
     DEFAULT_URL,
@@ -80,7 +73,6 @@ from adapters.store import (
 )
 from adapters.wiring import (
     PartnerSettings,
-    ShopCredentials,
     TikTokShopPartner,
     build_executors,
     tiktok_clients,
@@ -424,63 +416,6 @@ def _tick(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 # --------------------------------------------------------------------------- dispatch
-
-
-def _from_env(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith("env:"):
-        name = value.removeprefix("env:")
-        if name not in os.environ:
-            raise CliError(f"the partners file names ${name}, which is not set")
-        return os.environ[name]
-    if isinstance(value, dict):
-        return {key: _from_env(item) for key, item in value.items()}
-    return value
-
-
-_PLAIN = (str, int, float, bool, type(None))
-
-
-def _plain_union(type_: Any) -> bool:
-    """`str | int` and the like: JSON gives the value as it is."""
-    if type(type_) is not types.UnionType:
-        return False
-    return all(arg in _PLAIN for arg in type_.__args__)
-
-
-def load_partners(path: Path) -> PartnerSettings:
-    """Partner settings from a JSON file; a value `"env:NAME"` is read from `$NAME`."""
-    try:
-        raw = _from_env(json.loads(path.read_text(encoding="utf-8")))
-    except OSError as error:
-        raise CliError(f"cannot read {path}: {error.strerror}") from None
-    except ValueError as error:
-        raise CliError(f"{path} is not JSON: {error}") from None
-    conv = cattrs.Converter()
-    conv.register_structure_hook_func(_plain_union, lambda value, _type: value)
-    # `SfccSettings.token_margin`: seconds or "60s", as durations are in config files.
-    conv.register_structure_hook(timedelta, lambda value, _type: parse_duration(value))
-    try:
-        tiktok = None
-        if "tiktok_shop" in raw:
-            fields = dict(raw["tiktok_shop"])
-            settings = conv.structure(fields.pop("settings", {}), TikTokShopSettings)
-            shops = {
-                str(shop_id): conv.structure(shop, ShopCredentials)
-                for shop_id, shop in dict(fields.pop("shops", {})).items()
-            }
-            tiktok = TikTokShopPartner(settings=settings, shops=shops, **fields)
-        return PartnerSettings(
-            tiktok_shop=tiktok,
-            sfcc=conv.structure(raw["sfcc"], SfccSettings) if "sfcc" in raw else None,
-            sync_order_info=conv.structure(raw["sync_order_info"], SyncOrderInfoSettings)
-            if "sync_order_info" in raw
-            else None,
-            events_api=conv.structure(raw["events_api"], EventsApiSettings)
-            if "events_api" in raw
-            else None,
-        )
-    except (TypeError, ValueError, KeyError, cattrs.BaseValidationError, StructureError) as error:
-        raise CliError(f"{path}: bad partner settings: {type(error).__name__}: {error}") from None
 
 
 def _partners(args: argparse.Namespace, *, required: bool = True) -> PartnerSettings | None:

@@ -16,15 +16,15 @@ import httpx
 import pytest
 
 from adapters.entrypoints.cli import (
-    CliError,
     GraphvizMissing,
     _duration,
     _Progress,
     diagram,
-    load_partners,
     main,
 )
+from adapters.errors import SettingsError
 from adapters.sandbox.demo import sample_lines
+from adapters.settings import load_partners
 from adapters.store import open_store
 from lifecycle import TABLE
 from tests.factories import T0
@@ -389,7 +389,7 @@ def test_a_partners_file_with_an_sfcc_section_loads_its_durations_as_config_file
     path.write_text(json.dumps({"sfcc": {**sfcc, "token_margin": "2m"}}))
     assert load_partners(path).sfcc.token_margin == timedelta(minutes=2)  # type: ignore[union-attr]
     path.write_text(json.dumps({"sfcc": {**sfcc, "token_margin": "soon"}}))
-    with pytest.raises(CliError, match="bad partner settings"):
+    with pytest.raises(SettingsError, match="bad partner settings"):
         load_partners(path)
 
 
