@@ -11,6 +11,10 @@ where it was looked for. Every command that applies the lifecycle takes
 sets the `Policy` (`adapters.settings`). Errors are printed as one line naming
 what was wrong, with exit status 2 (1 when the command ran but found a
 problem, such as dead letters or rejected replay inputs).
+
+This module parses arguments and runs the commands; the partners file is
+loaded by `adapters.settings`, and what the commands print about stored
+orders is formatted by `adapters.entrypoints._reports`.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -36,6 +40,14 @@ from typing import Any, TextIO
 import httpx
 import stamina
 
+from adapters.entrypoints._reports import (
+    REPLAY_SHOWN_REJECTIONS,
+    order_document,
+    order_documents,
+    rejected_inputs,
+    replay_summary,
+    show_text,
+)
 from adapters.errors import (
     AdapterError,
     BadTime,
@@ -51,7 +63,6 @@ from adapters.service import (
     OrderService,
     Reader,
     ReadReport,
-    ReplayReport,
     Result,
     Syncer,
     replay,
@@ -68,7 +79,6 @@ from adapters.store import (
     OutboxStatus,
     ReadStatus,
     Store,
-    effect_to_dict,
     open_store,
 )
 from adapters.wiring import (
@@ -83,7 +93,6 @@ from lifecycle import (
     Initiator,
     LifecycleError,
     OrderLifecycle,
-    OrderStatus,
     Policy,
     allowed_events,
     dot_diagram,
@@ -95,8 +104,6 @@ __all__ = ["BadTime", "CliError", "GraphvizMissing", "diagram", "main"]
 DB_ENV = "ORDER_LIFECYCLE_DB"
 #: Orders a replay keeps parsed between inputs (checked against the stored version).
 REPLAY_ORDER_CACHE = 10_000
-#: Rejected inputs a replay lists on the terminal; `--json` gives every one.
-REPLAY_SHOWN_REJECTIONS = 20
 #: Where `serve` reads the TikTok app's credentials (never from the command line,
 #: where every user of the machine could read them).
 APP_KEY_ENV = "TIKTOK_APP_KEY"
@@ -243,72 +250,6 @@ def _duration(seconds: float | None) -> str:
 
 
 #: The keys of an order as `replay --json` prints it; `show --json` adds `lines`.
-REPLAY_KEYS = ("order_id", "status", "cancelled_after_shipped", "history", "effects", "rejected")
-
-
-def order_documents(store: Store, report: ReplayReport) -> list[dict[str, Any]]:
-    """One JSON object per order the replay touched (`order_document` without its
-    lines), with the inputs of the replay it rejected, by line, and those waiting."""
-    rejected: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for line, order_id, error_type, reason in report.rejected():
-        if order_id is not None:
-            rejected[order_id].append({"line": line, "error_type": error_type, "reason": reason})
-    replay_keys = (*REPLAY_KEYS, "waiting")
-    documents = []
-    for order_id in report.order_ids:
-        document = order_document(store, order_id, rejected.get(order_id, []))
-        documents.append({key: document[key] for key in replay_keys})
-    return documents
-
-
-def _summary(store: Store, report: ReplayReport, out: TextIO) -> None:
-    """Outcomes, the stored orders the replay touched by status, effects, rejections.
-
-    Statuses are counted from the orders as stored; an order some input named
-    but the store does not hold (its seeding was rejected) is counted apart.
-    """
-    order_ids = report.order_ids
-    statuses = Counter(store.status_counts(order_ids))
-    kinds = Counter(store.effect_counts(order_ids))
-    outcomes = report.outcomes()
-    out.write(f"{report.inputs} inputs: ")
-    out.write(", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) + "\n")
-    stored = sum(statuses.values())
-    out.write(f"\norders by status ({stored} orders)\n")
-    for status in OrderStatus:
-        if statuses[status.value]:
-            out.write(f"  {status.value:<22}{statuses[status.value]:>5}\n")
-    if len(order_ids) > stored:
-        out.write(f"  {'(not in the store)':<22}{len(order_ids) - stored:>5}\n")
-    out.write(f"\neffects by kind ({sum(kinds.values())} effects)\n")
-    for kind, count in sorted(kinds.items()):
-        out.write(f"  {kind:<28}{count:>5}\n")
-    waiting: Counter[str] = Counter(
-        entry.order_id or "-" for entry in store.waiting() if entry.order_id in set(order_ids)
-    )
-    if waiting:
-        out.write(f"\ninputs still waiting ({sum(waiting.values())})\n")
-        for order_id, count in waiting.most_common(REPLAY_SHOWN_REJECTIONS):
-            out.write(f"  order {order_id}: {count}, for its order detail or a read\n")
-        if len(waiting) > REPLAY_SHOWN_REJECTIONS:
-            more = len(waiting) - REPLAY_SHOWN_REJECTIONS
-            out.write(f"  ... and {more} more orders (--json for all)\n")
-    rejected = report.rejected()
-    out.write(f"\ninputs rejected ({len(rejected)})\n")
-    for line, rejected_id, error_type, reason in rejected[:REPLAY_SHOWN_REJECTIONS]:
-        out.write(f"  line {line}: {rejected_id or '-'}: {error_type}: {reason}\n")
-    if len(rejected) > REPLAY_SHOWN_REJECTIONS:
-        more = len(rejected) - REPLAY_SHOWN_REJECTIONS
-        out.write(f"  ... and {more} more (--json for all)\n")
-    if rejected:
-        out.write(f"\nexit status 1: {_rejected_inputs(rejected)}\n")
-
-
-def _rejected_inputs(rejected: Sequence[object]) -> str:
-    count = len(rejected)
-    return f"{count} input{'s were' if count != 1 else ' was'} rejected"
-
-
 def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     policy = _policy(args)
     path = Path(args.file)
@@ -343,10 +284,10 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for document in order_documents(store, report):
                 out.write(json.dumps(document, sort_keys=False) + "\n")
         else:
-            _summary(store, report, out)
+            replay_summary(store, report, out)
     rejected = report.rejected()
     if rejected and args.json:
-        err.write(f"order-lifecycle replay: {_rejected_inputs(rejected)} (exit status 1)\n")
+        err.write(f"order-lifecycle replay: {rejected_inputs(rejected)} (exit status 1)\n")
     return 1 if rejected else 0
 
 
@@ -663,60 +604,6 @@ def _iso(moment: datetime | None) -> str:
     return "-" if moment is None else moment.isoformat(timespec="seconds")
 
 
-def order_document(
-    store: Store, order_id: str, rejected: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    """One stored order as `show --json` and `replay --json` print it.
-
-    `rejected` lists the order's rejected inputs (by default, every one the
-    inbox holds, by inbox id); `waiting` the inputs still waiting on it.
-    """
-    order = store.load(order_id)
-    if rejected is None:
-        rejected = [
-            {"inbox_id": e.id, "kind": e.kind, "error_type": e.error_type, "reason": e.reason}
-            for e in store.inbox(order_id)
-            if e.outcome is InputOutcome.REJECTED
-        ]
-    return {
-        "order_id": order_id,
-        "status": None if order is None else order.status.value,
-        "cancelled_after_shipped": None if order is None else order.cancelled_after_shipped,
-        "history": [
-            {
-                "event": t.event,
-                "from": t.source,
-                "to": t.target,
-                "initiator": t.initiator,
-                "at": t.at.isoformat(),
-            }
-            for t in store.history(order_id)
-        ],
-        "effects": [effect_to_dict(e.effect) for e in store.outbox(order_id)],
-        "rejected": rejected,
-        "lines": [
-            {
-                "line_item_id": line.line_item_id,
-                "status": line.status.value,
-                "package_id": line.package_id,
-                "tracking_number": line.tracking_number,
-                "shipping_provider_name": line.shipping_provider_name,
-            }
-            for line in (order.lines if order is not None else ())
-        ],
-        "waiting": [
-            {
-                "inbox_id": e.id,
-                "kind": e.kind,
-                "waits_for": e.waits_for,
-                "reason": e.reason,
-                "received_at": e.received_at.isoformat(),
-            }
-            for e in store.waiting(order_id)
-        ],
-    }
-
-
 def _show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with _opened(args.db, create=False) as store:
         document = order_document(store, args.order_id)
@@ -725,16 +612,7 @@ def _show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.json:
         out.write(json.dumps(document, sort_keys=True) + "\n")
         return 0
-    out.write(f"order {document['order_id']}: {document['status'] or 'not seeded yet'}\n")
-    for line in document["lines"]:
-        parcel = " ".join(
-            f"{key}={line[key]}"
-            for key in ("package_id", "tracking_number", "shipping_provider_name")
-            if line[key]
-        )
-        out.write(f"  line {line['line_item_id']}: {line['status']}  {parcel}\n")
-    for entry in document["waiting"]:
-        out.write(f"  waiting: inbox {entry['inbox_id']} ({entry['kind']}): {entry['reason']}\n")
+    out.write(show_text(document))
     return 0
 
 
