@@ -34,8 +34,9 @@
     │   │   └── StoreUnavailable    the database went out of reach (a lost connection, a
     │   │                           locked file, a pool timeout): not the input's fault
     │   └── TooManyConflicts        other writers kept changing the order; the input waits
-    ├── SettingsError               a settings or partners file is unusable (a ValueError);
-    │                               the message names the file and the key
+    ├── SettingsError               a settings or partners file, or a partner's settings
+    │                               object, is unusable (a ValueError); the message names
+    │                               the file or the field
     ├── SandboxInputError           what was given to the sandbox is unusable (a ValueError)
     └── CliError                    a command cannot run as asked
         ├── GraphvizMissing         `diagram --format svg` without Graphviz's `dot`
@@ -295,7 +296,8 @@ class TooManyConflicts(StoreError):
 
 
 class SettingsError(AdapterError, ValueError):
-    """A settings file cannot be used as it is; the message names the file and the key."""
+    """Settings cannot be used as they are: a settings or partners file (the message names
+    the file and the key), or a partner's settings object (it names the field)."""
 
 
 class SandboxInputError(AdapterError, ValueError):

@@ -20,6 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from adapters.errors import (
     RejectedError,
+    SettingsError,
     UnknownShop,
 )
 from adapters.http import RetryPolicy
@@ -98,7 +99,7 @@ class TikTokShopPartner:
 
     def __attrs_post_init__(self) -> None:
         if not self.shops and not (self.access_token and self.refresh_token):
-            raise ValueError(
+            raise SettingsError(
                 "tiktok_shop needs access_token and refresh_token, or shops"
                 " (shop id -> shop_cipher, access_token, refresh_token)"
             )

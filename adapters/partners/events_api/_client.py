@@ -49,6 +49,7 @@ from adapters._util import frozen_mapping
 from adapters.errors import (
     InvalidPayload,
     Problem,
+    SettingsError,
 )
 from adapters.http._outbound import (
     Call,
@@ -235,7 +236,7 @@ class EventData:
 
 def _no_live_test_code(instance: EventsApiSettings, _attribute: Any, value: str | None) -> None:
     if value and not instance.test_environment:
-        raise ValueError(
+        raise SettingsError(
             "test_event_code is only for test environments: TikTok drops live data "
             "carrying it; set test_environment=True to send it"
         )

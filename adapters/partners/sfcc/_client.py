@@ -54,6 +54,7 @@ from adapters.errors import (
     Problem,
     RejectedError,
     RetryableError,
+    SettingsError,
 )
 from adapters.http._outbound import (
     Call,
@@ -196,7 +197,7 @@ def _every_shipping_status(
 ) -> None:
     missing = [status.value for status in ShippingStatus if status not in value]
     if missing:
-        raise ValueError(f"{attribute.name} must give a value for {', '.join(missing)}")
+        raise SettingsError(f"{attribute.name} must give a value for {', '.join(missing)}")
 
 
 @frozen

@@ -41,6 +41,7 @@ from adapters._util import frozen_mapping
 from adapters.errors import (
     InvalidPayload,
     Problem,
+    SettingsError,
 )
 from adapters.http._outbound import (
     Call,
@@ -161,7 +162,7 @@ def _initiator_names(
     missing = [who.value for who in Initiator if who not in value]
     wrong = sorted({name for name in value.values() if name not in INITIATORS})
     if missing or wrong:
-        raise ValueError(
+        raise SettingsError(
             f"{attribute.name} must name every initiator ({', '.join(Initiator)}) as MERCHANT"
             f" or CUSTOMER; missing {missing or 'none'}, not allowed {wrong or 'none'}"
         )
