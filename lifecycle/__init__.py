@@ -54,10 +54,15 @@ from ._timers import FiredTimer, Timer, due_timers, next_timer_at, timers
 from .errors import (
     IllegalTransition,
     InvalidParameters,
+    InvalidPolicy,
+    InvalidType,
+    InvalidValue,
     LifecycleError,
+    NaiveTime,
     NoLegalPath,
     StaleObservation,
     UnknownEvent,
+    UnknownName,
 )
 
 
@@ -92,8 +97,12 @@ __all__ = [
     "IllegalTransition",
     "Initiator",
     "InvalidParameters",
+    "InvalidPolicy",
+    "InvalidType",
+    "InvalidValue",
     "LifecycleError",
     "LineStatus",
+    "NaiveTime",
     "NoLegalPath",
     "Order",
     "OrderLifecycle",
@@ -117,6 +126,7 @@ __all__ = [
     "SyncOrderInfo",
     "Timer",
     "UnknownEvent",
+    "UnknownName",
     "UpdateSfccOrderStatus",
     "UpdateSfccReturn",
     "UpdateSfccShipping",
