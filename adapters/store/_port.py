@@ -182,6 +182,8 @@ class InboxEntry:
     duplicate_of: int | None
     waits_for: str | None = None
     attempts: int = 0
+    #: how many times the same input arrived again after it was finished
+    repeats: int = 0
 
 
 @frozen
@@ -294,7 +296,11 @@ class Store(Protocol):
     def receive(
         self, kind: str, dedup_key: str, payload: str, received_at: datetime, order_id: str | None
     ) -> Receipt:
-        """Keep an input before it is processed; say whether it was seen already."""
+        """Keep an input before it is processed; say whether it was seen already.
+
+        A repeat of a finished input keeps nothing new: it is counted on the
+        first one's row (`InboxEntry.repeats`), whose id the receipt carries.
+        """
         ...
 
     def finish(

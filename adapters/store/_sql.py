@@ -149,21 +149,10 @@ class SqlStore(ABC):
             ).fetchone()
             if outcome is None:
                 return Receipt(int(first_id), ReceiptState.PENDING)
-            duplicate = execute(
-                "INSERT INTO inbox (kind, dedup_key, payload, received_at, order_id, outcome,"
-                " reason, duplicate_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    kind,
-                    dedup_key,
-                    payload,
-                    self._ts(received_at),
-                    order_id,
-                    InputOutcome.DUPLICATE.value,
-                    f"same input as inbox entry {first_id}",
-                    first_id,
-                ),
-            ).fetchone()
-            return Receipt(int(duplicate[0]), ReceiptState.DONE, InputOutcome(outcome))
+            # A repeat of a finished input stores nothing new: it is counted on
+            # the kept row (TikTok redelivers, a replay runs twice).
+            execute("UPDATE inbox SET repeats = repeats + 1 WHERE id = ?", (first_id,))
+            return Receipt(int(first_id), ReceiptState.DONE, InputOutcome(outcome))
 
     def finish(
         self,
@@ -244,7 +233,7 @@ class SqlStore(ABC):
 
     _INBOX_COLUMNS = (
         "id, kind, dedup_key, payload, received_at, order_id, outcome, reason,"
-        " error_type, duplicate_of, waits_for, attempts"
+        " error_type, duplicate_of, waits_for, attempts, repeats"
     )
 
     def inbox(self, order_id: str | None = None) -> list[InboxEntry]:
@@ -307,6 +296,7 @@ class SqlStore(ABC):
                 duplicate_of=r[9],
                 waits_for=r[10],
                 attempts=int(r[11]),
+                repeats=int(r[12]),
             )
             for r in rows
         ]

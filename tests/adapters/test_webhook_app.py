@@ -95,7 +95,9 @@ def test_a_repeated_delivery_answers_200_and_keeps_no_new_input(store: Store) ->
     third = post(app, body, signed(body))
     assert third.json() == {"status": "duplicate"}
     assert store.pending("webhook") == []
-    assert [e.outcome for e in store.inbox()][-1] is InputOutcome.DUPLICATE  # noted, not input
+    kept = store.inbox()[-1]
+    assert (kept.outcome, kept.repeats) == (InputOutcome.APPLIED, 1)  # counted, not kept again
+    assert len(store.inbox()) == 2
 
 
 def test_inline_processing_applies_before_answering(store: Store) -> None:

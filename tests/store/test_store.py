@@ -274,11 +274,22 @@ def test_an_input_is_kept_before_processing_and_a_repeat_is_recorded_as_duplicat
     again = store.receive("webhook", "k1", "{}", NOW, ORDER)
     assert again.state is ReceiptState.DONE
     assert again.outcome is InputOutcome.STALE
-    entries = store.inbox(ORDER)
-    assert [(e.outcome, e.duplicate_of) for e in entries] == [
-        (InputOutcome.STALE, None),
-        (InputOutcome.DUPLICATE, first.inbox_id),
-    ]
+    assert again.inbox_id == first.inbox_id
+    [kept] = store.inbox(ORDER)
+    assert (kept.outcome, kept.repeats) == (InputOutcome.STALE, 1)
+
+
+def test_a_repeated_input_stores_nothing_new_and_is_counted_on_the_kept_row(
+    store: Store,
+) -> None:
+    """The same signed webhook posted 2,000 times is one inbox row, its repeats counted."""
+    svc = seeded(store)
+    body = status_webhook(ORDER, "ON_HOLD", T0, notification="n-1")
+    results = [svc.webhook(body) for _ in range(2000)]
+    assert results[0].outcome is InputOutcome.APPLIED
+    assert {r.outcome for r in results[1:]} == {InputOutcome.DUPLICATE}
+    webhooks = [e for e in store.inbox(ORDER) if e.kind == "webhook"]
+    assert [(e.dedup_key, e.repeats) for e in webhooks] == [("tiktok:n-1", 1999)]
 
 
 def test_webhooks_are_deduplicated_by_tiktok_notification_id(store: Store) -> None:
