@@ -103,6 +103,9 @@ _SCHEMA_3 = (
         created_at {time} NOT NULL,
         done_at {time}
     )""",
+    # A claim of effects holds its lease under a token: only the holder may
+    # complete them, and it renews the lease while its batch runs.
+    "ALTER TABLE outbox ADD COLUMN lease_token TEXT",
     "CREATE UNIQUE INDEX reads_one_pending ON reads (kind, shop_id, target)"
     " WHERE status = 'pending'",
     "CREATE INDEX reads_due ON reads (status, next_attempt_at)",
