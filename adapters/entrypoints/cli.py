@@ -1073,7 +1073,9 @@ def _parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)"
     )
 
-    sub = command("demo", _demo, "replay a bundled sample against the sandbox and show it")
+    sub = command(
+        "demo", _demo, "run the live loop on a bundled sample against the sandbox and show it"
+    )
     sub.add_argument(
         "--db-file",
         default="order-lifecycle-demo.db",
