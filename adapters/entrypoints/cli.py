@@ -672,7 +672,12 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
         service = OrderService(store, policy, reads=partners is not None)
         if partners is not None:
-            reader = Reader(service, client_for, secrets=tuple(secrets))
+            reader = Reader(
+                service,
+                client_for,
+                lease=timedelta(seconds=args.lease),
+                secrets=tuple(secrets),
+            )
             if args.redrive:
                 out.write(f"{reader.redrive()} dead reads back to pending\n")
             reader.sweep()
@@ -998,6 +1003,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     sub.add_argument("--redrive", action="store_true", help="first put dead reads back")
+    sub.add_argument(
+        "--lease",
+        type=float,
+        default=300.0,
+        help="seconds a claimed read job is this worker's; a killed worker's reads"
+        " fall due again after it (default 300)",
+    )
     with_partners(sub, "to read TikTok Shop (without: inputs that need a read wait)")
     with_db(sub)
     with_config(sub)
