@@ -129,9 +129,8 @@ class _Oms(OrderService):
 
 @define
 class _Tally:
-    """What feeding the sample did: outcomes as first seen, the inputs that waited."""
+    """What feeding the sample did, beside what the store keeps."""
 
-    waited: set[int] = field(factory=set)  # inbox ids of the inputs that waited
     ticks: int = 0
     timer_changes: int = 0
     lines_of: dict[int, int] = field(factory=dict)  # inbox id -> sample line
@@ -312,18 +311,13 @@ def _live(
                 tally.timer_changes += outcomes["timer changes"]
                 continue
             results = ()
-            waited = report.outcomes()[InputOutcome.WAITING.value] > 0
             for entry in store.inbox(order_id)[-1:]:  # the command just kept
                 tally.lines_of[entry.id] = number
-                if waited:
-                    tally.waited.add(entry.id)
             if "command" in raw:
                 tally.delivered += dispatcher.drain().done  # the seller's calls reach TikTok
         for result in results:
             if result.inbox_id is not None:
                 tally.lines_of[result.inbox_id] = number
-                if result.outcome is InputOutcome.WAITING:
-                    tally.waited.add(result.inbox_id)
     settle()
     return tally, store.outbox(status=OutboxStatus.DEAD)
 
@@ -343,7 +337,7 @@ def _summary(
         + ", ".join(f"{n} {name}" for name, n in sorted(final.items()))
         + "\n"
     )
-    waited = [e for e in fed if e.id in tally.waited]
+    waited = [e for e in fed if e.waits_for is not None]  # kept once it applied
     brought = sum(e.outcome is InputOutcome.DUPLICATE for e in waited)
     out.write(
         f"  {len(waited)} of them waited for what TikTok had to be asked first (an order"
