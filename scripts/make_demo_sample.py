@@ -2,8 +2,9 @@
 
 Run `python scripts/make_demo_sample.py` (it is deterministic: the same file
 every time). Dozens of orders cover every path of the rules in docs/rules.md, as
-the inputs an OMS would see: Get Order Detail objects that seed the orders,
-TikTok webhooks in TikTok's envelope (`type`, `tts_notification_id`,
+the inputs an OMS would see: Get Order Detail objects (the demo gives them to
+the fake TikTok Shop for its order book: the store reads them from there), TikTok
+webhooks in TikTok's envelope (`type`, `tts_notification_id`,
 `shop_id`, `timestamp`, `data`), the seller's actions in the OMS, and clock
 ticks. A few webhooks arrive twice, one arrives late (stale), and one carries
 a status this library does not know, as happens in the field.

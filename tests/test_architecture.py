@@ -134,3 +134,23 @@ def test_relative_imports_are_resolved_to_their_modules() -> None:
     assert "adapters.partners.tiktok_shop._client" in _imports(init)
     assert _layer("adapters.store._sql") == "store"
     assert _layer("adapters.__main__") == "entrypoints"
+
+
+def test_the_sandbox_checks_sync_order_info_with_its_own_rules() -> None:
+    """The fake endpoint must not borrow the adapter's validator: a rule the adapter gets
+    wrong would then be wrong in the check meant to catch it."""
+    validators = {
+        "order_info_problems",
+        "validate_order_info",
+        "MANDATORY",
+        "MANDATORY_ON_COMPLETE",
+    }
+    borrowed = sorted(
+        f"{_module_name(path)}: {alias.name}"
+        for path in sorted((ROOT / "adapters" / "sandbox").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and "sync_order_info" in (node.module or "")
+        for alias in node.names
+        if alias.name in validators
+    )
+    assert not borrowed

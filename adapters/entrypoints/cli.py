@@ -524,7 +524,12 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.redrive:
             out.write(f"{store.redrive_inputs()} dead inputs back to pending\n")
         if partners is not None:
-            reader = Reader(service, client_for, secrets=tuple(secrets))
+            reader = Reader(
+                service,
+                client_for,
+                lease=timedelta(seconds=args.lease),
+                secrets=tuple(secrets),
+            )
             if args.redrive:
                 out.write(f"{reader.redrive()} dead reads back to pending\n")
             reader.sweep()
@@ -793,6 +798,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--redrive", action="store_true", help="first put dead inputs and dead reads back"
     )
+    sub.add_argument(
+        "--lease",
+        type=float,
+        default=300.0,
+        help="seconds a claimed read job is this worker's; a killed worker's reads"
+        " fall due again after it (default 300)",
+    )
     with_partners(sub, "to read TikTok Shop (without: inputs that need a read wait)")
     with_db(sub)
     with_config(sub)
@@ -868,7 +880,9 @@ def _parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)"
     )
 
-    sub = command("demo", _demo, "replay a bundled sample against the sandbox and show it")
+    sub = command(
+        "demo", _demo, "run the live loop on a bundled sample against the sandbox and show it"
+    )
     sub.add_argument(
         "--db-file",
         default="order-lifecycle-demo.db",

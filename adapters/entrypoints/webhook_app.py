@@ -40,7 +40,7 @@ from typing import Any
 from adapters.errors import InboundError, InvalidSignature
 from adapters.service import OrderService
 
-__all__ = ["DEFAULT_MAX_BODY", "LOGGER", "WebhookApp"]
+__all__ = ["DEFAULT_MAX_BODY", "LOGGER", "READY_TIMEOUT", "WebhookApp"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -57,11 +57,19 @@ class _Disconnected(Exception):
     """The client went away before the body was complete."""
 
 
+#: The probes a load balancer or an orchestrator asks, with GET, unsigned.
+_PROBES = frozenset({"/healthz", "/readyz"})
+#: Seconds `/readyz` waits for the store before it says the app is not ready.
+READY_TIMEOUT = 2.0
+
+
 class WebhookApp:
     """An ASGI application that keeps TikTok Shop webhooks in `service`'s inbox.
 
     `service` must have `app_key` and `app_secret` (the signature is always
-    checked). `max_body` bounds a body in bytes; `process_inline` applies each
+    checked). `GET /healthz` says the process is up and `GET /readyz` that the
+    store answers, without a signature; every other GET is still a 405.
+    `max_body` bounds a body in bytes; `process_inline` applies each
     new webhook before answering (the answer is 200 once the webhook is kept,
     even if applying it fails: a worker retries it).
     """
@@ -85,6 +93,23 @@ class WebhookApp:
 
     def __repr__(self) -> str:
         return f"WebhookApp(max_body={self.max_body}, process_inline={self.process_inline})"
+
+    async def _probe(self, path: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
+        """`/healthz`: the process answers. `/readyz`: the store answers within
+        `READY_TIMEOUT` seconds. Neither needs a signature; neither reads an input."""
+        if path == "/healthz":
+            return 200, {"status": "ok"}, {"outcome": "healthy"}
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(self.service.store.schema_version), READY_TIMEOUT
+            )
+        except Exception as error:
+            return (
+                503,
+                {"status": "unavailable"},
+                {"outcome": "not ready", "error": type(error).__name__},
+            )
+        return 200, {"status": "ready"}, {"outcome": "ready"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -112,6 +137,8 @@ class WebhookApp:
     async def _handle(
         self, scope: Scope, receive: Receive
     ) -> tuple[int, dict[str, Any], dict[str, Any]]:
+        if scope.get("method") in ("GET", "HEAD") and scope.get("path") in _PROBES:
+            return await self._probe(scope["path"])
         if scope.get("method") != "POST":
             return _refused(405, "MethodNotAllowed")
         headers = {

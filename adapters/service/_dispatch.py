@@ -92,24 +92,31 @@ class Backoff:
 
 @frozen
 class DispatchReport:
-    """How many effects a run delivered, scheduled for retry, and parked as dead letters."""
+    """How many effects a run delivered, scheduled for retry, parked as dead letters,
+    and left to another dispatcher that took over their lease."""
 
     done: int = 0
     retried: int = 0
     dead: int = 0
     kinds: Mapping[str, int] = field(factory=dict)
+    #: effects this dispatcher's claim lost to another one (its lease ran out)
+    lost: int = 0
 
     def __add__(self, other: DispatchReport) -> DispatchReport:
         kinds = dict(self.kinds)
         for kind, count in other.kinds.items():
             kinds[kind] = kinds.get(kind, 0) + count
         return DispatchReport(
-            self.done + other.done, self.retried + other.retried, self.dead + other.dead, kinds
+            self.done + other.done,
+            self.retried + other.retried,
+            self.dead + other.dead,
+            kinds,
+            self.lost + other.lost,
         )
 
     @property
     def handled(self) -> int:
-        return self.done + self.retried + self.dead
+        return self.done + self.retried + self.dead + self.lost
 
 
 def _utc_now() -> datetime:
@@ -146,9 +153,26 @@ class Dispatcher:
         return f"Dispatcher(kinds={sorted(self.executors)}, batch_size={self.batch_size})"
 
     def run_once(self) -> DispatchReport:
-        """Claim one batch of due effects and carry each out."""
+        """Claim one batch of due effects and carry each out, under a fenced lease.
+
+        Before each call the lease is renewed when half of it has passed, and
+        the claim must still hold it: an effect whose lease was lost (another
+        dispatcher claimed it after a long stall) is left to that dispatcher,
+        never sent twice by this one; its completion is refused the same way.
+        """
         report = DispatchReport()
-        for entry in self.store.claim(self.clock(), self.batch_size, self.lease):
+        claimed_at = self.clock()
+        entries = self.store.claim(claimed_at, self.batch_size, self.lease)
+        renewed_at = claimed_at
+        for entry in entries:
+            now = self.clock()
+            token = entry.lease_token or ""
+            if now - renewed_at >= self.lease / 2:
+                self.store.renew(token, now + self.lease)
+                renewed_at = now
+            if not self.store.holds(entry.id, token, now):
+                report = report + DispatchReport(lost=1)
+                continue
             report = report + self._deliver(entry)
         return report
 
@@ -168,22 +192,27 @@ class Dispatcher:
 
     def _deliver(self, entry: OutboxEntry) -> DispatchReport:
         executor = self.executors.get(entry.kind)
+        token = entry.lease_token or ""
         try:
             if executor is None:
                 raise NoExecutor(entry.kind)
             context = EffectContext(entry.order, self.store.refs(entry.order_id))
             refs = executor(entry.effect, context) or {}
         except RetryableError as error:
+            text = self._describe(error, entry)
             if entry.attempts >= self.max_attempts:
-                self.store.bury(entry.id, self._describe(error, entry), self.clock())
-                return DispatchReport(dead=1)
+                buried = self.store.bury(entry.id, text, self.clock(), token=token)
+                return DispatchReport(dead=1) if buried else DispatchReport(lost=1)
             at = self.clock() + self.backoff.delay(entry.attempts, entry.id)
-            self.store.retry_later(entry.id, self._describe(error, entry), at)
-            return DispatchReport(retried=1)
+            retried = self.store.retry_later(entry.id, text, at, token=token)
+            return DispatchReport(retried=1) if retried else DispatchReport(lost=1)
         except Exception as error:  # parked with its type: a bug must not stop the others
-            self.store.bury(entry.id, self._describe(error, entry), self.clock())
-            return DispatchReport(dead=1)
-        self.store.complete(entry.id, self.clock(), refs)
+            buried = self.store.bury(
+                entry.id, self._describe(error, entry), self.clock(), token=token
+            )
+            return DispatchReport(dead=1) if buried else DispatchReport(lost=1)
+        if not self.store.complete(entry.id, self.clock(), refs, token=token):
+            return DispatchReport(lost=1)
         if self.on_delivered is not None:
             self.on_delivered(entry)
         return DispatchReport(done=1, kinds={entry.kind: 1})

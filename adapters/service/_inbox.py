@@ -19,7 +19,9 @@ Every input ends with one outcome in the inbox:
   for an order the store does not hold yet; the cancellation's or return's
   lines; the packages an order status implies). It is kept with the key of
   what it waits for (`InboxEntry.waits_for`) and applied, in arrival order,
-  once that is known: never rejected only because the order was not known;
+  once that is known: never rejected only because the order was not known.
+  With a reader, a webhook or command about an order whose earlier input
+  still waits waits behind it, so one order's inputs apply in arrival order;
 * ``ignored``: a correctly signed webhook of a type the library does not use.
 
 Only ``applied`` changes anything besides the inbox. `tick(now)` applies the
@@ -243,7 +245,7 @@ class OrderService:
         def decide(stored: Order | None) -> _Plan:
             return self._decide_webhook(raw, stored, None)
 
-        return self._process("webhook", key, payload, order, decide)
+        return self._process("webhook", key, payload, order, decide, in_turn=True)
 
     def accept_webhook(self, body: bytes, headers: Mapping[str, str]) -> Accepted:
         """Keep a TikTok webhook in the inbox without processing it (one transaction).
@@ -278,7 +280,7 @@ class OrderService:
         def decide(stored: Order | None) -> _Plan:
             return self._decide_webhook(body, stored, waited)
 
-        return self._apply(inbox_id, order_id, decide)
+        return self._apply(inbox_id, order_id, decide, in_turn=True)
 
     def process_pending(self, limit: int = 100) -> list[Result]:
         """Apply up to `limit` inputs kept but not processed yet, oldest first.
@@ -347,7 +349,10 @@ class OrderService:
 
             command = _command(raw)
             return self._apply(
-                entry.id, command.order_id, self._decide_command(command, entry.waits_for)
+                entry.id,
+                command.order_id,
+                self._decide_command(command, entry.waits_for),
+                in_turn=True,
             )
         if entry.kind in ("cancellation_detail", "return_detail"):
             found: Cancellation | Return = (
@@ -468,6 +473,7 @@ class OrderService:
             _canonical(document),
             command.order_id,
             self._decide_command(command, None),
+            in_turn=True,
         )
 
     def _decide_command(
@@ -690,6 +696,8 @@ class OrderService:
         payload: str,
         order_id: str | None,
         decide: Callable[[Order | None], _Plan],
+        *,
+        in_turn: bool = False,
     ) -> Result:
         receipt = self.store.receive(kind, key, payload, self.clock(), order_id)
         if receipt.state is ReceiptState.DONE:
@@ -699,11 +707,18 @@ class OrderService:
                 receipt.inbox_id,
                 reason="the same input was received before",
             )
-        return self._apply(receipt.inbox_id, order_id, decide)
+        return self._apply(receipt.inbox_id, order_id, decide, in_turn=in_turn)
 
     def _apply(
-        self, inbox_id: int, order_id: str | None, decide: Callable[[Order | None], _Plan]
+        self,
+        inbox_id: int,
+        order_id: str | None,
+        decide: Callable[[Order | None], _Plan],
+        *,
+        in_turn: bool = False,
     ) -> Result:
+        if in_turn and self.reads and order_id is not None:
+            decide = self._behind_waiting(inbox_id, order_id, decide)
         for _ in range(self.max_conflicts):
             stored = self._load(order_id) if order_id is not None else None
             try:
@@ -752,6 +767,32 @@ class OrderService:
             f" inbox entry {inbox_id} stays unfinished: processed again by a worker"
             " or on redelivery"
         )
+
+    def _behind_waiting(
+        self, inbox_id: int, order_id: str, decide: Callable[[Order | None], _Plan]
+    ) -> Callable[[Order | None], _Plan]:
+        """`decide`, unless an earlier input about the order still waits for a read:
+        then this one waits behind it, for the same thing, so that one order's
+        webhooks and commands apply in arrival order (a platform cancellation must
+        not overtake the buyer's request that waits for its lines)."""
+
+        def in_turn(stored: Order | None) -> _Plan:
+            ahead = [
+                entry
+                for entry in self.store.waiting(order_id)
+                if entry.id < inbox_id and entry.waits_for
+            ]
+            if not ahead:
+                return decide(stored)
+            first = ahead[0]
+            return _Plan(
+                InputOutcome.WAITING,
+                reason=f"input {first.id} about order {order_id} came first and waits for"
+                f" {first.waits_for}: waiting behind it",
+                waits_for=first.waits_for,
+            )
+
+        return in_turn
 
     def _load(self, order_id: str) -> Order | None:
         """The stored order; with `order_cache`, a kept copy while its version is current.

@@ -129,6 +129,8 @@ class InboxEntry:
     duplicate_of: int | None
     waits_for: str | None = None
     attempts: int = 0
+    #: how many times the same input arrived again after it was finished
+    repeats: int = 0
 
 
 @frozen
@@ -193,6 +195,8 @@ class OutboxEntry:
     next_attempt_at: datetime
     last_error: str
     created_at: datetime
+    #: the token of the claim that holds the lease (`None` when not claimed)
+    lease_token: str | None = None
 
 
 @frozen
@@ -241,7 +245,11 @@ class Store(Protocol):
     def receive(
         self, kind: str, dedup_key: str, payload: str, received_at: datetime, order_id: str | None
     ) -> Receipt:
-        """Keep an input before it is processed; say whether it was seen already."""
+        """Keep an input before it is processed; say whether it was seen already.
+
+        A repeat of a finished input keeps nothing new: it is counted on the
+        first one's row (`InboxEntry.repeats`), whose id the receipt carries.
+        """
         ...
 
     def finish(
@@ -360,16 +368,29 @@ class Store(Protocol):
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxEntry]:
         """Take due effects for delivery (each order's channel in order), leased until
-        `now + lease`: a crashed worker's effects fall due again when its lease ends."""
+        `now + lease` under one fresh lease token for the batch: a crashed worker's
+        effects fall due again when its lease ends, and it can complete none of them
+        after another worker claimed them."""
         ...
 
-    def complete(self, entry_id: int, now: datetime, refs: Mapping[str, str]) -> None:
-        """Mark an effect delivered and keep what the partner gave back, atomically."""
+    def holds(self, entry_id: int, token: str, now: datetime) -> bool:
+        """Whether the claim with `token` still holds the lease on the effect at `now`."""
         ...
 
-    def retry_later(self, entry_id: int, error: str, at: datetime) -> None: ...
+    def renew(self, token: str, until: datetime) -> int:
+        """Extend the lease of every effect the claim with `token` still holds; how many."""
+        ...
 
-    def bury(self, entry_id: int, error: str, now: datetime) -> None:
+    def complete(
+        self, entry_id: int, now: datetime, refs: Mapping[str, str], *, token: str
+    ) -> bool:
+        """Mark an effect delivered and keep what the partner gave back, atomically,
+        if the claim with `token` still holds it; False when it lost the lease."""
+        ...
+
+    def retry_later(self, entry_id: int, error: str, at: datetime, *, token: str) -> bool: ...
+
+    def bury(self, entry_id: int, error: str, now: datetime, *, token: str) -> bool:
         """Park an effect as a dead letter with its (secret-free) error."""
         ...
 

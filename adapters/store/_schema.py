@@ -86,6 +86,8 @@ _SCHEMA_3 = (
     "ALTER TABLE inbox ADD COLUMN waits_for TEXT",
     # Failed attempts at applying an input; past a limit it is parked (`dead`).
     "ALTER TABLE inbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0",
+    # Repeats of a finished input are counted on its row, never kept again.
+    "ALTER TABLE inbox ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0",
     "CREATE INDEX inbox_waiting ON inbox (waits_for, id) WHERE outcome = 'waiting'",
     "CREATE INDEX inbox_parked ON inbox (id) WHERE outcome = 'dead'",
     """CREATE TABLE reads (
@@ -101,6 +103,9 @@ _SCHEMA_3 = (
         created_at {time} NOT NULL,
         done_at {time}
     )""",
+    # A claim of effects holds its lease under a token: only the holder may
+    # complete them, and it renews the lease while its batch runs.
+    "ALTER TABLE outbox ADD COLUMN lease_token TEXT",
     "CREATE UNIQUE INDEX reads_one_pending ON reads (kind, shop_id, target)"
     " WHERE status = 'pending'",
     "CREATE INDEX reads_due ON reads (status, next_attempt_at)",

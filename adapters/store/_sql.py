@@ -151,21 +151,10 @@ class SqlStore(ABC):
             ).fetchone()
             if outcome is None:
                 return Receipt(int(first_id), ReceiptState.PENDING)
-            duplicate = execute(
-                "INSERT INTO inbox (kind, dedup_key, payload, received_at, order_id, outcome,"
-                " reason, duplicate_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    kind,
-                    dedup_key,
-                    payload,
-                    self._ts(received_at),
-                    order_id,
-                    InputOutcome.DUPLICATE.value,
-                    f"same input as inbox entry {first_id}",
-                    first_id,
-                ),
-            ).fetchone()
-            return Receipt(int(duplicate[0]), ReceiptState.DONE, InputOutcome(outcome))
+            # A repeat of a finished input stores nothing new: it is counted on
+            # the kept row (TikTok redelivers, a replay runs twice).
+            execute("UPDATE inbox SET repeats = repeats + 1 WHERE id = ?", (first_id,))
+            return Receipt(int(first_id), ReceiptState.DONE, InputOutcome(outcome))
 
     def finish(
         self,
@@ -246,7 +235,7 @@ class SqlStore(ABC):
 
     _INBOX_COLUMNS = (
         "id, kind, dedup_key, payload, received_at, order_id, outcome, reason,"
-        " error_type, duplicate_of, waits_for, attempts"
+        " error_type, duplicate_of, waits_for, attempts, repeats"
     )
 
     def inbox(self, order_id: str | None = None) -> list[InboxEntry]:
@@ -309,6 +298,7 @@ class SqlStore(ABC):
                 duplicate_of=r[9],
                 waits_for=r[10],
                 attempts=int(r[11]),
+                repeats=int(r[12]),
             )
             for r in rows
         ]
@@ -471,7 +461,7 @@ class SqlStore(ABC):
 
     _OUTBOX_COLUMNS = (
         "id, order_id, version, kind, channel, idempotency_key, effect, order_body, status,"
-        " attempts, next_attempt_at, last_error, created_at"
+        " attempts, next_attempt_at, last_error, created_at, lease_token"
     )
 
     def _entry(self, r: Any) -> OutboxEntry:
@@ -489,6 +479,7 @@ class SqlStore(ABC):
             next_attempt_at=self._dt(r[10]),
             last_error=r[11],
             created_at=self._dt(r[12]),
+            lease_token=r[13],
         )
 
     def effect_counts(self, order_ids: Sequence[str]) -> dict[str, int]:
@@ -532,6 +523,7 @@ class SqlStore(ABC):
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxEntry]:
         active = (OutboxStatus.PENDING.value, OutboxStatus.IN_FLIGHT.value)
+        token = secrets.token_hex(8)
         with self._transaction() as execute:
             rows = execute(
                 "SELECT id FROM outbox o WHERE o.status IN (?, ?) AND o.next_attempt_at <= ?"
@@ -543,27 +535,46 @@ class SqlStore(ABC):
             claimed = []
             for (entry_id,) in rows:
                 row = execute(
-                    "UPDATE outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ?"
-                    f" WHERE id = ? RETURNING {self._OUTBOX_COLUMNS}",
-                    (OutboxStatus.IN_FLIGHT.value, self._ts(now + lease), entry_id),
+                    "UPDATE outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ?,"
+                    f" lease_token = ? WHERE id = ? RETURNING {self._OUTBOX_COLUMNS}",
+                    (OutboxStatus.IN_FLIGHT.value, self._ts(now + lease), token, entry_id),
                 ).fetchone()
                 claimed.append(self._entry(row))
         return claimed
 
-    def complete(self, entry_id: int, now: datetime, refs: Mapping[str, str]) -> None:
+    def holds(self, entry_id: int, token: str, now: datetime) -> bool:
         with self._transaction() as execute:
             row = execute(
-                "UPDATE outbox SET status = ?, last_error = '', done_at = ?"
-                " WHERE id = ? AND status = ? RETURNING order_id",
+                "SELECT 1 FROM outbox WHERE id = ? AND status = ? AND lease_token = ?"
+                " AND next_attempt_at > ?",
+                (entry_id, OutboxStatus.IN_FLIGHT.value, token, self._ts(now)),
+            ).fetchone()
+        return row is not None
+
+    def renew(self, token: str, until: datetime) -> int:
+        with self._transaction() as execute:
+            return execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE lease_token = ? AND status = ?",
+                (self._ts(until), token, OutboxStatus.IN_FLIGHT.value),
+            ).rowcount
+
+    def complete(
+        self, entry_id: int, now: datetime, refs: Mapping[str, str], *, token: str
+    ) -> bool:
+        with self._transaction() as execute:
+            row = execute(
+                "UPDATE outbox SET status = ?, last_error = '', done_at = ?, lease_token = NULL"
+                " WHERE id = ? AND status = ? AND lease_token = ? RETURNING order_id",
                 (
                     OutboxStatus.DONE.value,
                     self._ts(now),
                     entry_id,
                     OutboxStatus.IN_FLIGHT.value,
+                    token,
                 ),
             ).fetchone()
             if row is None:
-                return  # another worker finished it after this one's lease ran out
+                return False  # another worker claimed it after this one's lease ran out
             for system, ref in refs.items():
                 execute(
                     "INSERT INTO external_refs (order_id, system, ref, updated_at)"
@@ -571,33 +582,42 @@ class SqlStore(ABC):
                     " DO UPDATE SET ref = excluded.ref, updated_at = excluded.updated_at",
                     (row[0], system, ref, self._ts(now)),
                 )
+            return True
 
-    def retry_later(self, entry_id: int, error: str, at: datetime) -> None:
+    def retry_later(self, entry_id: int, error: str, at: datetime, *, token: str) -> bool:
         with self._transaction() as execute:
-            execute(
-                "UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ?"
-                " WHERE id = ? AND status = ?",
-                (
-                    OutboxStatus.PENDING.value,
-                    self._ts(at),
-                    error[:MAX_ERROR],
-                    entry_id,
-                    OutboxStatus.IN_FLIGHT.value,
-                ),
+            return (
+                execute(
+                    "UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ?,"
+                    " lease_token = NULL WHERE id = ? AND status = ? AND lease_token = ?",
+                    (
+                        OutboxStatus.PENDING.value,
+                        self._ts(at),
+                        error[:MAX_ERROR],
+                        entry_id,
+                        OutboxStatus.IN_FLIGHT.value,
+                        token,
+                    ),
+                ).rowcount
+                == 1
             )
 
-    def bury(self, entry_id: int, error: str, now: datetime) -> None:
+    def bury(self, entry_id: int, error: str, now: datetime, *, token: str) -> bool:
         with self._transaction() as execute:
-            execute(
-                "UPDATE outbox SET status = ?, last_error = ?, done_at = ?"
-                " WHERE id = ? AND status = ?",
-                (
-                    OutboxStatus.DEAD.value,
-                    error[:MAX_ERROR],
-                    self._ts(now),
-                    entry_id,
-                    OutboxStatus.IN_FLIGHT.value,
-                ),
+            return (
+                execute(
+                    "UPDATE outbox SET status = ?, last_error = ?, done_at = ?, lease_token = NULL"
+                    " WHERE id = ? AND status = ? AND lease_token = ?",
+                    (
+                        OutboxStatus.DEAD.value,
+                        error[:MAX_ERROR],
+                        self._ts(now),
+                        entry_id,
+                        OutboxStatus.IN_FLIGHT.value,
+                        token,
+                    ),
+                ).rowcount
+                == 1
             )
 
     def redrive(self, now: datetime, ids: Sequence[int] | None = None) -> int:

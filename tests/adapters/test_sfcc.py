@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.errors import AuthenticationError, RejectedError
-from adapters.http import InvalidPayload, MoneyFormat
+from adapters.errors import AuthenticationError, RejectedError, RetryableError
+from adapters.http import InvalidPayload, MoneyFormat, RetryPolicy
 from adapters.partners.sfcc import (
     CARTRIDGE_PRESET,
     PRESETS,
@@ -369,6 +369,28 @@ def test_refused_credentials_are_an_authentication_error_without_the_secret() ->
         client.execute(hotel_order(), CREATE)
     assert SECRET not in str(raised.value)
     assert SECRET not in repr(client.auth)
+
+
+def test_a_token_answer_without_a_token_is_retried_not_taken_for_a_refusal() -> None:
+    """A 200 whose body holds no access_token (a proxy's page, a truncated answer) cannot be
+    read as success: the call is retried and succeeds once SFCC answers properly."""
+    fake = FakeSfcc()
+    garbled = [httpx.Response(200, text="<html>maintenance</html>")]
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == TOKEN_PATH and garbled:
+            return garbled.pop()
+        return fake(request)
+
+    client = SfccClient(mock_client(handle), SETTINGS, retry=FAST)
+    assert client.execute(hotel_order(), CREATE).order_no == "00000001"
+    no_retries = SfccClient(
+        mock_client(lambda _r: httpx.Response(200, json={})),
+        SETTINGS,
+        retry=RetryPolicy(attempts=1),
+    )
+    with pytest.raises(RetryableError, match="without access_token"):
+        no_retries.execute(hotel_order(), CREATE)
 
 
 def test_async_client_shares_the_auth_flow() -> None:

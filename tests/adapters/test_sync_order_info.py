@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -16,8 +17,6 @@ from hypothesis import strategies as st
 from adapters.errors import AuthenticationError, RejectedError, RetryableError
 from adapters.http import InvalidPayload, MoneyFormat
 from adapters.partners.sync_order_info import (
-    MANDATORY,
-    MANDATORY_ON_COMPLETE,
     SYNC_INITIATORS,
     AsyncSyncOrderInfoClient,
     Extra,
@@ -37,8 +36,12 @@ from adapters.partners.sync_order_info import (
     validate_order_info,
 )
 from adapters.sandbox import SandboxServer
-from adapters.sandbox.reporting import SYNC_ORDER_INFO_PATH, reporting_routes
-from lifecycle import Initiator, OrderStatus, SyncOrderInfo
+from adapters.sandbox.reporting import (
+    SYNC_ORDER_INFO_PATH,
+    reporting_routes,
+    sync_order_info_refusals,
+)
+from lifecycle import Initiator, Order, OrderStatus, SyncOrderInfo
 
 from ._reporting_support import (
     COMPLETE_DATA,
@@ -243,7 +246,7 @@ def test_validation_lists_every_problem_at_once() -> None:
         "extra.amount_of_room",
         "extra.check_in_date",
         "extra.check_out_date",
-        *MANDATORY_ON_COMPLETE,
+        *TABLE_ON_COMPLETE,
         "value.payment_value",
     )
     assert "400.00 != total_value 473.00 - discounts 40.00" in str(raised.value)
@@ -260,14 +263,65 @@ def test_cancel_needs_a_known_initiator_and_total_must_add_up() -> None:
     assert str(first) == "initiator: must be MERCHANT or CUSTOMER"
 
 
-def test_mandatory_fields_of_the_seed_are_all_checked() -> None:
-    """Removing any one mandatory field makes exactly that field a problem."""
-    info = build_body(hotel_order(), effect(), SETTINGS, COMPLETE_DATA)["order_info"]
+#: The destination's table, copied by hand (not the adapter's `MANDATORY`): the rows
+#: marked [*], then [2] for CANCEL_ORDER, then [4]/[5] for COMPLETE_ORDER.
+TABLE_ALWAYS = (
+    "order_id",
+    "third_merchant_id",
+    "third_shop_id",
+    "third_shop_name",
+    "order_status",
+    "order_country",
+    "create_time",
+    "update_time",
+    "value.currency",
+    "value.payment_value",
+    "value.total_value",
+    "extra.length_of_stay",
+    "extra.amount_of_room",
+    "extra.check_in_date",
+    "extra.check_out_date",
+    "spu_list.0.sku_list.0.third_sku_id",
+    "spu_list.0.sku_list.0.third_sku_name",
+)
+TABLE_ON_CANCEL = ("initiator",)
+TABLE_ON_COMPLETE = (
+    "value.fulfillment_value",
+    "value.fulfillment_tax",
+    "value.fulfillment_service_fee",
+    "value.commission_value.0.currency",
+    "value.commission_value.0.commission_base_amount",
+)
+
+
+@pytest.mark.parametrize(
+    ("status", "cancelled_by", "required"),
+    [
+        (OrderStatus.COMPLETED, None, TABLE_ALWAYS + TABLE_ON_COMPLETE),
+        (OrderStatus.CANCELLED, Initiator.SELLER, TABLE_ALWAYS + TABLE_ON_CANCEL),
+    ],
+)
+def test_each_mandatory_field_of_the_table_is_checked(
+    status: OrderStatus, cancelled_by: Initiator | None, required: tuple[str, ...]
+) -> None:
+    """Removing any one field the table marks mandatory for the status makes exactly that
+    field a problem; a body with all of them has none."""
+    info = build_body(hotel_order(), effect(status, cancelled_by), SETTINGS, COMPLETE_DATA)[
+        "order_info"
+    ]
     assert order_info_problems(info) == []
-    for path in MANDATORY:
-        broken = build_body(hotel_order(), effect(), SETTINGS, COMPLETE_DATA)["order_info"]
+    for path in required:
+        broken = copy.deepcopy(info)
         _drop(broken, path)
         assert [p.path for p in order_info_problems(broken)] == [path], path
+
+
+def test_fulfilment_is_not_asked_of_a_cancellation() -> None:
+    """[4] applies to COMPLETE_ORDER only: a cancelled stay without fulfilment amounts is fine."""
+    data = SyncOrderData(stay=STAY)
+    info = build_body(hotel_order(), effect(OrderStatus.CANCELLED, Initiator.BUYER), SETTINGS, data)
+    assert order_info_problems(info["order_info"]) == []
+    assert not {"fulfillment_value", "commission_value"} & set(info["order_info"]["value"])
 
 
 def _drop(info: dict[str, Any], path: str) -> None:
@@ -278,29 +332,184 @@ def _drop(info: dict[str, Any], path: str) -> None:
     target.pop(last)
 
 
-# --- hypothesis --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("order_changes", "data", "value"),
+    [
+        pytest.param(
+            # No discount at all: the room fee is the sub total; TikTok charged 226.00.
+            {
+                "sub_total": Decimal("200.00"),
+                "seller_discount": Decimal("0.00"),
+                "platform_discount": Decimal("0.00"),
+                "shipping_fee": Decimal("10.00"),
+                "taxes": Decimal("16.00"),
+                "total_amount": Decimal("226.00"),
+            },
+            SyncOrderData(),
+            {
+                "payment_value": "226.00",
+                "total_value": "226.00",
+                "discounts": "0.00",
+                "total_room_fee": "200.00",
+                "total_tax": "16.00",
+                "total_service_fee": "10.00",
+            },
+            id="no-discount",
+        ),
+        pytest.param(
+            # 100.00 of rooms, 5.00 off by the seller and 7.50 by TikTok: sub total 87.50,
+            # no fee, 7.00 tax; total 107.00 before discounts, 94.50 to pay.
+            {
+                "sub_total": Decimal("87.50"),
+                "seller_discount": Decimal("5.00"),
+                "platform_discount": Decimal("7.50"),
+                "shipping_fee": Decimal("0.00"),
+                "taxes": Decimal("7.00"),
+                "total_amount": Decimal("94.50"),
+            },
+            SyncOrderData(),
+            {
+                "payment_value": "94.50",
+                "total_value": "107.00",
+                "discounts": "12.50",
+                "total_room_fee": "100.00",
+                "total_tax": "7.00",
+                "total_service_fee": "0.00",
+            },
+            id="seller-and-platform-discounts",
+        ),
+        pytest.param(
+            # TikTok's total_amount is not what Sync Order Information pays: it is ignored
+            # (here 0, an order imported without it); the table's formula decides.
+            {
+                "sub_total": Decimal("50.00"),
+                "seller_discount": Decimal("10.00"),
+                "platform_discount": Decimal(0),
+                "shipping_fee": Decimal("2.50"),
+                "taxes": Decimal("4.00"),
+                "total_amount": Decimal(0),
+            },
+            SyncOrderData(),
+            {
+                "payment_value": "56.50",
+                "total_value": "66.50",
+                "discounts": "10.00",
+                "total_room_fee": "60.00",
+                "total_tax": "4.00",
+                "total_service_fee": "2.50",
+            },
+            id="tiktok-total-ignored",
+        ),
+        pytest.param(
+            # The OMS knows the room fee (420.00), the service fee (25.00) and the discounts
+            # (50.00) itself; the order's tax (38.00) stays: 483.00 total, 433.00 to pay.
+            {},
+            SyncOrderData(
+                total_room_fee=Decimal("420.00"),
+                total_service_fee=Decimal("25.00"),
+                discounts=Decimal("50.00"),
+            ),
+            {
+                "payment_value": "433.00",
+                "total_value": "483.00",
+                "discounts": "50.00",
+                "total_room_fee": "420.00",
+                "total_tax": "38.00",
+                "total_service_fee": "25.00",
+            },
+            id="oms-amounts",
+        ),
+    ],
+)
+def test_value_of_concrete_orders_is_written_as_the_table_computes_it(
+    order_changes: dict[str, Any], data: SyncOrderData, value: dict[str, str]
+) -> None:
+    """`value` for concrete orders, worked out by hand from the table:
+    total_value = total_room_fee + total_tax + total_service_fee and
+    payment_value = total_value - discounts, TikTok's sub total being after discounts."""
+    order = hotel_order(**order_changes)
+    data = attrs.evolve(data, stay=STAY)
+    info = build_body(order, effect(OrderStatus.CANCELLED, Initiator.BUYER), SETTINGS, data)
+    assert info["order_info"]["value"] == {"currency": "USD", **value}
+    assert order_info_problems(info["order_info"]) == []
+
+
+# --- hypothesis: relations, not recomputations ------------------------------------------------
 
 amounts = st.decimals(min_value=0, max_value=5000, places=2)
-STATUSES = ("CANCEL_ORDER", "COMPLETE_ORDER", "ACCOUNT_SPECIFIC_STATUS")
-WIRE_TO_LIFECYCLE = {
-    "CANCEL_ORDER": OrderStatus.CANCELLED,
-    "COMPLETE_ORDER": OrderStatus.COMPLETED,
-    "ACCOUNT_SPECIFIC_STATUS": OrderStatus.DELIVERED,
-}
-NAMED_ALL = attrs.evolve(SETTINGS, order_statuses={v: k for k, v in WIRE_TO_LIFECYCLE.items()})
+cents_apart = (
+    st.integers(min_value=-500, max_value=500).filter(bool).map(lambda n: Decimal(n) / 100)
+)
+
+
+@st.composite
+def tiktok_orders(draw: st.DrawFn) -> Order:
+    """A hotel order with random TikTok amounts, its sub total after discounts."""
+    return hotel_order(
+        sub_total=draw(amounts),
+        seller_discount=draw(amounts),
+        platform_discount=draw(amounts),
+        shipping_fee=draw(amounts),
+        taxes=draw(amounts),
+        total_amount=draw(amounts),
+    )
+
+
+def _money(info: dict[str, Any]) -> dict[str, Decimal]:
+    value = info["value"]
+    return {
+        name: Decimal(value[name]) for name in value if name not in ("currency", "commission_value")
+    }
+
+
+def _money_paths(info: dict[str, Any]) -> set[str]:
+    return {p.path for p in order_info_problems(info) if p.path.startswith("value.")}
+
+
+@given(tiktok_orders(), st.booleans())
+def test_built_amounts_obey_the_table_and_charge_what_tiktok_charged(
+    order: Order, adds_up: bool
+) -> None:
+    """Read back from the body: payment = total - discounts and total = room + tax + service;
+    discounts are the seller's and TikTok's; tax is the order's; and when TikTok's own
+    totals add up (total_amount = sub_total + shipping_fee + taxes), the payment is what
+    the buyer paid."""
+    if adds_up:
+        order = attrs.evolve(order, total_amount=order.sub_total + order.shipping_fee + order.taxes)
+    info = build_body(order, effect(), SETTINGS, COMPLETE_DATA)["order_info"]
+    money = _money(info)
+    assert money["payment_value"] == money["total_value"] - money["discounts"]
+    assert money["total_value"] == (
+        money["total_room_fee"] + money["total_tax"] + money["total_service_fee"]
+    )
+    assert money["discounts"] == order.seller_discount + order.platform_discount
+    assert money["total_tax"] == order.taxes
+    assert money["total_service_fee"] == order.shipping_fee
+    if adds_up:
+        assert money["payment_value"] == order.total_amount
+    assert _money_paths(info) == set()
+
+
+@given(tiktok_orders(), cents_apart, st.sampled_from(["total_value", "payment_value"]))
+def test_an_amount_that_breaks_a_formula_is_named_alone(
+    order: Order, off: Decimal, name: str
+) -> None:
+    """Moving the OMS's total or payment off what the body's own parts give, by any number
+    of cents, makes exactly that amount a problem (the payment follows a given total)."""
+    right = _money(build_body(order, effect(), SETTINGS, COMPLETE_DATA)["order_info"])
+    moved = right[name] + off
+    data = attrs.evolve(COMPLETE_DATA, **{name: moved})
+    info = build_body(order, effect(), SETTINGS, data)["order_info"]
+    expected = {f"value.{name}"}
+    if name == "total_value" and moved - right["discounts"] < 0:
+        expected.add("value.payment_value")  # the payment that follows is below zero
+    assert _money_paths(info) == expected
 
 
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[Any, ...]:
-    order = hotel_order(
-        sub_total=draw(amounts),
-        seller_discount=draw(amounts),
-        platform_discount=Decimal(0),
-        shipping_fee=draw(amounts),
-        taxes=draw(amounts),
-    )
-    status = draw(st.sampled_from(STATUSES))
-    initiator = draw(st.sampled_from([None, "MERCHANT", "CUSTOMER", "TIKTOK"]))
+    order = draw(tiktok_orders())
+    status = draw(st.sampled_from([OrderStatus.CANCELLED, OrderStatus.COMPLETED]))
     complete = {
         name: draw(st.none() | amounts)
         for name in ("fulfillment_value", "fulfillment_tax", "fulfillment_service_fee")
@@ -312,41 +521,51 @@ def cases(draw: st.DrawFn) -> tuple[Any, ...]:
         commission_base_amount=draw(st.none() | amounts),
         **complete,
     )
+    initiator = draw(st.sampled_from([None, "MERCHANT", "CUSTOMER", "TIKTOK"]))
     return order, status, initiator, data
 
 
 @given(cases())
-def test_payload_is_valid_exactly_when_mandatory_fields_and_money_rules_hold(
+def test_validator_agrees_with_the_sandbox_written_from_the_same_table(
     case: tuple[Any, ...],
 ) -> None:
-    """An oracle written from the Commanders Act TikTok Sync Order Information destination
-    agrees with the validator on random orders."""
+    """Two checks written apart from the destination's table (the adapter's validator and
+    the sandbox endpoint's) refuse the same fields of any built body."""
     order, status, initiator, data = case
-    info = build_body(order, effect(WIRE_TO_LIFECYCLE[status]), NAMED_ALL, data)["order_info"]
+    info = build_body(order, effect(status), SETTINGS, data)["order_info"]
     if initiator is None:
         info.pop("initiator", None)
     else:
         info["initiator"] = initiator  # any value, to try the validator beyond the settings
-    expected = set()
-    if data.stay is None:
-        expected |= {p for p in MANDATORY if p.startswith("extra.")}
-    if status == "CANCEL_ORDER" and initiator not in ("MERCHANT", "CUSTOMER"):
-        expected.add("initiator")
-    if status == "COMPLETE_ORDER":
-        for name in ("fulfillment_value", "fulfillment_tax", "fulfillment_service_fee"):
-            if getattr(data, name) is None:
-                expected.add(f"value.{name}")
-        if data.commission_base_amount is None:
-            expected |= {p for p in MANDATORY_ON_COMPLETE if "commission" in p}
-    discounts = order.seller_discount
-    room, service = order.sub_total + discounts, order.shipping_fee
-    total = data.total_value if data.total_value is not None else room + order.taxes + service
-    if data.total_value is not None and data.total_value != room + order.taxes + service:
-        expected.add("value.total_value")
-    payment = data.payment_value if data.payment_value is not None else total - discounts
-    if payment != total - discounts or payment < 0:  # a negative amount is a problem too
-        expected.add("value.payment_value")
-    assert {p.path for p in order_info_problems(info)} == expected
+    refused = {refusal.split(":")[0] for refusal in sync_order_info_refusals(info)}
+    assert {p.path for p in order_info_problems(info)} == refused
+
+
+@given(cases())
+def test_what_is_missing_is_what_the_table_asks_and_the_body_lacks(case: tuple[Any, ...]) -> None:
+    """The missing-field problems are exactly the table's fields for the status that the
+    body does not carry, looked up path by path."""
+    order, status, _initiator, data = case
+    info = build_body(order, effect(status, Initiator.BUYER), SETTINGS, data)["order_info"]
+    required = TABLE_ALWAYS + (
+        TABLE_ON_COMPLETE if status is OrderStatus.COMPLETED else TABLE_ON_CANCEL
+    )
+    absent = {path for path in required if not _carries(info, path)}
+    missing = {p.path for p in order_info_problems(info) if p.reason == "missing"}
+    assert missing == absent
+    stay_fields = {path for path in TABLE_ALWAYS if path.startswith("extra.")}
+    assert (data.stay is None) == (stay_fields <= absent)
+
+
+def _carries(info: Any, path: str) -> bool:
+    for step in path.split("."):
+        if isinstance(info, list) and step.isdigit() and int(step) < len(info):
+            info = info[int(step)]
+        elif isinstance(info, dict) and info.get(step) not in (None, "", [], {}):
+            info = info[step]
+        else:
+            return False
+    return True
 
 
 order_infos = st.builds(

@@ -95,7 +95,9 @@ def test_a_repeated_delivery_answers_200_and_keeps_no_new_input(store: Store) ->
     third = post(app, body, signed(body))
     assert third.json() == {"status": "duplicate"}
     assert store.pending("webhook") == []
-    assert [e.outcome for e in store.inbox()][-1] is InputOutcome.DUPLICATE  # noted, not input
+    kept = store.inbox()[-1]
+    assert (kept.outcome, kept.repeats) == (InputOutcome.APPLIED, 1)  # counted, not kept again
+    assert len(store.inbox()) == 2
 
 
 def test_inline_processing_applies_before_answering(store: Store) -> None:
@@ -191,3 +193,39 @@ def test_the_app_needs_credentials_and_answers_lifespan(store: Store) -> None:
 
     asyncio.run(app({"type": "lifespan"}, receive, send))
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+def get(app: WebhookApp, path: str) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
+            return await client.get(path)
+
+    return asyncio.run(go())
+
+
+def test_health_and_readiness_answer_get_without_a_signature(store: Store, db: Path) -> None:
+    """/healthz: the process is up; /readyz: the store answers. Nothing is kept."""
+    before = dump(db)
+    app = app_for(store)
+    assert (get(app, "/healthz").status_code, get(app, "/healthz").json()) == (
+        200,
+        {"status": "ok"},
+    )
+    assert (get(app, "/readyz").status_code, get(app, "/readyz").json()) == (
+        200,
+        {"status": "ready"},
+    )
+    assert get(app, "/elsewhere").status_code == 405
+    assert post(app, b"{}", {}, method="PUT").status_code == 405
+    assert dump(db) == before
+
+
+def test_readiness_says_unavailable_when_the_store_does_not_answer(tmp_path: Path) -> None:
+    """A store that fails (closed here) makes /readyz a 503; /healthz still says ok."""
+    broken = SqliteStore(tmp_path / "gone.db")
+    app = app_for(broken)
+    broken.close()
+    ready = get(app, "/readyz")
+    assert (ready.status_code, ready.json()) == (503, {"status": "unavailable"})
+    assert get(app, "/healthz").status_code == 200

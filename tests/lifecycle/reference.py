@@ -2,7 +2,10 @@
 
 It shares no code with `lifecycle`: plain dicts and if-statements, one
 function per event. The stateful test drives both and compares them; where
-they disagree, one of them misreads the rules.
+they disagree, one of them misreads the rules. Beside the events it knows
+what TikTok does by itself when time passes (`due`, `tick`) and which events
+a status TikTok reports implies (`reported`), so the store's stateful test can
+use it as its oracle too.
 """
 
 from __future__ import annotations
@@ -35,6 +38,21 @@ DEFAULT_ORIGIN = {"BUYER": "TIKTOK", "SELLER": "OMS", "PLATFORM": "TIMER"}
 #: default status maps).
 SYNC_REPORTED = {"CANCELLED", "COMPLETED"}
 EVENT_REPORTED = {"COMPLETED"}
+#: TikTok cancels an order not shipped this long after payment (the rules page's SLA).
+SHIP_BY = timedelta(days=15)
+#: The statuses an order goes through, in order, and the event by which TikTok's
+#: report of each follows from the one before (None: no report reaches it alone).
+STATUS_PATH: tuple[tuple[str, tuple[str, str] | None], ...] = (
+    ("UNPAID", None),
+    ("ON_HOLD", ("pay", "PLATFORM")),
+    ("AWAITING_SHIPMENT", ("release_hold", "PLATFORM")),
+    # A report of a partial shipment does not say which lines shipped.
+    (PS, None),
+    ("AWAITING_COLLECTION", ("ship", "SELLER")),
+    ("IN_TRANSIT", ("collect", "PLATFORM")),
+    ("DELIVERED", ("deliver", "PLATFORM")),
+    ("COMPLETED", ("complete", "PLATFORM")),
+)
 
 
 class Refused(Exception):
@@ -55,6 +73,9 @@ class Ref:
     shipments: dict[str, tuple[str | None, str | None, str | None]] = field(default_factory=dict)
     report_sync_order_info: bool = False
     report_events_api: bool = False
+    #: the latest moment of an event applied, and (event, who, origin, when) of each
+    updated_at: datetime | None = None
+    history: list[tuple[str, str, str, datetime]] = field(default_factory=list)
 
     def ids(self, status: str) -> list[str]:
         return [i for i, s in self.lines.items() if s == status]
@@ -94,7 +115,64 @@ class Ref:
             raise Refused("final")
         nxt = copy.deepcopy(self)
         getattr(nxt, "_" + event)(who, origin, now, p)
+        nxt.updated_at = now if self.updated_at is None else max(self.updated_at, now)
+        nxt.history.append((event, who, origin, now))
         return nxt
+
+    # ------------------------------------------------------------------ TikTok by itself
+
+    def due(self) -> list[tuple[datetime, str]]:
+        """The timers the order has now: (when, event), earliest first."""
+        found = []
+        if self.status == "ON_HOLD":
+            found.append((self.paid_at + HOLD, "release_hold"))
+        if self.status == AS:
+            found.append((self.paid_at + SHIP_BY, "cancel"))
+        if self.pending is not None:
+            found.append((self.pending["at"] + AUTO_APPROVE, "approve_cancellation"))
+        if self.status == "DELIVERED" and not self.open_returns():
+            assert self.delivered_at is not None
+            found.append((self.delivered_at + COMPLETE_AFTER, "complete"))
+        return sorted(found, key=lambda timer: timer[0])
+
+    def tick(self, now: datetime) -> Ref:
+        """The order once every timer due at `now` has fired, one after the other, at `now`."""
+        order = self
+        while True:
+            for when, event in order.due():
+                if when > now:
+                    continue
+                try:
+                    order = order.step(event, "PLATFORM", "TIMER", now, {})
+                except Refused:
+                    continue
+                break
+            else:
+                return order
+
+    def reported(self, status: str) -> list[tuple[str, str]]:
+        """The events (event, who) by which the order reaches `status` as TikTok reports it.
+
+        `[]` when the order is there already; `Refused` when no report explains
+        it: a status behind the order's, a final order, or a partial shipment.
+        A cancellation of the whole order while a buyer's request for all of it
+        is pending is that request approved.
+        """
+        if status == self.status:
+            return []
+        if self.status in FINAL:
+            raise Refused("final")
+        if status == "CANCELLED":
+            pending = self.pending
+            if pending is not None and set(pending["lines"]) >= self.live:
+                return [("approve_cancellation", "PLATFORM")]
+            return [("cancel", "PLATFORM")]
+        order = [name for name, _ in STATUS_PATH]
+        here, there = order.index(self.status), order.index(status)
+        moves = [move for _, move in STATUS_PATH[here + 1 : there + 1] if move is not None]
+        if there <= here or STATUS_PATH[there][1] is None:
+            raise Refused("not reachable by a report")
+        return moves
 
     def _pay(self, who: str, origin: str, now: datetime, p: dict[str, Any]) -> None:
         if self.status != "UNPAID" or who == "SELLER":

@@ -9,8 +9,8 @@ from typing import Any
 from adapters.partners.events_api import EVENT_NAMES
 from adapters.sandbox.local_partners import LocalPartners
 from adapters.service import OrderService
-from adapters.store import OutboxStatus, Store
-from lifecycle import Order
+from adapters.store import OutboxStatus, ReadKind, ReadStatus, Store
+from lifecycle import Order, Policy
 from tests.reliability.workload import EXTENSIONS, POLICY, OrderPlan, expected
 from tests.store.helpers import SHOP, projection
 
@@ -22,10 +22,18 @@ def seed(store: Store, plans: list[OrderPlan]) -> None:
         service.seed(plan.detail, shop_id=SHOP, extensions=EXTENSIONS)
 
 
-def settled(store: Store) -> bool:
+def settled(store: Store, *, reads: bool = False) -> bool:
     """No webhook waits for the worker and no effect for the dispatcher (a dead
-    letter counts as settled: the checks after it name it)."""
+    letter counts as settled: the checks after it name it); with `reads`, no
+    input waits for a read and no read job is due or in flight either."""
     if store.pending("webhook", 1):
+        return False
+    if reads and (
+        store.pending(None, 1)
+        or store.waiting()
+        or store.reads(ReadStatus.PENDING)
+        or store.reads(ReadStatus.IN_FLIGHT)
+    ):
         return False
     busy = (OutboxStatus.PENDING, OutboxStatus.IN_FLIGHT)
     return not any(store.outbox(status=status) for status in busy)
@@ -51,7 +59,7 @@ def inbox_is_complete(store: Store, plans: list[OrderPlan]) -> dict[str, Any]:
 
 
 def orders_match_memory(
-    store: Store, plans: list[OrderPlan], *, in_order: bool = True
+    store: Store, plans: list[OrderPlan], *, in_order: bool = True, policy: Policy = POLICY
 ) -> dict[str, Any]:
     """Each order is what applying its webhooks in order in memory gives; no history gap.
 
@@ -62,7 +70,7 @@ def orders_match_memory(
     wrong, gaps, keys = [], [], set()
     statuses: Counter[str] = Counter()
     for plan in plans:
-        order, effects = expected(plan)
+        order, effects = expected(plan, policy)
         keys |= {effect.idempotency_key for effect in effects}
         stored = store.load(plan.order_id)
         assert stored is not None
@@ -72,11 +80,15 @@ def orders_match_memory(
         else:
             same = _state(stored) == _state(order)
         if not same:
-            wrong.append(plan.order_id)
+            wrong.append((plan.order_id, projection(stored), projection(order)))
         versions = [t.version for t in store.history(plan.order_id)]
         if versions != list(range(1, stored.version + 1)):
             gaps.append(plan.order_id)
-    assert not wrong, f"{len(wrong)} orders differ from the in-memory lifecycle: {wrong[:5]}"
+    assert not wrong, (
+        f"{len(wrong)} orders differ from the in-memory lifecycle:"
+        f" {[order_id for order_id, _, _ in wrong[:5]]}; the first as stored and in memory:"
+        f" {wrong[0][1]} / {wrong[0][2]}"
+    )
     assert not gaps, f"{len(gaps)} orders have a gap in their history: {gaps[:5]}"
     outbox = [e.idempotency_key for e in store.outbox()]
     assert len(outbox) == len(set(outbox)), "an effect was enqueued twice"
@@ -125,6 +137,32 @@ def effects_reached_the_sandbox(store: Store, partners: LocalPartners) -> dict[s
         "effects delivered (lost)": f"{len(rows)} ({sum(not_done.values())})",
         "applied twice per idempotency key": 0,
         "redelivered, absorbed by the partner": redelivered,
+    }
+
+
+def read_on_first_sight(
+    store: Store, partners: LocalPartners, plans: list[OrderPlan]
+) -> dict[str, Any]:
+    """Every order was read from TikTok (the store held none), no read died, nothing
+    waits; the figures of the fetch path."""
+    done = store.reads(ReadStatus.DONE)
+    dead = store.reads(ReadStatus.DEAD)
+    assert not dead, [job.last_error for job in dead][:3]
+    assert not store.waiting(), f"{len(store.waiting())} inputs still waiting"
+    details = [job for job in done if job.kind is ReadKind.ORDER_DETAIL]
+    assert {job.target for job in details} >= {plan.order_id for plan in plans}
+    calls = Counter(request.path for request in partners.server.requests())
+    detail_calls = calls["/order/202309/orders"]
+    webhooks = [e for e in store.inbox() if e.kind == "webhook" and e.duplicate_of is None]
+    waited = sum(e.waits_for is not None for e in webhooks)
+    by_kind = Counter(job.kind.value for job in done)
+    return {
+        "reads done (dead)": f"{len(done)} ({len(dead)}): "
+        + ", ".join(f"{n} {kind}" for kind, n in sorted(by_kind.items())),
+        "Get Order Detail calls (reads a call)": f"{detail_calls}"
+        f" ({len(details) / max(detail_calls, 1):.1f})",
+        "Search Cancellations calls": calls["/return_refund/202309/cancellations/search"],
+        "webhooks that waited for a read": f"{waited} of {len(webhooks)}",
     }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -29,8 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.entrypoints.webhook_app import WebhookApp
-from adapters.errors import InboundError
-from adapters.partners.tiktok_shop import webhook_signature
+from adapters.errors import InboundError, MalformedPayload
+from adapters.partners.tiktok_shop import parse_webhook, webhook_signature
 from adapters.service import OrderService
 from adapters.store import InputOutcome, SqliteStore
 from tests.reliability.conftest import scale
@@ -276,4 +277,27 @@ def test_hypothesis_mutated_envelopes_are_refused_by_type_or_kept_never_crash(
         return  # a valid webhook after all: kept, as it should be
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"] in {"MalformedPayload", "UnknownValue", "UntimelyWebhook"}
+    assert dump(path) == before
+
+
+@pytest.mark.parametrize(
+    ("data", "named"),
+    [
+        ({"order_id": "\ud800"}, "data.order_id: a lone surrogate"),
+        ({"order_id": "a\x00b"}, "data.order_id: a NUL character"),
+        ({"order_id": "O1", "note": ["x", {"deep": "\x00"}]}, "data.note[1].deep: a NUL"),
+    ],
+)
+def test_text_no_store_can_keep_is_a_400_naming_the_field_not_a_503(
+    world: tuple[Path, OrderService, WebhookApp], data: dict[str, object], named: str
+) -> None:
+    """A lone surrogate or a NUL is bad data, refused by name (400, nothing stored); 503 is
+    kept for a store that is really unavailable, since TikTok redelivers a 503 forever."""
+    path, _service, app = world
+    before = dump(path)
+    body = raw(envelope(data=data))
+    [answer] = post_all(app, [(body, signed(body))])
+    assert (answer.status_code, answer.json()) == (400, {"error": "MalformedPayload"})
+    with pytest.raises(MalformedPayload, match=re.escape(named)):
+        parse_webhook(body)
     assert dump(path) == before

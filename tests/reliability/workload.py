@@ -25,6 +25,7 @@ from adapters.partners.tiktok_shop import (
     webhook_commands,
     webhook_signature,
 )
+from adapters.sandbox.tiktok_shop import TikTokShopSandboxState
 from lifecycle import Effect, Order, Policy, Recipient, StaleObservation
 from tests.factories import new_order
 from tests.store.helpers import SHOP
@@ -164,21 +165,50 @@ def plan_orders(count: int, seed: int, now: datetime, prefix: str = "R") -> list
     return plans
 
 
-def expected(plan: OrderPlan) -> tuple[Order, tuple[Effect, ...]]:
+def expected(plan: OrderPlan, policy: Policy = POLICY) -> tuple[Order, tuple[Effect, ...]]:
     """The order after its webhooks in order, and every effect asked for, in memory."""
     order = order_from_detail(plan.detail, shop_id=SHOP)
     order = attrs.evolve(order, extensions=EXTENSIONS)
     effects: list[Effect] = []
     for webhook in plan.webhooks:
         try:
-            commands = webhook_commands(parse_webhook(webhook.body), order, policy=POLICY)
+            commands = webhook_commands(parse_webhook(webhook.body), order, policy=policy)
         except StaleObservation:
             continue
         for command in commands:
-            outcome = command.apply_to(order, POLICY)
+            outcome = command.apply_to(order, policy)
             order = outcome.order
             effects.extend(outcome.effects)
     return order, tuple(effects)
+
+
+def first_sight_policy() -> tuple[Policy, str]:
+    """The policy of runs whose store first sees each order in a read of TikTok, and
+    its config file text: the Events API feed, not Sync Order Information, whose stay
+    and fulfilment amounts are the OMS's own and no read of TikTok brings."""
+    return Policy(report_events_api=True), "[policy]\nreport_events_api = true\n"
+
+
+def stock(book: TikTokShopSandboxState, plans: list[OrderPlan]) -> None:
+    """Give the fake TikTok Shop what it holds about `plans`: each order as Get Order
+    Detail answers it, and each buyer's cancellation request, dated as its webhook."""
+    for plan in plans:
+        book.add_order(plan.detail)
+        for webhook in plan.webhooks:
+            raw = json.loads(webhook.body)
+            data = raw["data"]
+            if raw["type"] == 11 and data["cancel_id"] not in book.cancellations:
+                book.add_cancellation(
+                    {
+                        "cancel_id": data["cancel_id"],
+                        "order_id": plan.order_id,
+                        "cancel_status": data["cancel_status"],
+                        "role": data["cancellations_role"],
+                        "create_time": data["create_time"],
+                        "update_time": data["update_time"],
+                    },
+                    notify=False,
+                )
 
 
 def interleaved(plans: list[OrderPlan], seed: int) -> Iterator[Webhook]:

@@ -221,6 +221,50 @@ def test_a_one_line_cancellation_request_stays_one_line(store: SqliteStore, shop
     assert store.waiting() == []
 
 
+def test_a_webhook_about_an_order_with_an_input_waiting_waits_behind_it(
+    store: SqliteStore, shop: FakeShop
+) -> None:
+    """TikTok's cancellation of an order must not overtake the buyer's request that
+    came first and waits for its lines: it waits behind it and applies after it,
+    so the order's history is the webhooks in the order they arrived."""
+    service, reader = live(store, shop)
+    shop.put(order("O1", "AWAITING_SHIPMENT", T0, lines=2))
+    service.seed(shop.orders["O1"], shop_id=SHOP)
+    asked, approved = T0 + timedelta(hours=1), T0 + timedelta(hours=2)
+    shop.cancellations.append(
+        {
+            "cancel_id": "C1",
+            "order_id": "O1",
+            "cancel_status": "CANCELLATION_REQUEST_PENDING",
+            "cancellations_role": "BUYER",
+            "cancel_line_items": [{"order_line_item_id": "O1-L1"}, {"order_line_item_id": "O1-L2"}],
+            "create_time": seconds(asked),
+            "update_time": seconds(asked),
+        }
+    )
+    request = {
+        "order_id": "O1",
+        "cancel_id": "C1",
+        "cancellations_role": "BUYER",
+        "cancel_status": "CANCELLATION_REQUEST_PENDING",
+        "create_time": seconds(asked),
+    }
+
+    first = service.webhook(webhook(11, request, asked))
+    behind = service.webhook(status("O1", "CANCELLED", approved))
+
+    assert first.outcome is InputOutcome.WAITING
+    assert behind.outcome is InputOutcome.WAITING
+    assert "waiting behind it" in behind.reason
+    assert [t.event for t in store.history("O1")] == []  # nothing applied ahead of the request
+    reader.drain()
+    assert [t.event for t in store.history("O1")][:1] == ["request_cancellation"]
+    stored = store.load("O1")
+    assert stored is not None
+    assert stored.status is OrderStatus.CANCELLED
+    assert store.waiting() == []
+
+
 def test_a_read_that_fails_for_good_parks_the_job_and_keeps_the_inputs_waiting(
     store: SqliteStore, shop: FakeShop
 ) -> None:

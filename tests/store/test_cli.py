@@ -483,7 +483,9 @@ def test_the_bundled_sample_covers_every_path_of_the_rules() -> None:
     assert sample_lines() == [json.dumps(line, separators=(",", ":")) for line in lines]
 
 
-def test_demo_replays_the_sample_against_the_sandbox_with_no_dead_letters(tmp_path: Path) -> None:
+def test_demo_runs_the_live_loop_against_the_sandbox_with_no_dead_letters(tmp_path: Path) -> None:
+    """The demo's store learns every order by reading the fake TikTok Shop: webhooks about
+    unknown orders wait, the reader's answers apply them, every effect is delivered."""
     result = subprocess.run(
         [sys.executable, "-m", "adapters", "demo"],
         capture_output=True,
@@ -494,10 +496,12 @@ def test_demo_replays_the_sample_against_the_sandbox_with_no_dead_letters(tmp_pa
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "0 dead letters" in out
+    assert "; 0 dead letters" in out
+    assert "holds the sample's 44 orders; the store holds none of them" in out
+    # First seen ON_HOLD (TikTok's answer to the first read): no `pay` in the store.
+    assert re.search(r"CANCELLED +1 +0  cancel\n", out), "the buyer cancels in the hold"
     for path in (
-        "pay > cancel",  # the buyer cancels in the hold
-        "request_cancellation > approve_cancellation",
+        "release_hold > request_cancellation > approve_cancellation",
         "request_cancellation > reject_cancellation > ship",
         "release_hold > cancel",  # seller, TikTok fraud, SLA
         "request_cancellation > cancel",  # the seller cancels with a request pending
@@ -506,12 +510,38 @@ def test_demo_replays_the_sample_against_the_sandbox_with_no_dead_letters(tmp_pa
         "request_return > approve_return > ship_return > receive_return > refund > complete",
     ):
         assert path in out, path
-    for call in ("OrderCreate-Social", "/ship", "/cancellations/{cancel_id}/approve"):
+    for call in (
+        "OrderCreate-Social",
+        "/ship",
+        "/cancellations/{cancel_id}/approve",
+        "GET /order/202309/orders",
+        "/cancellations/search",
+        "/returns/search",
+    ):
         assert call in out, call
+    reads = re.search(
+        r"reads: (\d+) done \(.*\) in (\d+) calls .* 0 dead;.*still waiting: 0\n", out
+    )
+    assert reads is not None, out
+    assert int(reads[1]) > int(reads[2]), "reads of orders placed together are batched"
+    waited = re.search(r"\n  (\d+) of them waited for what TikTok had to be asked", out)
+    assert waited is not None
+    assert int(waited[1]) >= 44, "every order's first webhook waited"
     # A retail shop reports to neither TikTok feed unless its policy says so.
     assert "sync_order_info" not in out
     assert "event/track" not in out
     assert "UnknownValue" in out
+    store = open_store(f"sqlite:///{tmp_path}/order-lifecycle-demo.db")
+    try:
+        details = [e for e in store.inbox() if e.kind == "order_detail"]
+        read = [job for job in store.reads() if job.kind.value == "order_detail"]
+        assert len(store.orders()) == 44
+        # Every order detail in the store is an answer of Get Order Detail, none seeded by hand.
+        assert {e.order_id for e in details} == {job.target for job in read}
+        assert all(job.status.value == "done" for job in store.reads())
+        assert store.waiting() == []
+    finally:
+        store.close()
     assert (tmp_path / "order-lifecycle-demo.db").exists()
     history = subprocess.run(
         [

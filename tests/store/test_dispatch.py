@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 
 from adapters.errors import RejectedError, RetryableError
 from adapters.sandbox.local_partners import local_partners
-from adapters.service import SFCC_ORDER_NO, Backoff, Dispatcher, EffectContext, OrderService
+from adapters.service import (
+    SFCC_ORDER_NO,
+    Backoff,
+    Dispatcher,
+    DispatchReport,
+    EffectContext,
+    OrderService,
+)
 from adapters.store import OutboxStatus, Store
 from adapters.wiring import build_executors
 from lifecycle import Effect
@@ -160,3 +167,42 @@ def test_the_wired_adapters_deliver_every_effect_to_the_sandbox_over_http(store:
         executors = build_executors(settings, http)
         executors["ShipTikTokPackage"](ship.effect, EffectContext(ship.order, {}))
     assert "sandbox-app-secret" not in repr(settings)
+
+
+def test_a_dispatcher_whose_batch_outlived_its_lease_sends_nothing_twice(store: Store) -> None:
+    """Fenced leases: a dispatcher stalls past its lease right after claiming; a second one
+    takes the effects over and delivers them. The stalled one then holds none of them and
+    sends none: every effect reaches its partner exactly once."""
+    svc = OrderService(store, clock=lambda: T0)
+    svc.seed(seed_detail(ORDER), shop_id="S1")
+    svc.webhook(status_webhook(ORDER, "ON_HOLD", T0))
+    svc.tick(at(hours=1))  # the hold ends: CreateSfccOrder
+    svc.command(seller(ORDER, "cancel", at(hours=2)))  # SFCC and TikTok Shop hear of it
+    sent: list[tuple[str, int]] = []
+
+    def record(effect: Effect, context: EffectContext) -> None:
+        sent.append((effect.kind, effect.version))
+
+    executors = dict.fromkeys({entry.kind for entry in store.outbox()}, record)
+    lease = timedelta(minutes=5)
+    second = Dispatcher(store, executors, clock=lambda: T0 + 3 * lease, lease=lease)
+    taken_over: list[DispatchReport] = []
+    ticks = iter([T0])
+
+    def stalled() -> datetime:
+        moment = next(ticks, None)
+        if moment is not None:
+            return moment  # the claim
+        if not taken_over:
+            taken_over.append(second.run_once())  # meanwhile, past the lease
+        return T0 + 3 * lease
+
+    first = Dispatcher(store, executors, clock=stalled, lease=lease)
+    report = first.run_once()
+
+    [other] = taken_over
+    assert other.done >= 2
+    assert (report.done, report.lost) == (0, other.done)
+    done = [e for e in store.outbox() if e.status is OutboxStatus.DONE]
+    assert sorted(sent) == sorted((e.kind, e.version) for e in done)
+    assert len(set(sent)) == len(sent), "no effect was sent twice"

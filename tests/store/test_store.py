@@ -274,11 +274,22 @@ def test_an_input_is_kept_before_processing_and_a_repeat_is_recorded_as_duplicat
     again = store.receive("webhook", "k1", "{}", NOW, ORDER)
     assert again.state is ReceiptState.DONE
     assert again.outcome is InputOutcome.STALE
-    entries = store.inbox(ORDER)
-    assert [(e.outcome, e.duplicate_of) for e in entries] == [
-        (InputOutcome.STALE, None),
-        (InputOutcome.DUPLICATE, first.inbox_id),
-    ]
+    assert again.inbox_id == first.inbox_id
+    [kept] = store.inbox(ORDER)
+    assert (kept.outcome, kept.repeats) == (InputOutcome.STALE, 1)
+
+
+def test_a_repeated_input_stores_nothing_new_and_is_counted_on_the_kept_row(
+    store: Store,
+) -> None:
+    """The same signed webhook posted 2,000 times is one inbox row, its repeats counted."""
+    svc = seeded(store)
+    body = status_webhook(ORDER, "ON_HOLD", T0, notification="n-1")
+    results = [svc.webhook(body) for _ in range(2000)]
+    assert results[0].outcome is InputOutcome.APPLIED
+    assert {r.outcome for r in results[1:]} == {InputOutcome.DUPLICATE}
+    webhooks = [e for e in store.inbox(ORDER) if e.kind == "webhook"]
+    assert [(e.dedup_key, e.repeats) for e in webhooks] == [("tiktok:n-1", 1999)]
 
 
 def test_webhooks_are_deduplicated_by_tiktok_notification_id(store: Store) -> None:
@@ -445,7 +456,9 @@ def test_claims_follow_each_orders_channel_in_order_and_lease_the_rows(store: St
     ]
     assert all(e.status is OutboxStatus.IN_FLIGHT and e.attempts == 1 for e in claimed)
     assert store.claim(NOW, 10, timedelta(minutes=5)) == []
-    store.complete(claimed[0].id, NOW, {"sfcc_order_no": "00001"})
+    assert store.complete(
+        claimed[0].id, NOW, {"sfcc_order_no": "00001"}, token=claimed[0].lease_token or ""
+    )
     [update] = store.claim(NOW, 10, timedelta(minutes=5))
     assert update.kind == "UpdateSfccOrderStatus"
     assert store.refs(ORDER) == {"sfcc_order_no": "00001"}
@@ -461,13 +474,16 @@ def test_retry_later_bury_and_redrive(store: Store) -> None:
     _released_with_request(store)
     lease = timedelta(minutes=5)
     first, *_ = store.claim(NOW, 1, lease)
-    store.retry_later(first.id, "RetryableError: busy", NOW + timedelta(minutes=1))
+    token = first.lease_token or ""
+    assert store.retry_later(
+        first.id, "RetryableError: busy", NOW + timedelta(minutes=1), token=token
+    )
     assert store.claim(NOW, 1, lease)[0].id != first.id  # not due yet; the next one is
     [entry] = [e for e in store.outbox() if e.id == first.id]
     assert entry.status is OutboxStatus.PENDING
     assert entry.last_error == "RetryableError: busy"
     [retry] = [e for e in store.claim(NOW + timedelta(minutes=2), 10, lease) if e.id == first.id]
-    store.bury(retry.id, "RejectedError: no", NOW)
+    assert store.bury(retry.id, "RejectedError: no", NOW, token=retry.lease_token or "")
     dead = store.outbox(status=OutboxStatus.DEAD)
     assert [(e.id, e.last_error) for e in dead] == [(first.id, "RejectedError: no")]
     assert store.redrive(NOW, [999_999]) == 0
@@ -479,12 +495,34 @@ def test_retry_later_bury_and_redrive(store: Store) -> None:
 def test_a_late_completion_after_another_worker_finished_changes_nothing(store: Store) -> None:
     _released_with_request(store)
     [entry] = store.claim(NOW, 1, timedelta(minutes=5))
-    store.complete(entry.id, NOW, {})
-    store.bury(entry.id, "late", NOW)
-    store.retry_later(entry.id, "late", NOW)
+    token = entry.lease_token or ""
+    assert store.complete(entry.id, NOW, {}, token=token)
+    assert not store.bury(entry.id, "late", NOW, token=token)
+    assert not store.retry_later(entry.id, "late", NOW, token=token)
     [done] = [e for e in store.outbox() if e.id == entry.id]
     assert done.status is OutboxStatus.DONE
     assert done.last_error == ""
+
+
+def test_a_claim_whose_lease_was_taken_over_can_complete_nothing(store: Store) -> None:
+    """Fenced leases: after another claim took an effect over, the stale claim neither
+    holds it, nor completes, retries or buries it; the new claim does."""
+    _released_with_request(store)
+    lease = timedelta(minutes=5)
+    [stale] = store.claim(NOW, 1, lease)
+    assert store.holds(stale.id, stale.lease_token or "", NOW)
+    [fresh] = store.claim(NOW + lease, 1, lease)
+    assert fresh.id == stale.id
+    assert fresh.lease_token != stale.lease_token
+    old, new = stale.lease_token or "", fresh.lease_token or ""
+    assert not store.holds(stale.id, old, NOW + lease)
+    assert not store.complete(stale.id, NOW + lease, {}, token=old)
+    assert not store.retry_later(stale.id, "x", NOW + lease, token=old)
+    assert not store.bury(stale.id, "x", NOW + lease, token=old)
+    assert store.renew(old, NOW + 2 * lease) == 0
+    assert store.renew(new, NOW + 3 * lease) == 1
+    assert store.holds(fresh.id, new, NOW + 2 * lease)
+    assert store.complete(fresh.id, NOW + lease, {}, token=new)
 
 
 def test_effects_carry_the_order_as_it_was_when_they_were_asked_for(store: Store) -> None:

@@ -366,7 +366,9 @@ class SfccClientCredentials(httpx.Auth):
         body = response_json(response)
         token = body.get("access_token") if isinstance(body, Mapping) else None
         if not isinstance(token, str) or not token:
-            raise AuthenticationError(PARTNER, "token answer without access_token", status=status)
+            # A success status whose body holds no token is an answer we cannot
+            # read (a proxy's page, a truncated body), not a refusal: try again.
+            raise RetryableError(PARTNER, "token answer without access_token", status=status)
         lifetime = body.get("expires_in") if isinstance(body, Mapping) else None
         seconds = (
             int(lifetime) if isinstance(lifetime, int | str) and str(lifetime).isdigit() else 0

@@ -562,6 +562,33 @@ _PARSERS: Mapping[WebhookType, Callable[[_Envelope], Webhook]] = {
 }
 
 
+def _check_text(raw: Mapping[str, Any]) -> None:
+    """Refuse text no store can keep: a lone surrogate (`\\ud800`) or a NUL character.
+
+    JSON lets both through as escapes; SQLite cannot encode the one and
+    PostgreSQL refuses the other, so they are bad input here, named by path.
+    """
+    stack: list[tuple[str, Any]] = [("", raw)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, Mapping):
+            stack.extend(
+                (f"{path}.{key}" if path else str(key), item) for key, item in value.items()
+            )
+            stack.extend((f"{path}.<key>", key) for key in value)
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            if "\x00" in value:
+                raise MalformedPayload(f"{path or 'webhook'}: a NUL character is not text")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise MalformedPayload(
+                    f"{path or 'webhook'}: a lone surrogate is not text (not UTF-8)"
+                ) from None
+
+
 def parse_webhook(raw_body: bytes) -> Webhook:
     """The webhook in `raw_body`; raises `MalformedPayload` or `UnknownValue` naming the fault.
 
@@ -576,6 +603,7 @@ def parse_webhook(raw_body: bytes) -> Webhook:
         raise MalformedPayload("the webhook body is not JSON") from None
     if not isinstance(raw, Mapping):
         raise MalformedPayload(f"the webhook must be a JSON object, got {type(raw).__name__}")
+    _check_text(raw)
     kind = raw.get("type")
     if isinstance(kind, bool) or not isinstance(kind, int):
         got = "nothing" if kind is None else f"a {type(kind).__name__}"
