@@ -50,6 +50,7 @@ app secrets never reach them. The lifecycle's own errors are the other root,
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from attrs import frozen
 
@@ -122,7 +123,24 @@ class PartnerError(AdapterError):
 
 
 class RetryableError(PartnerError):
-    """The call may succeed if tried again later."""
+    """The call may succeed if tried again later.
+
+    `retry_after` is how long the partner asked us to wait (HTTP `Retry-After`,
+    as seconds or an HTTP-date), when it said.
+    """
+
+    def __init__(
+        self,
+        partner: str,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | str | None = None,
+        request_id: str | None = None,
+        retry_after: timedelta | None = None,
+    ) -> None:
+        super().__init__(partner, message, status=status, code=code, request_id=request_id)
+        self.retry_after = retry_after
 
 
 class RejectedError(PartnerError):

@@ -32,6 +32,7 @@ from ._retry import (
     acall_with_retries,
     call_with_retries,
     log_retry,
+    retry_after,
     status_error,
     transport_error,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "redact",
     "resolve",
     "response_json",
+    "retry_after",
     "send",
     "set_path",
     "status_error",

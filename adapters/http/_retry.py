@@ -15,9 +15,10 @@ command line installs it in place of stamina's own while it dispatches.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import httpx
@@ -46,10 +47,30 @@ class RetryPolicy:
         return cls(attempts=1)
 
 
+def _backoff_hook(policy: RetryPolicy) -> Callable[[Exception], bool | timedelta]:
+    """Retry only `RetryableError`; wait what `Retry-After` asks, when it asks.
+
+    A wait longer than the policy's `wait_max` is not slept on inside the call:
+    the error goes up, and whoever schedules the next attempt (the dispatcher,
+    the reader: `Backoff.delay`) honours it.
+    """
+
+    def hook(error: Exception) -> bool | timedelta:
+        if not isinstance(error, RetryableError):
+            return False
+        if error.retry_after is None:
+            return True
+        if error.retry_after > policy.wait_max:
+            return False
+        return error.retry_after
+
+    return hook
+
+
 def call_with_retries(policy: RetryPolicy, call: Callable[[], T]) -> T:
     """Run `call`, retrying `RetryableError` under `policy`."""
     for attempt in stamina.retry_context(
-        on=RetryableError,
+        on=_backoff_hook(policy),
         attempts=policy.attempts,
         timeout=policy.timeout,
         wait_initial=policy.wait_initial,
@@ -64,7 +85,7 @@ def call_with_retries(policy: RetryPolicy, call: Callable[[], T]) -> T:
 async def acall_with_retries(policy: RetryPolicy, call: Callable[[], Awaitable[T]]) -> T:
     """`call_with_retries` for coroutines."""
     async for attempt in stamina.retry_context(
-        on=RetryableError,
+        on=_backoff_hook(policy),
         attempts=policy.attempts,
         timeout=policy.timeout,
         wait_initial=policy.wait_initial,
@@ -98,6 +119,25 @@ def transport_error(partner: str, error: httpx.TransportError) -> RetryableError
     return RetryableError(partner, f"{kind}: {type(error).__name__}")
 
 
+def retry_after(response: httpx.Response) -> timedelta | None:
+    """How long `Retry-After` asks to wait: seconds, or an HTTP-date (RFC 9110 10.2.3).
+
+    `None` when the header is absent or unreadable; a date in the past is zero.
+    """
+    value = response.headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return timedelta(seconds=int(value))
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(moment - datetime.now(UTC), timedelta(0))
+
+
 def status_error(
     partner: str,
     response: httpx.Response,
@@ -112,7 +152,14 @@ def status_error(
         return None
     text = message or response.reason_phrase or "error"
     if status == 429 or status >= 500:
-        return RetryableError(partner, text, status=status, code=code, request_id=request_id)
+        return RetryableError(
+            partner,
+            text,
+            status=status,
+            code=code,
+            request_id=request_id,
+            retry_after=retry_after(response),
+        )
     if status in (401, 403):
         return AuthenticationError(partner, text, status=status, code=code, request_id=request_id)
     return RejectedError(partner, text, status=status, code=code, request_id=request_id)

@@ -83,11 +83,19 @@ class Backoff:
     factor: float = 2.0
     maximum: timedelta = timedelta(hours=1)
     spread: float = 0.1
+    #: the longest `Retry-After` honoured: a partner asking for more is tried then
+    retry_after_cap: timedelta = timedelta(hours=1)
 
-    def delay(self, attempt: int, seed: int = 0) -> timedelta:
+    def delay(self, attempt: int, seed: int = 0, error: BaseException | None = None) -> timedelta:
+        """The wait before retry `attempt`; at least what the partner's `Retry-After`
+        asked (`RetryableError.retry_after`), up to `retry_after_cap`."""
         base = min(self.initial * (self.factor ** max(attempt - 1, 0)), self.maximum)
         fraction = int(hashlib.sha256(str(seed).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-        return base * (1 + self.spread * fraction)
+        wait = base * (1 + self.spread * fraction)
+        asked = error.retry_after if isinstance(error, RetryableError) else None
+        if asked is not None:
+            wait = max(wait, min(asked, self.retry_after_cap))
+        return wait
 
 
 @frozen
@@ -203,7 +211,7 @@ class Dispatcher:
             if entry.attempts >= self.max_attempts:
                 buried = self.store.bury(entry.id, text, self.clock(), token=token)
                 return DispatchReport(dead=1) if buried else DispatchReport(lost=1)
-            at = self.clock() + self.backoff.delay(entry.attempts, entry.id)
+            at = self.clock() + self.backoff.delay(entry.attempts, entry.id, error)
             retried = self.store.retry_later(entry.id, text, at, token=token)
             return DispatchReport(retried=1) if retried else DispatchReport(lost=1)
         except Exception as error:  # parked with its type: a bug must not stop the others

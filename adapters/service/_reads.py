@@ -198,7 +198,7 @@ class Reader:
             text = describe_error(error, job.attempts, self.secrets)
             token = job.lease_token or ""
             if retry and job.attempts < self.max_attempts:
-                at = now + self.backoff.delay(job.attempts, job.id)
+                at = now + self.backoff.delay(job.attempts, job.id, error)
                 if self.store.retry_read(job.id, token, text, at):
                     report = report + ReadReport(retried=1)
             elif self.store.bury_read(job.id, token, text, now):

@@ -73,3 +73,53 @@ def test_an_error_status_wins_over_the_body() -> None:
         read_envelope("p", _answer(503, json={"code": 0}))
     with pytest.raises(RejectedError):
         read_envelope("p", _answer(400, content=b"not json"))
+
+
+# --------------------------------------------------------------------------- Retry-After
+
+
+def test_retry_after_is_read_as_seconds_or_an_http_date() -> None:
+    """RFC 9110's two forms; an unreadable value or a past date asks for nothing more."""
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from adapters.http import retry_after
+
+    def answer(value: str) -> httpx.Response:
+        return httpx.Response(429, headers={"Retry-After": value})
+
+    assert retry_after(answer("3600")) == timedelta(hours=1)
+    future = datetime.now(UTC) + timedelta(hours=2)
+    waited = retry_after(answer(format_datetime(future, usegmt=True)))
+    assert waited is not None
+    assert timedelta(hours=1, minutes=59) < waited <= timedelta(hours=2)
+    assert retry_after(answer("Wed, 21 Oct 2015 07:28:00 GMT")) == timedelta(0)
+    assert retry_after(answer("soon")) is None
+    assert retry_after(httpx.Response(429)) is None
+
+
+def test_a_429_with_a_long_retry_after_is_not_retried_inside_the_call_but_scheduled() -> None:
+    """Retry-After: 3600 is not slept on, nor retried within a second: the call gives up at
+    once, and the dispatcher's backoff waits the hour (up to its cap)."""
+    from datetime import timedelta
+
+    from adapters.errors import RetryableError
+    from adapters.http import RetryPolicy, call_with_retries, status_error
+    from adapters.service import Backoff
+
+    calls = []
+
+    def busy() -> None:
+        calls.append(1)
+        error = status_error("sfcc", httpx.Response(429, headers={"Retry-After": "3600"}))
+        assert error is not None
+        raise error
+
+    policy = RetryPolicy(attempts=5, wait_initial=timedelta(0), wait_max=timedelta(seconds=5))
+    with pytest.raises(RetryableError) as raised:
+        call_with_retries(policy, busy)
+    assert len(calls) == 1
+    assert raised.value.retry_after == timedelta(hours=1)
+    backoff = Backoff(initial=timedelta(seconds=1), retry_after_cap=timedelta(minutes=30))
+    assert backoff.delay(1, 0, raised.value) == timedelta(minutes=30)
+    assert backoff.delay(1, 0, None) < timedelta(seconds=2)
