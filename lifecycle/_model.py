@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -141,6 +141,13 @@ def _aware(_instance: object, attribute: attrs.Attribute[Any], value: datetime |
         raise NaiveTime(f"{attribute.name} must be timezone-aware, got {value!r}")
 
 
+def _utc(value: Any) -> Any:
+    """An aware time in UTC (a naive one is left for `_aware` to refuse by name)."""
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return value.astimezone(UTC)
+    return value
+
+
 def _not_negative(_instance: object, attribute: attrs.Attribute[Any], value: Decimal) -> None:
     if not isinstance(value, Decimal):
         raise InvalidType(f"{attribute.name} must be a Decimal, got {type(value).__name__}")
@@ -232,7 +239,7 @@ class CancellationRequest:
 
     cancel_id: str = field(validator=_non_empty)
     line_item_ids: tuple[str, ...]
-    requested_at: datetime = field(validator=_aware)
+    requested_at: datetime = field(converter=_utc, validator=_aware)
     status: CancellationStatus = CancellationStatus.PENDING
     reason: str = ""
 
@@ -252,7 +259,7 @@ class ReturnRequest:
 
     return_id: str = field(validator=_non_empty)
     line_item_ids: tuple[str, ...]
-    requested_at: datetime = field(validator=_aware)
+    requested_at: datetime = field(converter=_utc, validator=_aware)
     return_type: ReturnType = ReturnType.RETURN_AND_REFUND
     status: ReturnStatus = ReturnStatus.REQUESTED
     reason: str = ""
@@ -268,7 +275,7 @@ class HistoryRecord:
     target: OrderStatus
     initiator: Initiator
     origin: Origin
-    at: datetime = field(validator=_aware)
+    at: datetime = field(converter=_utc, validator=_aware)
     reason: str = ""
     params: Mapping[str, Any] = field(factory=dict, converter=frozen_params, hash=False)
 
@@ -290,13 +297,13 @@ class Order:
     order_id: str = field(validator=_non_empty)
     shop_id: str | None = field(default=None, kw_only=True, validator=_optional_non_empty)
     currency: str = field(validator=_currency)
-    created_at: datetime = field(validator=_aware)
+    created_at: datetime = field(converter=_utc, validator=_aware)
     lines: tuple[OrderLine, ...] = field(converter=_lines)
     status: OrderStatus = OrderStatus.UNPAID
-    paid_at: datetime | None = field(default=None, validator=_aware)
-    updated_at: datetime | None = field(default=None, validator=_aware)
-    released_at: datetime | None = field(default=None, validator=_aware)
-    delivered_at: datetime | None = field(default=None, validator=_aware)
+    paid_at: datetime | None = field(default=None, converter=_utc, validator=_aware)
+    updated_at: datetime | None = field(default=None, converter=_utc, validator=_aware)
+    released_at: datetime | None = field(default=None, converter=_utc, validator=_aware)
+    delivered_at: datetime | None = field(default=None, converter=_utc, validator=_aware)
     sub_total: Decimal = _money()
     shipping_fee: Decimal = _money()
     seller_discount: Decimal = _money()

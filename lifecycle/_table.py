@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from attrs import frozen
@@ -183,10 +183,13 @@ def _origin(value: Origin | str | None, initiator: Initiator) -> Origin:
         ) from None
 
 
-def _aware(now: datetime) -> datetime:
+def aware(now: datetime) -> datetime:
+    """`now` in UTC: every time enters the core in UTC, so that arithmetic on it
+    (the hold, the deadlines) is elapsed time, never wall-clock time across a
+    daylight-saving change. Raises `NaiveTime` for a time without its offset."""
     if not isinstance(now, datetime) or now.utcoffset() is None:
         raise NaiveTime(f"now must be a timezone-aware datetime, got {now!r}")
-    return now
+    return now.astimezone(UTC)
 
 
 def context(
@@ -209,7 +212,7 @@ def context(
     except ParameterError as error:
         allowed = allowed_events(order, who, now=now, origin=where, policy=policy)
         raise InvalidParameters(event, order.status, who, str(error), allowed) from None
-    return Context(order, event, who, where, _aware(now), policy, resolved)
+    return Context(order, event, who, where, aware(now), policy, resolved)
 
 
 def judge(ctx: Context) -> Decision:
@@ -270,7 +273,7 @@ def allowed_events(
     An event counts as allowed when it can happen given the right parameters
     (a `request_cancellation` still needs its `cancel_id` when sent).
     """
-    _aware(now)
+    now = aware(now)
     if order.status.is_final:
         return ()
     who_all = tuple(Initiator) if initiator is None else (_initiator(initiator),)

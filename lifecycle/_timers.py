@@ -17,7 +17,7 @@ from ._actions import Outcome
 from ._deadlines import auto_approval_at, completes_at, hold_ends, ship_by
 from ._model import Initiator, Order, OrderStatus, Origin
 from ._policy import DEFAULT_POLICY, Policy
-from ._table import attempt
+from ._table import attempt, aware
 
 #: How many timers can fall due one after the other for one order (hold, SLA, ...).
 _MAX_CHAIN = 8
@@ -84,6 +84,7 @@ def stable_between(
     moments, so between two of them every answer stays the same: from the
     last timer moment at or before `now`, until the next one after it.
     """
+    now = aware(now)
     moments = sorted(timer.at for timer in timers(order, policy))
     since = max((m for m in moments if m <= now), default=_DAWN)
     until = min((m for m in moments if m > now), default=None)
@@ -98,6 +99,7 @@ def due_timers(
     The last outcome's order is the order once every due timer has run; the
     effects of all of them, in order, are what running them asks for.
     """
+    now = aware(now)
     chain: list[FiredTimer] = []
     for _ in range(_MAX_CHAIN):
         for timer in timers(order, policy):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import attrs
 import pytest
 
 from lifecycle import (
@@ -14,6 +17,7 @@ from lifecycle import (
     IllegalTransition,
     InvalidParameters,
     LineStatus,
+    NaiveTime,
     OrderLifecycle,
     OrderStatus,
     Origin,
@@ -764,3 +768,37 @@ def test_every_absent_transition_has_a_declared_reason() -> None:
         "no cancellation request exists before the hold is over"
     )
     assert "returns follow shipment" in why_no_transition(OrderStatus.AWAITING_SHIPMENT, "refund")
+
+
+def test_times_enter_the_core_in_utc_so_the_hold_is_an_hour_across_a_dst_change() -> None:
+    """Paid at 01:30 local time on the night New York's clocks go back: the hold ends one
+    elapsed hour later, in the pure core as after a store round trip (both UTC)."""
+    from zoneinfo import ZoneInfo
+
+    new_york = ZoneInfo("America/New_York")
+    paid_local = datetime(2026, 11, 1, 1, 30, tzinfo=new_york)  # the first 01:30 (EDT)
+    order = attrs.evolve(new_order(), created_at=paid_local)
+    assert order.created_at.tzinfo is UTC
+    lifecycle = OrderLifecycle(order)
+    lifecycle.send("pay", initiator=BUYER, now=paid_local)
+    assert lifecycle.order.paid_at == paid_local.astimezone(UTC)
+    [timer] = lifecycle.timers()
+    assert timer.at - paid_local.astimezone(UTC) == timedelta(hours=1)
+    assert lifecycle.due(paid_local.astimezone(UTC) + timedelta(minutes=59)) == ()
+    assert lifecycle.due(paid_local.astimezone(UTC) + timedelta(hours=1)) == ("release_hold",)
+
+
+def test_a_naive_now_is_the_same_typed_error_on_every_path() -> None:
+    """send, check, allowed, due and run_due all refuse a time without its offset alike."""
+    lifecycle = paid()
+    naive = datetime(2026, 11, 20, 12, 0)
+    calls = [
+        lambda: lifecycle.send("release_hold", initiator=PLATFORM, now=naive),
+        lambda: lifecycle.check("release_hold", initiator=PLATFORM, now=naive),
+        lambda: lifecycle.allowed(PLATFORM, now=naive),
+        lambda: lifecycle.due(naive),
+        lambda: lifecycle.run_due(naive),
+    ]
+    for call in calls:
+        with pytest.raises(NaiveTime, match="timezone-aware"):
+            call()
