@@ -458,3 +458,30 @@ def test_end_to_end_async_with_the_cartridge_preset() -> None:
     with SandboxServer(routes) as server:
         asyncio.run(run(server))
     assert state.order(ORDER_ID)["c_externalChannelOrderStatus"] == 5
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(302, headers={"Location": "https://shop.example.test/login"}),
+        httpx.Response(200, text="<html>Site maintenance</html>"),
+        httpx.Response(200, content=b""),
+        httpx.Response(200, json={"fault": {"type": "OrderNotFound", "message": "gone"}}),
+    ],
+    ids=["redirect", "html", "empty", "fault-under-200"],
+)
+def test_an_update_answer_that_cannot_be_read_as_success_is_retried_not_done(
+    answer: httpx.Response,
+) -> None:
+    """Only a 2xx with the order as a JSON object is an applied PATCH; anything else is
+    retried (the PATCH sets the same values again), never marked delivered."""
+    fake = FakeSfcc()
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.method == "PATCH":
+            return answer
+        return fake(request)
+
+    client = SfccClient(mock_client(handle), CARTRIDGE, retry=RetryPolicy(attempts=1))
+    with pytest.raises(RetryableError, match="order update's answer"):
+        client.execute(hotel_order(), CANCEL, order_no="00000001")

@@ -621,6 +621,22 @@ def _patched(order_no: str) -> Callable[[httpx.Response], SfccResult]:
         error = status_error(PARTNER, response, code=code, message=message)
         if error is not None:
             raise error
+        # Only a 2xx with the order as a JSON object, and no fault, is an update
+        # SFCC applied. A redirect (OCAPI documents none here), an HTML page, an
+        # empty body or a fault under 200 cannot be read as success: the PATCH is
+        # tried again, which is safe (it sets the same values).
+        if not response.is_success or not isinstance(body, Mapping) or "fault" in body:
+            what = (
+                f"a fault ({code})"
+                if "fault" in (body if isinstance(body, Mapping) else {})
+                else "not the order as a JSON object"
+            )
+            raise RetryableError(
+                PARTNER,
+                f"the order update's answer is {what}",
+                status=response.status_code,
+                code=code,
+            )
         return SfccResult(order_no)
 
     return interpret
