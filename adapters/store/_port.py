@@ -237,6 +237,56 @@ class Change:
         return self.order
 
 
+@frozen
+class Mark:
+    """A value the loops keep between runs (`Store.mark`), with when it was last set."""
+
+    name: str
+    value: str
+    updated_at: datetime
+
+
+@frozen
+class Backlog:
+    """The work waiting for the loops at one moment, counted by the store.
+
+    `effects_pending` counts each channel's effects not finished (pending or in
+    flight), `effects_due` those a dispatcher may claim now, and
+    `oldest_due_effect` the due time of each channel's longest-waiting one.
+    """
+
+    pending_inputs: int
+    oldest_pending_input: datetime | None
+    effects_pending: Mapping[str, int] = field(factory=dict)
+    effects_due: Mapping[str, int] = field(factory=dict)
+    oldest_due_effect: Mapping[str, datetime] = field(factory=dict)
+
+
+@frozen
+class Overview:
+    """Everything `order-lifecycle status` shows, counted in SQL (no row is loaded).
+
+    `inputs` maps an inbox outcome (`"pending"` for none yet) to its count,
+    `repeats` the redeliveries of finished inputs; `effects` maps a channel to
+    its counts by `OutboxStatus`; `reads` a `ReadStatus` to its count; `orders`
+    an order status to its count; `timers_due` the orders whose next timer
+    has fallen due.
+    """
+
+    backlog: Backlog
+    inputs: Mapping[str, int]
+    repeats: int
+    oldest_waiting_input: datetime | None
+    effects: Mapping[str, Mapping[str, int]]
+    reads: Mapping[str, int]
+    reads_due: int
+    oldest_due_read: datetime | None
+    marks: tuple[Mark, ...]
+    orders: Mapping[str, int]
+    timers_due: int
+    oldest_due_timer: datetime | None
+
+
 class Store(Protocol):
     """A durable store of orders, history, inbox, outbox and external references."""
 
@@ -399,5 +449,13 @@ class Store(Protocol):
         ...
 
     def refs(self, order_id: str) -> dict[str, str]: ...
+
+    def backlog(self, now: datetime) -> Backlog:
+        """Inputs not processed yet and effects not delivered yet at `now`, counted."""
+        ...
+
+    def overview(self, now: datetime) -> Overview:
+        """The counts `order-lifecycle status` shows, at `now`, in one transaction."""
+        ...
 
     def close(self) -> None: ...

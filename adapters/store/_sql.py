@@ -26,12 +26,15 @@ from lifecycle import Effect, Order
 
 from ._codec import effect_from_json, effect_to_json, order_from_json, order_to_json
 from ._port import (
+    Backlog,
     Change,
     InboxEntry,
     InputOutcome,
+    Mark,
     OrderSummary,
     OutboxEntry,
     OutboxStatus,
+    Overview,
     ReadJob,
     ReadKind,
     ReadRequest,
@@ -780,6 +783,80 @@ class SqlStore(ABC):
                 "SELECT system, ref FROM external_refs WHERE order_id = ?", (order_id,)
             ).fetchall()
         return {r[0]: r[1] for r in rows}
+
+    # ------------------------------------------------------------------ operations
+
+    def backlog(self, now: datetime) -> Backlog:
+        with self._transaction() as execute:
+            return self._backlog(execute, now)
+
+    def _backlog(self, execute: Executor, now: datetime) -> Backlog:
+        pending, oldest = execute(
+            "SELECT COUNT(*), MIN(received_at) FROM inbox WHERE outcome IS NULL"
+        ).fetchone()
+        rows = execute(
+            "SELECT channel, COUNT(*), SUM(CASE WHEN next_attempt_at <= ? THEN 1 ELSE 0 END),"
+            " MIN(CASE WHEN next_attempt_at <= ? THEN next_attempt_at END)"
+            " FROM outbox WHERE status IN (?, ?) GROUP BY channel ORDER BY channel",
+            (
+                self._ts(now),
+                self._ts(now),
+                OutboxStatus.PENDING.value,
+                OutboxStatus.IN_FLIGHT.value,
+            ),
+        ).fetchall()
+        return Backlog(
+            pending_inputs=int(pending),
+            oldest_pending_input=None if oldest is None else self._dt(oldest),
+            effects_pending={r[0]: int(r[1]) for r in rows},
+            effects_due={r[0]: int(r[2] or 0) for r in rows},
+            oldest_due_effect={r[0]: self._dt(r[3]) for r in rows if r[3] is not None},
+        )
+
+    def overview(self, now: datetime) -> Overview:
+        at = self._ts(now)
+        with self._transaction() as execute:
+            backlog = self._backlog(execute, now)
+            inputs = execute(
+                "SELECT COALESCE(outcome, 'pending'), COUNT(*), COALESCE(SUM(repeats), 0)"
+                " FROM inbox GROUP BY COALESCE(outcome, 'pending')"
+            ).fetchall()
+            (waiting,) = execute(
+                "SELECT MIN(received_at) FROM inbox WHERE outcome = ?",
+                (InputOutcome.WAITING.value,),
+            ).fetchone()
+            effects: dict[str, dict[str, int]] = {}
+            for channel, status, count in execute(
+                "SELECT channel, status, COUNT(*) FROM outbox GROUP BY channel, status"
+            ).fetchall():
+                effects.setdefault(channel, {})[status] = int(count)
+            reads = execute("SELECT status, COUNT(*) FROM reads GROUP BY status").fetchall()
+            reads_due, oldest_read = execute(
+                "SELECT COUNT(*), MIN(next_attempt_at) FROM reads WHERE status IN (?, ?)"
+                " AND next_attempt_at <= ?",
+                (ReadStatus.PENDING.value, ReadStatus.IN_FLIGHT.value, at),
+            ).fetchone()
+            marks = execute("SELECT name, value, updated_at FROM marks ORDER BY name").fetchall()
+            orders = execute("SELECT status, COUNT(*) FROM orders GROUP BY status").fetchall()
+            timers, oldest_timer = execute(
+                "SELECT COUNT(*), MIN(next_timer_at) FROM orders WHERE next_timer_at IS NOT NULL"
+                " AND next_timer_at <= ?",
+                (at,),
+            ).fetchone()
+        return Overview(
+            backlog=backlog,
+            inputs={r[0]: int(r[1]) for r in inputs},
+            repeats=sum(int(r[2]) for r in inputs),
+            oldest_waiting_input=None if waiting is None else self._dt(waiting),
+            effects=effects,
+            reads={r[0]: int(r[1]) for r in reads},
+            reads_due=int(reads_due),
+            oldest_due_read=None if oldest_read is None else self._dt(oldest_read),
+            marks=tuple(Mark(r[0], str(r[1]), self._dt(r[2])) for r in marks),
+            orders={r[0]: int(r[1]) for r in orders},
+            timers_due=int(timers),
+            oldest_due_timer=None if oldest_timer is None else self._dt(oldest_timer),
+        )
 
     def __enter__(self) -> SqlStore:
         return self
