@@ -1,11 +1,12 @@
 """`order-lifecycle`: the command-line tool (also `python -m adapters`).
 
-Commands: `replay`, `allowed`, `history`, `show`, `serve`, `work`, `sync`,
-`dispatch`, `tick`, `diagram`, `sandbox` and `demo`; see docs/cli.md. Every
-command that reads or writes orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
-`postgresql://...`); the default is `sqlite:///order-lifecycle.db` in the
-working directory, or `$ORDER_LIFECYCLE_DB`. Commands that only read
-(`allowed`, `history`) never create a store: a missing one is an error naming
+Commands: `replay`, `allowed`, `history`, `show`, `status`, `dead`, `serve`,
+`work`, `sync`, `dispatch`, `tick`, `diagram`, `sandbox` and `demo`; see
+docs/cli.md. Every command that reads or writes orders takes `--db URL`
+(`sqlite:///path.db`, `sqlite:///:memory:`, `postgresql://...`); the default
+is `sqlite:///order-lifecycle.db` in the working directory, or
+`$ORDER_LIFECYCLE_DB`. Commands that only read (`allowed`, `history`, `show`,
+`status`, `dead`) never create a store: a missing one is an error naming
 where it was looked for. Every command that applies the lifecycle takes
 `--config FILE` (default `$ORDER_LIFECYCLE_CONFIG`), whose `[policy]` table
 sets the `Policy` (`adapters.settings`). Errors are printed as one line naming
@@ -41,12 +42,19 @@ import httpx
 import stamina
 
 from adapters.entrypoints._reports import (
+    DEAD_KINDS,
     REPLAY_SHOWN_REJECTIONS,
+    STATUS_BREACHED,
+    STATUS_THRESHOLDS,
+    dead_document,
+    dead_text,
     order_document,
     order_documents,
     rejected_inputs,
     replay_summary,
     show_text,
+    status_document,
+    status_text,
 )
 from adapters.errors import (
     AdapterError,
@@ -132,6 +140,17 @@ def _moment(value: str | None, option: str = "--now") -> datetime:
     if moment.utcoffset() is None:
         raise BadTime(option, value, "has no zone")
     return moment
+
+
+def _non_negative(value: str) -> float:
+    """A threshold: a number of seconds or a count, zero or more."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number >= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is below zero")
+    return number
 
 
 def _policy(args: argparse.Namespace) -> Policy:
@@ -621,6 +640,70 @@ def _show(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- status, dead
+
+
+def _status(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    now = _moment(args.now)
+    with _opened(args.db, create=False) as store:
+        view = store.overview(now)
+    limits = {name: getattr(args, name) for name in STATUS_THRESHOLDS}
+    document = status_document(view, now, limits)
+    if args.json:
+        out.write(json.dumps(document, sort_keys=False) + "\n")
+    else:
+        out.write(status_text(document))
+    return STATUS_BREACHED if document["breaches"] else 0
+
+
+def _dead(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    kinds = (args.kind,) if args.kind else DEAD_KINDS
+    if args.redrive is None:
+        if args.all:
+            raise CliError("--all re-drives every dead one: give it with --redrive")
+        with _opened(args.db, create=False) as store:
+            document = dead_document(store, kinds)
+        out.write(json.dumps(document) + "\n" if args.json else dead_text(document))
+        return 1 if any(document.values()) else 0
+    ids: list[int] = args.redrive
+    if ids and args.all:
+        raise CliError("--redrive takes ids or --all, not both")
+    if not ids and not args.all:
+        raise CliError("say what to re-drive: --redrive ID [ID ...] --kind K, or --redrive --all")
+    if ids and not args.kind:
+        raise CliError("ids are counted per kind: say which with --kind inputs, effects or reads")
+    with _opened(args.db, create=False) as store:
+        if ids:
+            listed = dead_document(store, kinds)[args.kind]
+            unknown = sorted(set(ids) - {entry["id"] for entry in listed})
+            if unknown:
+                raise CliError(
+                    f"no dead {args.kind} with id {', '.join(map(str, unknown))}"
+                    f" (order-lifecycle dead --kind {args.kind} lists them); nothing re-driven"
+                )
+        redriven = _redrive(store, kinds, ids or None, _now())
+    if args.json:
+        out.write(json.dumps({"redriven": redriven}) + "\n")
+    else:
+        for kind, count in redriven.items():
+            out.write(f"{count} dead {kind} back to pending\n")
+    return 0
+
+
+def _redrive(
+    store: Store, kinds: Sequence[str], ids: Sequence[int] | None, now: datetime
+) -> dict[str, int]:
+    """Put the dead of `kinds` (all, or these ids) back; how many of each."""
+    done = {}
+    if "inputs" in kinds:
+        done["inputs"] = store.redrive_inputs(ids)
+    if "effects" in kinds:
+        done["effects"] = store.redrive(now, ids)
+    if "reads" in kinds:
+        done["reads"] = store.redrive_reads(now, ids)
+    return done
+
+
 # --------------------------------------------------------------------------- diagram
 
 
@@ -820,6 +903,33 @@ def _parser() -> argparse.ArgumentParser:
     sub = command("show", _show, "one stored order: status, lines, parcels, inputs waiting")
     sub.add_argument("order_id", metavar="ORDER_ID")
     sub.add_argument("--json", action="store_true", help="one JSON object (see docs/cli.md)")
+    with_db(sub)
+
+    sub = command(
+        "status", _status, "the backlog, the lag and the dead, counted; exit 3 past a threshold"
+    )
+    sub.add_argument("--json", action="store_true", help="one JSON object (see docs/cli.md)")
+    sub.add_argument("--now", metavar="ISO", help=NOW_HELP)
+    for name, what in STATUS_THRESHOLDS.items():
+        sub.add_argument(
+            "--" + name.replace("_", "-"),
+            type=_non_negative,
+            metavar="N" if name == "max_dead" else "SECONDS",
+            help=f"exit 3 when {what} is past this",
+        )
+    with_db(sub)
+
+    sub = command("dead", _dead, "list the dead inputs, dead letters and dead reads; re-drive them")
+    sub.add_argument("--kind", choices=DEAD_KINDS, help="only these (default: all three)")
+    sub.add_argument("--json", action="store_true", help="one JSON object (see docs/cli.md)")
+    sub.add_argument(
+        "--redrive",
+        nargs="*",
+        type=int,
+        metavar="ID",
+        help="put these dead ones (of --kind) back to pending, or every one with --all",
+    )
+    sub.add_argument("--all", action="store_true", help="with --redrive: every dead one")
     with_db(sub)
 
     sub = command("dispatch", _dispatch, "carry out the outbox through the partner adapters")

@@ -33,13 +33,16 @@ from ._replay import (
     replay,
 )
 from ._sync import (
+    WATERMARK_PREFIX,
     Syncer,
     SyncReport,
+    watermark_name,
 )
 
 __all__ = [
     "GET_ORDER_DETAIL_MAX_IDS",
     "SFCC_ORDER_NO",
+    "WATERMARK_PREFIX",
     "Accepted",
     "Backoff",
     "BadLine",
@@ -60,6 +63,7 @@ __all__ = [
     "content_key",
     "parse_time",
     "replay",
+    "watermark_name",
 ]
 
 _publish(__name__, globals())

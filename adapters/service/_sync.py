@@ -30,7 +30,7 @@ from adapters.partners.tiktok_shop import CONVERTER, Page, TikTokShopClient
 from adapters.service._inbox import OrderService
 from adapters.store import InputOutcome
 
-__all__ = ["SyncReport", "Syncer"]
+__all__ = ["WATERMARK_PREFIX", "SyncReport", "Syncer", "watermark_name"]
 
 T = TypeVar("T")
 
@@ -67,9 +67,13 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+#: The catch-up's watermarks are the marks named this, then the shop id ('-' for none).
+WATERMARK_PREFIX = "sync.watermark:"
+
+
 def watermark_name(shop_id: str) -> str:
     """The mark under which the catch-up keeps a shop's watermark."""
-    return f"sync.watermark:{shop_id or '-'}"
+    return f"{WATERMARK_PREFIX}{shop_id or '-'}"
 
 
 @frozen

@@ -12,6 +12,7 @@ from tests.factories import T0
 from tests.store.helpers import SHOP, seed_detail, seller, status_webhook
 
 ORDER = "576461413038785752"
+HELD = "576461413038785753"
 CLOCK = T0 + timedelta(hours=3)  # the service's clock: the outbox rows are due from here
 LEASE = timedelta(minutes=5)
 
@@ -48,6 +49,8 @@ def filled(store: Store) -> None:
     store.bury_read(job.id, job.lease_token or "", "NotReturned: gone (attempt 1)", T0)
     store.request_reads([ReadRequest(ReadKind.ORDER_DETAIL, SHOP, "O3")], T0 + timedelta(hours=1))
     store.set_mark("sync.watermark:S1", CLOCK.isoformat(), CLOCK)
+    service.seed(seed_detail(HELD), shop_id=SHOP)
+    service.webhook(status_webhook(HELD, "ON_HOLD", T0))  # its hold ends at T0 + 1 h
 
 
 def test_the_overview_counts_what_the_rows_hold(store: Store) -> None:
@@ -59,6 +62,7 @@ def test_the_overview_counts_what_the_rows_hold(store: Store) -> None:
     inbox = store.inbox()
     assert view.inputs == Counter(e.outcome.value if e.outcome else "pending" for e in inbox)
     assert view.inputs["pending"] == 1
+    assert view.inputs[InputOutcome.APPLIED.value] == 5
     assert view.inputs[InputOutcome.DEAD.value] == 1
     assert view.inputs[InputOutcome.REJECTED.value] == 1
     assert view.inputs[InputOutcome.WAITING.value] == 1
@@ -90,7 +94,9 @@ def test_the_overview_counts_what_the_rows_hold(store: Store) -> None:
         CLOCK,
     )
     assert view.orders == Counter(o.status for o in store.orders())
-    assert view.timers_due == len(store.due_orders(now))
+    assert view.timers_due == len(store.due_orders(now)) == 1
+    [held] = [o for o in store.orders() if o.order_id == HELD]
+    assert view.oldest_due_timer == held.next_timer_at
 
 
 def test_nothing_is_due_before_its_time(store: Store) -> None:
