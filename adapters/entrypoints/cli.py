@@ -68,12 +68,16 @@ from adapters.service import (
     Backoff,
     Dispatcher,
     LineResult,
+    LogFormat,
+    Metrics,
     OrderService,
     Reader,
     ReadReport,
     Result,
     Syncer,
+    Telemetry,
     replay,
+    serve_metrics,
 )
 from adapters.settings import (
     CONFIG_ENV,
@@ -83,7 +87,6 @@ from adapters.settings import (
 )
 from adapters.store import (
     DEFAULT_URL,
-    InputOutcome,
     OutboxStatus,
     ReadStatus,
     Store,
@@ -366,8 +369,10 @@ def _history(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def _tick(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     now = _moment(args.now)
     policy = _policy(args)
-    with _opened(args.db) as store:
-        results = OrderService(store, policy).tick(now)
+    _log_to(err, json=args.log_json)
+    with _telemetry(args, out) as telemetry, _opened(args.db) as store:
+        results = OrderService(store, policy, telemetry=telemetry).tick(now)
+        telemetry.measure_backlog(store, _now())
     for result in results:
         kinds = ", ".join(effect.kind for effect in result.effects) or "no effects"
         out.write(f"{result.order_id}: version {result.version}: {kinds}\n")
@@ -406,7 +411,8 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     # Dispatch applies no lifecycle; it refuses a policy whose reports it cannot deliver.
     check_reporting(_policy(args), partners)
     with (
-        _retries_logged_to(err),
+        _retries_logged_to(err, json=args.log_json),
+        _telemetry(args, out) as telemetry,
         _opened(args.db) as store,
         httpx.Client(timeout=args.http_timeout) as http,
     ):
@@ -418,13 +424,16 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             max_attempts=args.max_attempts,
             backoff=Backoff(initial=timedelta(seconds=args.retry_after)),
             lease=timedelta(seconds=args.lease),
+            telemetry=telemetry,
         )
         if args.redrive:
             out.write(f"{dispatcher.redrive()} dead letters back to pending\n")
         stop = _stop_after(args.seconds)
         total = dispatcher.drain()
+        telemetry.measure_backlog(store, _now())
         while not args.once and not stop.wait(args.interval):
             total = total + dispatcher.drain()
+            telemetry.measure_backlog(store, _now())
         dead = len(store.outbox(status=OutboxStatus.DEAD))
     out.write(
         f"delivered {total.done}, retrying {total.retried}, dead letters {total.dead}"
@@ -434,13 +443,16 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 @contextmanager
-def _retries_logged_to(err: TextIO) -> Iterator[None]:
-    """Each retry inside a partner call as one readable line on `err`, not stamina's own.
+def _retries_logged_to(err: TextIO, *, json: bool = False) -> Iterator[None]:
+    """Each retry inside a partner call as one readable line on `err`, not stamina's own
+    (with the other log lines of `adapters`; one JSON object each with `json`).
 
     stamina's hooks and the logger are global: both are put back on the way out.
     """
     handler = logging.StreamHandler(err)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    handler.setFormatter(
+        LogFormat(json=True) if json else logging.Formatter("%(asctime)s %(name)s %(message)s")
+    )
     logger = logging.getLogger("adapters")
     level, hooks = logger.level, stamina.instrumentation.get_on_retry_hooks()
     logger.addHandler(handler)
@@ -467,11 +479,40 @@ def _stop_after(seconds: float | None) -> threading.Event:
 # --------------------------------------------------------------------------- serve, work
 
 
-def _log_to(err: TextIO) -> None:
+def _log_to(err: TextIO, *, json: bool = False) -> None:
+    """The `adapters` log lines on `err`: text, or one JSON object each (`--log-json`).
+
+    The handler a previous command of this process installed is replaced, not added to.
+    """
+    logger = logging.getLogger("adapters")
+    for old in [h for h in logger.handlers if getattr(h, "order_lifecycle_cli", False)]:
+        logger.removeHandler(old)
     handler = logging.StreamHandler(err)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    logging.getLogger("adapters").addHandler(handler)
-    logging.getLogger("adapters").setLevel(logging.INFO)
+    handler.setFormatter(LogFormat(json=json))
+    handler.order_lifecycle_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+@contextmanager
+def _telemetry(args: argparse.Namespace, out: TextIO) -> Iterator[Telemetry]:
+    """A long-running command's telemetry: a log line per input and effect, and with
+    `--metrics-port` its metrics served over HTTP (the address printed) while it runs."""
+    if args.metrics_port is None:
+        yield Telemetry(log=True)
+        return
+    metrics = Metrics()
+    with contextlib.ExitStack() as stack:
+        try:
+            port = stack.enter_context(serve_metrics(metrics, args.metrics_host, args.metrics_port))
+        except OSError as error:
+            raise CliError(
+                f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}:"
+                f" {error.strerror or error}"
+            ) from None
+        out.write(f"metrics on http://{args.metrics_host}:{port}/metrics\n")
+        out.flush()
+        yield Telemetry(metrics, log=True)
 
 
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -490,15 +531,18 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"serve checks TikTok's signatures: set ${APP_KEY_ENV} and ${APP_SECRET_ENV}"
         )
     policy = _policy(args)
-    _log_to(err)
-    with _opened(args.db) as store:
-        service = OrderService(store, policy, app_key=key, app_secret=secret)
+    _log_to(err, json=args.log_json)
+    with _telemetry(args, out) as telemetry, _opened(args.db) as store:
+        service = OrderService(store, policy, app_key=key, app_secret=secret, telemetry=telemetry)
         app = WebhookApp(service, max_body=args.max_body, process_inline=args.inline)
         # Bound here, not by uvicorn, so that --port 0 can say which port it got.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((args.host, args.port))
+            # Listening before "listening on" is printed: a client that reads the line
+            # and connects at once is queued until uvicorn accepts, never refused.
+            sock.listen(2048)
         except OSError as error:
             sock.close()
             raise CliError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
@@ -521,13 +565,16 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    _log_to(err)
-    log = logging.getLogger("adapters.worker")
+    _log_to(err, json=args.log_json)
     outcomes: Counter[str] = Counter()
     policy = _policy(args)
     reads = ReadReport()
     partners = _partners(args, required=False)
-    with _opened(args.db) as store, httpx.Client(timeout=args.http_timeout) as http:
+    with (
+        _telemetry(args, out) as telemetry,
+        _opened(args.db) as store,
+        httpx.Client(timeout=args.http_timeout) as http,
+    ):
         reader = None
         secrets: list[str] = []
         if partners is not None:
@@ -539,7 +586,7 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 store=store,
                 register_secret=secrets.append,
             )
-        service = OrderService(store, policy, reads=partners is not None)
+        service = OrderService(store, policy, reads=partners is not None, telemetry=telemetry)
         if args.redrive:
             out.write(f"{store.redrive_inputs()} dead inputs back to pending\n")
         if partners is not None:
@@ -557,19 +604,11 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             results = service.process_pending(args.batch)
             for result in _with_resumed(results):
                 outcomes[result.outcome.value] += 1
-                if result.error_type or result.outcome is InputOutcome.IGNORED:
-                    log.info(
-                        "input inbox_id=%s order_id=%s outcome=%s error=%s reason=%s",
-                        result.inbox_id,
-                        result.order_id,
-                        result.outcome.value,
-                        result.error_type,
-                        result.reason,
-                    )
             batch = reader.run_once() if reader is not None else ReadReport()
             reads = reads + batch
             for result in _with_resumed(batch.results):
                 outcomes[result.outcome.value] += 1
+            telemetry.measure_backlog(store, _now())
             if not results and not batch.claimed and (args.once or stop.wait(args.interval)):
                 break
         waiting = len(store.waiting())
@@ -596,17 +635,21 @@ def _with_resumed(results: Sequence[Result]) -> Iterator[Result]:
 
 
 def _sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    _log_to(err)
+    _log_to(err, json=args.log_json)
     partners = _partners(args)
     assert partners is not None
     tiktok = _tiktok(partners, "sync")
     since = None if args.since is None else _moment(args.since, "--since")
-    with _opened(args.db) as store, httpx.Client(timeout=args.http_timeout) as http:
+    with (
+        _telemetry(args, out) as telemetry,
+        _opened(args.db) as store,
+        httpx.Client(timeout=args.http_timeout) as http,
+    ):
         secrets = list(partners.secrets())
         client_for = tiktok_clients(
             tiktok, http, partners.retry, store=store, register_secret=secrets.append
         )
-        service = OrderService(store, _policy(args), reads=True)
+        service = OrderService(store, _policy(args), reads=True, telemetry=telemetry)
         syncer = Syncer(service, client_for, shops=tiktok.shop_ids() or ("",))
         stop = _stop_after(args.seconds)
         while True:
@@ -816,6 +859,20 @@ def _parser() -> argparse.ArgumentParser:
             help=f"database URL (default ${DB_ENV} or {DEFAULT_URL})",
         )
 
+    def with_telemetry(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--metrics-port",
+            type=int,
+            metavar="PORT",
+            help="serve Prometheus metrics at http://HOST:PORT/metrics (0: any free port)",
+        )
+        sub.add_argument(
+            "--metrics-host", default="127.0.0.1", help="address of the metrics (default 127.0.0.1)"
+        )
+        sub.add_argument(
+            "--log-json", action="store_true", help="log lines as one JSON object each"
+        )
+
     def with_config(sub: argparse.ArgumentParser) -> None:
         sub.add_argument(
             "--config",
@@ -858,6 +915,7 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--inline", action="store_true", help="apply each webhook before answering")
     sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     with_db(sub)
+    with_telemetry(sub)
     with_config(sub)
 
     def with_partners(sub: argparse.ArgumentParser, what: str) -> None:
@@ -890,6 +948,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     with_partners(sub, "to read TikTok Shop (without: inputs that need a read wait)")
     with_db(sub)
+    with_telemetry(sub)
     with_config(sub)
 
     sub = command("sync", _sync, "catch up with TikTok: re-read what changed since the watermark")
@@ -899,6 +958,7 @@ def _parser() -> argparse.ArgumentParser:
     with_partners(sub, "for TikTok Shop")
     with_config(sub)
     with_db(sub)
+    with_telemetry(sub)
 
     sub = command("show", _show, "one stored order: status, lines, parcels, inputs waiting")
     sub.add_argument("order_id", metavar="ORDER_ID")
@@ -959,11 +1019,13 @@ def _parser() -> argparse.ArgumentParser:
         " due again after it (default 300)",
     )
     with_db(sub)
+    with_telemetry(sub)
     with_config(sub)
 
     sub = command("tick", _tick, "apply the timers due now (or at --now)")
     sub.add_argument("--now", metavar="ISO", help=NOW_HELP)
     with_db(sub)
+    with_telemetry(sub)
     with_config(sub)
 
     sub = command("diagram", _diagram, "draw the state machine")

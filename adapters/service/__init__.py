@@ -1,4 +1,5 @@
-"""The application services: inbox -> lifecycle -> store, the outbox loop, reads, replay."""
+"""The application services: inbox -> lifecycle -> store, the outbox loop, reads, replay,
+and the telemetry (metrics and log lines) they report through."""
 
 from adapters._util import publish as _publish
 from adapters.errors import (
@@ -38,9 +39,17 @@ from ._sync import (
     SyncReport,
     watermark_name,
 )
+from ._telemetry import (
+    NO_TELEMETRY,
+    LogFormat,
+    Metrics,
+    Telemetry,
+    serve_metrics,
+)
 
 __all__ = [
     "GET_ORDER_DETAIL_MAX_IDS",
+    "NO_TELEMETRY",
     "SFCC_ORDER_NO",
     "WATERMARK_PREFIX",
     "Accepted",
@@ -51,6 +60,8 @@ __all__ = [
     "EffectContext",
     "Executor",
     "LineResult",
+    "LogFormat",
+    "Metrics",
     "NoExecutor",
     "OrderService",
     "ReadReport",
@@ -59,10 +70,12 @@ __all__ = [
     "Result",
     "SyncReport",
     "Syncer",
+    "Telemetry",
     "TooManyConflicts",
     "content_key",
     "parse_time",
     "replay",
+    "serve_metrics",
     "watermark_name",
 ]
 

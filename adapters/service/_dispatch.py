@@ -25,6 +25,7 @@ their settings.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -35,6 +36,7 @@ from adapters.errors import (
     NoExecutor,
     RetryableError,
 )
+from adapters.service._telemetry import NO_TELEMETRY, Telemetry
 from adapters.store import OutboxEntry, Store
 from lifecycle import (
     Effect,
@@ -146,6 +148,7 @@ class Dispatcher:
         lease: timedelta = timedelta(minutes=5),
         secrets: Iterable[str] = (),
         on_delivered: Callable[[OutboxEntry], None] | None = None,
+        telemetry: Telemetry = NO_TELEMETRY,
     ) -> None:
         self.store = store
         self.executors = dict(executors)
@@ -155,6 +158,7 @@ class Dispatcher:
         self.backoff = backoff or Backoff()
         self.lease = lease
         self.on_delivered = on_delivered
+        self.telemetry = telemetry
         self._secrets = tuple(s for s in secrets if s)
 
     def __repr__(self) -> str:
@@ -176,10 +180,11 @@ class Dispatcher:
             now = self.clock()
             token = entry.lease_token or ""
             if now - renewed_at >= self.lease / 2:
-                self.store.renew(token, now + self.lease)
+                renewed = self.store.renew(token, now + self.lease)
+                self.telemetry.lease_renewed("outbox", renewed)
                 renewed_at = now
             if not self.store.holds(entry.id, token, now):
-                report = report + DispatchReport(lost=1)
+                report = report + self._observed(entry, "lost", None)
                 continue
             report = report + self._deliver(entry)
         return report
@@ -201,6 +206,7 @@ class Dispatcher:
     def _deliver(self, entry: OutboxEntry) -> DispatchReport:
         executor = self.executors.get(entry.kind)
         token = entry.lease_token or ""
+        started = time.perf_counter()
         try:
             if executor is None:
                 raise NoExecutor(entry.kind)
@@ -208,22 +214,42 @@ class Dispatcher:
             refs = executor(entry.effect, context) or {}
         except RetryableError as error:
             text = self._describe(error, entry)
+            seconds = time.perf_counter() - started
             if entry.attempts >= self.max_attempts:
                 buried = self.store.bury(entry.id, text, self.clock(), token=token)
-                return DispatchReport(dead=1) if buried else DispatchReport(lost=1)
+                return self._observed(entry, "dead" if buried else "lost", seconds, error)
             at = self.clock() + self.backoff.delay(entry.attempts, entry.id, error)
             retried = self.store.retry_later(entry.id, text, at, token=token)
-            return DispatchReport(retried=1) if retried else DispatchReport(lost=1)
+            return self._observed(entry, "retried" if retried else "lost", seconds, error)
         except Exception as error:  # parked with its type: a bug must not stop the others
+            seconds = time.perf_counter() - started
             buried = self.store.bury(
                 entry.id, self._describe(error, entry), self.clock(), token=token
             )
-            return DispatchReport(dead=1) if buried else DispatchReport(lost=1)
+            return self._observed(entry, "dead" if buried else "lost", seconds, error)
+        seconds = time.perf_counter() - started
         if not self.store.complete(entry.id, self.clock(), refs, token=token):
-            return DispatchReport(lost=1)
+            return self._observed(entry, "lost", seconds)
         if self.on_delivered is not None:
             self.on_delivered(entry)
-        return DispatchReport(done=1, kinds={entry.kind: 1})
+        return self._observed(entry, "delivered", seconds)
+
+    def _observed(
+        self,
+        entry: OutboxEntry,
+        outcome: str,
+        seconds: float | None,
+        error: BaseException | None = None,
+    ) -> DispatchReport:
+        """The report of one attempt, told to the telemetry on the way."""
+        self.telemetry.effect_attempted(entry, outcome, seconds, error)
+        if outcome == "delivered":
+            return DispatchReport(done=1, kinds={entry.kind: 1})
+        if outcome == "retried":
+            return DispatchReport(retried=1)
+        if outcome == "dead":
+            return DispatchReport(dead=1)
+        return DispatchReport(lost=1)
 
     def _describe(self, error: BaseException, entry: OutboxEntry) -> str:
         return describe_error(error, entry.attempts, self._secrets)

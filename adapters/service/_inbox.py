@@ -79,6 +79,7 @@ from adapters.partners.tiktok_shop import (
     webhook_commands,
     webhook_order_ids,
 )
+from adapters.service._telemetry import NO_TELEMETRY, Telemetry
 from adapters.store import (
     Change,
     InboxEntry,
@@ -227,6 +228,8 @@ class OrderService:
     order_cache: int = 0
     reads: bool = False
     max_attempts: int = 3
+    #: counts and logs each input (`adapters.service.Telemetry`); by default, neither
+    telemetry: Telemetry = field(default=NO_TELEMETRY, repr=False, eq=False)
     _cached: dict[str, Order] = field(factory=dict, init=False, repr=False, eq=False)
 
     # ------------------------------------------------------------------ inputs
@@ -266,6 +269,7 @@ class OrderService:
         self._check_timestamp(parse_webhook(body).timestamp)
         key, payload, order_id = _webhook_identity(body)
         receipt = self.store.receive("webhook", key, payload, self.clock(), order_id)
+        self.telemetry.input_received("webhook")
         return Accepted(receipt.inbox_id, receipt.state, order_id)
 
     def process_webhook(
@@ -306,9 +310,11 @@ class OrderService:
         A store out of reach stops the worker instead: not the input's fault.
         `None`: left pending (other writers kept changing its order).
         """
-        for _ in range(self.max_attempts):
+        for attempt in range(self.max_attempts):
             try:
-                return self.process_entry(entry)
+                return self._told(
+                    entry.kind, entry.dedup_key, self.process_entry(entry), attempt + 1
+                )
             except TooManyConflicts:
                 return None
             except Exception as error:
@@ -316,13 +322,14 @@ class OrderService:
                     raise
                 reason = f"{error}"[:500] or type(error).__name__
                 if self.store.fail(entry.id, type(error).__name__, reason, self.max_attempts):
-                    return Result(
+                    dead = Result(
                         InputOutcome.DEAD,
                         entry.order_id,
                         entry.id,
                         reason=reason,
                         error_type=type(error).__name__,
                     )
+                    return self._told(entry.kind, entry.dedup_key, dead, self.max_attempts)
         return None
 
     def process_entry(self, entry: InboxEntry) -> Result:
@@ -367,7 +374,10 @@ class OrderService:
 
     def resume(self, key: str) -> list[Result]:
         """Apply, in arrival order, the inputs that waited for `key` (a read landed)."""
-        return [self.process_entry(entry) for entry in self.store.wake(key)]
+        return [
+            self._told(entry.kind, entry.dedup_key, self.process_entry(entry))
+            for entry in self.store.wake(key)
+        ]
 
     def _resumed(self, result: Result, key: str) -> Result:
         """`result`, with the results of the inputs that waited for `key` applied now."""
@@ -502,6 +512,7 @@ class OrderService:
             result = self._tick_order(order_id, now)
             if result is not None:
                 results.append(result)
+                self.telemetry.timer_changed(order_id, result.version)
         return results
 
     # ------------------------------------------------------------------ deciding
@@ -700,14 +711,30 @@ class OrderService:
         in_turn: bool = False,
     ) -> Result:
         receipt = self.store.receive(kind, key, payload, self.clock(), order_id)
+        self.telemetry.input_received(kind)
         if receipt.state is ReceiptState.DONE:
-            return Result(
+            result = Result(
                 InputOutcome.DUPLICATE,
                 order_id,
                 receipt.inbox_id,
                 reason="the same input was received before",
             )
-        return self._apply(receipt.inbox_id, order_id, decide, in_turn=in_turn)
+        else:
+            result = self._apply(receipt.inbox_id, order_id, decide, in_turn=in_turn)
+        return self._told(kind, key, result)
+
+    def _told(self, kind: str, key: str, result: Result, attempt: int | None = None) -> Result:
+        """`result`, told to the telemetry (a metric and a log line per input)."""
+        self.telemetry.input_processed(
+            kind,
+            key,
+            result.outcome,
+            result.order_id,
+            result.inbox_id,
+            result.error_type,
+            attempt,
+        )
+        return result
 
     def _apply(
         self,

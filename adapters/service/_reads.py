@@ -28,6 +28,7 @@ harmless: the same answer is the same input, kept once.
 from __future__ import annotations
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -146,9 +147,11 @@ class Reader:
 
     def _read(self, kind: ReadKind, shop_id: str, jobs: list[ReadJob]) -> ReadReport:
         targets = list(dict.fromkeys(job.target for job in jobs))
+        started = time.perf_counter()
         try:
             client = self.client_for(shop_id)
             found = self._fetch(client, kind, shop_id, targets)
+            self.service.telemetry.read_call(kind.value, time.perf_counter() - started)
         except RetryableError as error:
             return self._failed(jobs, error, retry=True, calls=1)
         except Exception as error:  # parked with its type: one bad read must not stop the rest
@@ -166,7 +169,10 @@ class Reader:
                 report = report + self._failed([job], error, retry=False, calls=0)
                 continue
             if self.store.finish_read(job.id, job.lease_token or "", self.clock()):
+                self.service.telemetry.read_attempted(job, "done")
                 report = report + ReadReport(done=1, results=(result,))
+            else:
+                self.service.telemetry.read_attempted(job, "lost")
         return report
 
     def _fetch(
@@ -201,8 +207,14 @@ class Reader:
                 at = now + self.backoff.delay(job.attempts, job.id, error)
                 if self.store.retry_read(job.id, token, text, at):
                     report = report + ReadReport(retried=1)
+                    self.service.telemetry.read_attempted(job, "retried", error)
+                else:
+                    self.service.telemetry.read_attempted(job, "lost", error)
             elif self.store.bury_read(job.id, token, text, now):
                 report = report + ReadReport(dead=1)
+                self.service.telemetry.read_attempted(job, "dead", error)
+            else:
+                self.service.telemetry.read_attempted(job, "lost", error)
         return report
 
 

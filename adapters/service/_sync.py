@@ -101,6 +101,7 @@ class Syncer:
         report = SyncReport()
         for shop_id in self.shops:
             report = report + self._shop(shop_id, since)
+        self.service.telemetry.sync_ran(report.until)
         return report
 
     def _shop(self, shop_id: str, since: datetime | None) -> SyncReport:

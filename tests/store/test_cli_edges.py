@@ -142,8 +142,8 @@ def test_serve_without_uvicorn_names_the_install_command_that_works_from_a_check
 
 def test_dispatch_says_each_partner_retry_in_one_readable_line(tmp_path: Path) -> None:
     """stamina's bare `stamina.retry_scheduled` lines are replaced, while dispatch runs, by
-    one line per retry through the `adapters.retry` logger; stamina's hooks and the
-    logger are as they were afterwards."""
+    one line per retry through the `adapters.retry` logger, beside the effect's one line;
+    stamina's hooks and the logger are as they were afterwards."""
     db = f"sqlite:///{tmp_path}/orders.db"
     inputs = tmp_path / "in.jsonl"
     inputs.write_text(
@@ -166,13 +166,17 @@ def test_dispatch_says_each_partner_retry_in_one_readable_line(tmp_path: Path) -
     assert "dead letters 1" in out
     assert "stamina" not in err
     lines = err.splitlines()
-    assert lines
-    for line in lines:
+    retries = [line for line in lines if " adapters.effects " not in line]
+    assert retries
+    for line in retries:
         assert re.fullmatch(
             r"\S+ \S+ adapters\.retry RetryableError: sfcc: connection failed: ConnectError;"
             r" retry \d+ in \d+\.\d\d s",
             line,
         ), line
+    # Then the effect's own line, once, when its attempt ended.
+    [effect] = [line for line in lines if " adapters.effects " in line]
+    assert " kind=CreateSfccOrder outcome=dead attempt=1 error_type=RetryableError " in effect
     assert stamina.instrumentation.get_on_retry_hooks() == hooks
     assert (logger.handlers, logger.level) == (handlers, level)
 
