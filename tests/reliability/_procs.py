@@ -30,6 +30,20 @@ def wait_until(done: Callable[[], bool], what: str, timeout: float = WAIT) -> No
         time.sleep(0.2)  # the test's polling must not starve the processes it waits for
 
 
+def metrics_url(proc: Proc) -> str:
+    """Where a process started with `--metrics-port` serves its metrics, once it says so."""
+    found: list[str] = []
+
+    def said() -> bool:
+        if not proc.alive():
+            raise AssertionError(f"{proc.name} exited: {proc.stderr()}")
+        found.extend(re.findall(r"metrics on (http://\S+)", proc.stdout()))
+        return bool(found)
+
+    wait_until(said, f"{proc.name} to serve its metrics")
+    return found[0]
+
+
 class Proc:
     def __init__(self, name: str, args: Sequence[str], env: dict[str, str], logs: Path) -> None:
         self.name = name

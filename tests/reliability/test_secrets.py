@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 
 from adapters.entrypoints.webhook_app import WebhookApp
@@ -28,7 +29,7 @@ from adapters.service import OrderService
 from adapters.store import OutboxStatus, open_store
 from tests.reliability._checks import seed, settled
 from tests.reliability._client import send
-from tests.reliability._procs import Processes, wait_until
+from tests.reliability._procs import Processes, metrics_url, wait_until
 from tests.reliability.conftest import SEED, scale
 from tests.reliability.workload import APP_KEY, APP_SECRET, email, interleaved, phone, plan_orders
 
@@ -72,9 +73,12 @@ def test_no_secret_or_personal_data_in_logs_reprs_errors_or_dead_letters(
                 return Reply(400, body)
 
             partners.server.fault = quote_everything
-            _, endpoint = processes.serve(url)
-            processes.work(url)
-            processes.dispatch(url, partners.url, "--max-attempts", "2")
+            # With metrics and JSON logs: both are scanned too.
+            telemetry = ("--metrics-port", "0", "--log-json")
+            serve, endpoint = processes.serve(url, *telemetry)
+            work = processes.work(url, *telemetry)
+            dispatch = processes.dispatch(url, partners.url, "--max-attempts", "2", *telemetry)
+            scraped = [metrics_url(proc) for proc in (serve, work, dispatch)]
             send(endpoint, interleaved(plans, SEED), seed=SEED)
             # Forged deliveries that carry the secret in their body must not echo it.
             forged = json.dumps({"app_secret": APP_SECRET, "email": email(plans[0].order_id)})
@@ -82,7 +86,13 @@ def test_no_secret_or_personal_data_in_logs_reprs_errors_or_dead_letters(
                 captured.append(str(send_one(endpoint, forged.encode(), headers)))
 
             wait_until(lambda: settled(store), "every effect delivered or parked")
+            metrics = [httpx.get(address, timeout=30).text for address in scraped]
+            assert all("order_lifecycle_" in text for text in metrics)
+            captured += metrics
             processes.stop_all()
+        logged = [line for line in processes.captured().splitlines() if line.startswith("{")]
+        assert any('"event": "effect"' in line for line in logged), "JSON logs to scan"
+        assert any('"event": "input"' in line for line in logged), "JSON logs to scan"
         dead = store.outbox(status=OutboxStatus.DEAD)
         assert dead, "the refusals must leave dead letters to scan"
         captured += [e.last_error for e in store.outbox()]
