@@ -14,15 +14,20 @@ before the answer instead.
 | 400 | not UTF-8 JSON, wrong types, fields missing, unknown type or status, timestamp out |
 |     | of the accepted window (`UntimelyWebhook`), a bad Content-Length |
 | 401 | the `Authorization` signature is missing, malformed or does not match |
-| 405 | not a POST |
+| 405 | not a POST (`Allow: POST`); a probe's path not asked with GET or HEAD |
 | 413 | larger than `max_body`, by Content-Length or counted as it streams (never read whole) |
 | 503 | the store failed; nothing was kept, and TikTok delivers again |
+
+`GET /healthz` answers 200 while the process is up; `GET /readyz` 200 while the
+store answers within `ready_timeout` seconds (default `READY_TIMEOUT`, 2 s),
+503 otherwise; `HEAD` gets the same status and headers without a body. Neither
+needs a signature.
 
 Nothing is stored for a refused request. Each request gives one log line on
 the `adapters.entrypoints.webhook_app` logger, `key=value` pairs (also under the record's
 `webhook` attribute for structured handlers): status, outcome, the error's
-type name, inbox id. Never the body, a header value or an error message,
-which may quote the body.
+type name, inbox id (a probe that passes is logged at DEBUG). Never the body,
+a header value or an error message, which may quote the body.
 
 The store is synchronous: its calls run in worker threads (`asyncio.to_thread`).
 Both backends are safe to share between threads (SQLite serialises its one
@@ -81,6 +86,7 @@ class WebhookApp:
         max_body: int = DEFAULT_MAX_BODY,
         process_inline: bool = False,
         logger: logging.Logger = LOGGER,
+        ready_timeout: float = READY_TIMEOUT,
     ) -> None:
         if not (service.app_key and service.app_secret):
             raise ValueError("WebhookApp needs a service with app_key and app_secret")
@@ -90,18 +96,19 @@ class WebhookApp:
         self.max_body = max_body
         self.process_inline = process_inline
         self.logger = logger
+        self.ready_timeout = ready_timeout
 
     def __repr__(self) -> str:
         return f"WebhookApp(max_body={self.max_body}, process_inline={self.process_inline})"
 
     async def _probe(self, path: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
         """`/healthz`: the process answers. `/readyz`: the store answers within
-        `READY_TIMEOUT` seconds. Neither needs a signature; neither reads an input."""
+        `ready_timeout` seconds. Neither needs a signature; neither reads an input."""
         if path == "/healthz":
             return 200, {"status": "ok"}, {"outcome": "healthy"}
         try:
             await asyncio.wait_for(
-                asyncio.to_thread(self.service.store.schema_version), READY_TIMEOUT
+                asyncio.to_thread(self.service.store.schema_version), self.ready_timeout
             )
         except Exception as error:
             return (
@@ -124,21 +131,28 @@ class WebhookApp:
             self._log(logging.INFO, {"status": 499, "outcome": "disconnected"})
             return
         headers = [(b"content-type", b"application/json")]
+        probe = scope.get("path") in _PROBES
         if status == 405:
-            headers.append((b"allow", b"POST"))
+            headers.append((b"allow", b"GET, HEAD" if probe else b"POST"))
         if status == 413:
             headers.append((b"connection", b"close"))
         payload = json.dumps(body).encode()
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": payload})
-        self._log(logging.INFO if status < 500 else logging.ERROR, {"status": status, **fields})
+        # A HEAD is answered with the headers a GET would get, and no body.
+        head = scope.get("method") == "HEAD"
+        await send({"type": "http.response.body", "body": b"" if head else payload})
+        # A probe that passes is asked every few seconds: logged at DEBUG, not INFO.
+        level = logging.DEBUG if probe and status == 200 else logging.INFO
+        self._log(level if status < 500 else logging.ERROR, {"status": status, **fields})
 
     async def _handle(
         self, scope: Scope, receive: Receive
     ) -> tuple[int, dict[str, Any], dict[str, Any]]:
-        if scope.get("method") in ("GET", "HEAD") and scope.get("path") in _PROBES:
-            return await self._probe(scope["path"])
+        if scope.get("path") in _PROBES:
+            if scope.get("method") in ("GET", "HEAD"):
+                return await self._probe(scope["path"])
+            return _refused(405, "MethodNotAllowed")  # a probe's path takes no webhook
         if scope.get("method") != "POST":
             return _refused(405, "MethodNotAllowed")
         headers = {

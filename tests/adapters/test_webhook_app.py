@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -229,3 +230,88 @@ def test_readiness_says_unavailable_when_the_store_does_not_answer(tmp_path: Pat
     ready = get(app, "/readyz")
     assert (ready.status_code, ready.json()) == (503, {"status": "unavailable"})
     assert get(app, "/healthz").status_code == 200
+
+
+def ask(app: WebhookApp, method: str, path: str, body: bytes = b"") -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
+            return await client.request(method, path, content=body)
+
+    return asyncio.run(go())
+
+
+def test_a_probes_path_takes_only_get_and_head_and_keeps_no_webhook(store: Store, db: Path) -> None:
+    """A signed POST to /healthz is not a webhook: 405 naming GET and HEAD; HEAD has no body."""
+    before = dump(db)
+    app = app_for(store)
+    body = status_webhook(ORDER, "ON_HOLD", NOW)
+    for path in ("/healthz", "/readyz"):
+        refused = post_to(app, path, body, signed(body))
+        assert (refused.status_code, refused.headers["allow"]) == (405, "GET, HEAD")
+        head = ask(app, "HEAD", path)
+        assert (head.status_code, head.content) == (200, b"")
+    assert ask(app, "DELETE", "/readyz").status_code == 405
+    assert dump(db) == before
+
+
+def post_to(app: WebhookApp, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://oms.test") as client:
+            return await client.post(path, content=body, headers=headers)
+
+    return asyncio.run(go())
+
+
+class _Stuck:
+    """A store whose every call waits until it is let go (a locked database, a lost server)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.released = threading.Event()
+
+    def schema_version(self) -> int:
+        self.released.wait(30)
+        return self.store.schema_version()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+
+def test_readiness_gives_up_on_a_store_that_does_not_answer_in_time(store: Store) -> None:
+    """/readyz answers 503 after `ready_timeout`, not when the store answers at last:
+    the store here is let go only once the app has logged its answer."""
+    stuck = _Stuck(store)
+    service = OrderService(stuck, clock=lambda: NOW, app_key=KEY, app_secret=SECRET)  # type: ignore[arg-type]
+    records: list[logging.LogRecord] = []
+
+    class Release(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+            stuck.released.set()
+
+    logger = logging.getLogger("test.readiness")
+    logger.addHandler(Release())
+    logger.setLevel(logging.DEBUG)
+    app = WebhookApp(service, ready_timeout=0.05, logger=logger)
+    ready = get(app, "/readyz")
+    assert (ready.status_code, ready.json()) == (503, {"status": "unavailable"})
+    assert records[0].webhook == {  # type: ignore[attr-defined]
+        "status": 503,
+        "outcome": "not ready",
+        "error": "TimeoutError",
+    }
+    assert get(app, "/readyz").status_code == 200  # answered again once it is let go
+
+
+def test_a_passing_probe_is_logged_at_debug_a_failing_one_at_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = SqliteStore(tmp_path / "gone.db")
+    app = app_for(broken)
+    caplog.set_level(logging.DEBUG, logger="adapters.entrypoints.webhook_app")
+    get(app, "/healthz")
+    broken.close()
+    get(app, "/readyz")
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG, logging.ERROR]
