@@ -145,6 +145,7 @@ class WebhookApp:
         # A probe that passes is asked every few seconds: logged at DEBUG, not INFO.
         level = logging.DEBUG if probe and status == 200 else logging.INFO
         self._log(level if status < 500 else logging.ERROR, {"status": status, **fields})
+        self.service.telemetry.request_answered(status)
 
     async def _handle(
         self, scope: Scope, receive: Receive

@@ -147,11 +147,13 @@ class Reader:
 
     def _read(self, kind: ReadKind, shop_id: str, jobs: list[ReadJob]) -> ReadReport:
         targets = list(dict.fromkeys(job.target for job in jobs))
-        started = time.perf_counter()
         try:
             client = self.client_for(shop_id)
-            found = self._fetch(client, kind, shop_id, targets)
-            self.service.telemetry.read_call(kind.value, time.perf_counter() - started)
+            started = time.perf_counter()
+            try:
+                found = self._fetch(client, kind, shop_id, targets)
+            finally:  # a failed call is timed too
+                self.service.telemetry.read_call(kind.value, time.perf_counter() - started)
         except RetryableError as error:
             return self._failed(jobs, error, retry=True, calls=1)
         except Exception as error:  # parked with its type: one bad read must not stop the rest

@@ -34,6 +34,7 @@ error's type name. `LogFormat` writes them as `key=value` text or, with
 | `order_lifecycle_outbox_oldest_due_age_seconds` | gauge | `partner` |
 | `order_lifecycle_lease_renewals_total` | counter | `queue` (`outbox`) |
 | `order_lifecycle_leases_lost_total` | counter | `queue` (`outbox`, `reads`) |
+| `order_lifecycle_webhook_requests_total` | counter | `status` |
 | `order_lifecycle_timer_changes_total` | counter | |
 | `order_lifecycle_sync_runs_total` | counter | |
 | `order_lifecycle_sync_last_run_timestamp_seconds` | gauge | |
@@ -141,6 +142,12 @@ class Metrics:
             "order_lifecycle_leases_lost",
             "Claimed items whose lease ran out and another worker took, by queue.",
             ["queue"],
+            registry=r,
+        )
+        self.webhook_requests = Counter(
+            "order_lifecycle_webhook_requests",
+            "Requests the webhook endpoint answered, by HTTP status.",
+            ["status"],
             registry=r,
         )
         self.timer_changes = Counter(
@@ -357,6 +364,11 @@ class Telemetry:
                 attempt=job.attempts,
                 error_type=None if error is None else type(error).__name__,
             )
+
+    def request_answered(self, status: int) -> None:
+        """The webhook endpoint answered a request with `status` (its own line logs it)."""
+        if self.metrics is not None:
+            self.metrics.webhook_requests.labels(str(status)).inc()
 
     # ------------------------------------------------------------------ leases, backlog
 

@@ -315,3 +315,31 @@ def test_a_passing_probe_is_logged_at_debug_a_failing_one_at_error(
     broken.close()
     get(app, "/readyz")
     assert [r.levelno for r in caplog.records] == [logging.DEBUG, logging.ERROR]
+
+
+def test_each_answer_is_counted_by_status_and_each_kept_webhook_as_received(
+    store: Store,
+) -> None:
+    from adapters.service import Metrics, Telemetry
+
+    metrics = Metrics()
+    service = OrderService(
+        store, clock=lambda: NOW, app_key=KEY, app_secret=SECRET, telemetry=Telemetry(metrics)
+    )
+    app = WebhookApp(service)
+    body = status_webhook(ORDER, "ON_HOLD", NOW)
+    assert post(app, body, signed(body)).status_code == 200
+    assert post(app, body, signed(body)).status_code == 200  # a redelivery
+    assert post(app, body, {"Authorization": "0" * 64}).status_code == 401
+    assert get(app, "/elsewhere").status_code == 405
+    counts = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in metrics.registry.collect()
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+    requests = "order_lifecycle_webhook_requests_total"
+    assert counts[(requests, (("status", "200"),))] == 2
+    assert counts[(requests, (("status", "401"),))] == 1
+    assert counts[(requests, (("status", "405"),))] == 1
+    assert counts[("order_lifecycle_inputs_received_total", (("kind", "webhook"),))] == 2

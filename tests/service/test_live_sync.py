@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from adapters.service import OrderService, Reader, Syncer
+from adapters.service import Metrics, OrderService, Reader, Syncer, Telemetry
 from adapters.store import InputOutcome, ReadKind, ReadStatus, SqliteStore, waits_for
 from lifecycle import LineStatus, OrderStatus
 from tests.service.fake_shop import SHOP, FakeShop, order, seconds, webhook
@@ -382,3 +382,37 @@ def test_sync_starts_an_overlap_before_the_watermark(store: SqliteStore, shop: F
     syncer.run_once()
     second = shop.calls_to("/order/202309/orders/search")[-1]
     assert second["update_time_ge"] == seconds(CLOCK - timedelta(minutes=5))
+
+
+def test_the_readers_telemetry_counts_each_job_as_the_store_ended_it(
+    store: SqliteStore, shop: FakeShop
+) -> None:
+    """done, retried and dead read jobs are counted as the store has them; each call to
+    TikTok is timed, the one that failed too."""
+    metrics = Metrics()
+    service = OrderService(store, clock=lambda: CLOCK, reads=True, telemetry=Telemetry(metrics))
+    reader = Reader(service, shop.client_for(), clock=lambda: CLOCK)
+    shop.put(order("O1", "AWAITING_SHIPMENT", T0))
+    service.webhook(status("O1", "AWAITING_SHIPMENT", T0))
+    service.webhook(status("O9", "AWAITING_SHIPMENT", T0))  # TikTok does not return it
+    shop.fail_next.append(httpx.Response(429, json={"code": 0, "message": "busy"}))
+    reader.run_once()  # the one call is refused: both jobs retried
+    later = Reader(service, shop.client_for(), clock=lambda: CLOCK + timedelta(hours=1))
+    later.run_once()
+
+    def counted(name: str) -> dict[tuple[str, ...], float]:
+        return {
+            tuple(v for _, v in sorted(s.labels.items())): s.value
+            for family in metrics.registry.collect()
+            for s in family.samples
+            if s.name == name
+        }
+
+    assert counted("order_lifecycle_read_attempts_total") == {
+        ("order_detail", "retried"): 2.0,
+        ("order_detail", "done"): 1.0,
+        ("order_detail", "dead"): 1.0,
+    }
+    assert len(store.reads(ReadStatus.DONE)) == len(store.reads(ReadStatus.DEAD)) == 1
+    calls = counted("order_lifecycle_partner_call_duration_seconds_count")
+    assert calls == {("order_detail", "tiktok_shop"): 2.0}
