@@ -730,6 +730,10 @@ def _dead(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     else:
         for kind, count in redriven.items():
             out.write(f"{count} dead {kind} back to pending\n")
+        left = len(set(ids)) - sum(redriven.values())
+        if ids and left > 0:
+            # A dead read whose target already has a pending job stays dead: that job reads it.
+            out.write(f"{left} stayed dead: a pending job already does the same work\n")
     return 0
 
 

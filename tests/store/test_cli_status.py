@@ -225,3 +225,20 @@ def test_status_and_dead_create_no_store(
     assert (code, out) == (2, "")
     assert f"order-lifecycle {command}: StoreNotFound" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dead_read_whose_target_is_already_pending_stays_dead_and_says_so(
+    replayed: str,
+) -> None:
+    """The pending job will answer the inputs; re-driving the dead one would read twice."""
+    store = open_store(replayed)
+    try:
+        _, _, read_id = add_the_dead(store)
+        store.request_reads([ReadRequest(ReadKind.ORDER_DETAIL, "S1", "O-missing")], LATER)
+    finally:
+        store.close()
+    code, out, _ = run("dead", "--redrive", str(read_id), "--kind", "reads", "--db", replayed)
+    assert code == 0
+    assert out == (
+        "0 dead reads back to pending\n1 stayed dead: a pending job already does the same work\n"
+    )
