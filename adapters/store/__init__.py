@@ -29,7 +29,9 @@ from ._codec import (
     order_to_json,
 )
 from ._port import (
+    FIRST_SEEN,
     Change,
+    FeedChange,
     InboxEntry,
     InputOutcome,
     OrderSummary,
@@ -73,9 +75,11 @@ def is_unavailable(error: BaseException) -> bool:
 __all__ = [
     "CONVERTER",
     "DEFAULT_URL",
+    "FIRST_SEEN",
     "AlreadyProcessed",
     "CannotOpenStore",
     "Change",
+    "FeedChange",
     "InboxEntry",
     "InputOutcome",
     "OrderSummary",
