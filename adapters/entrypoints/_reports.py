@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any, TextIO
 
+from adapters.partners.oms import action_document
 from adapters.service import ReplayReport
-from adapters.store import InputOutcome, Store, effect_to_dict
+from adapters.store import FeedChange, InputOutcome, Store, effect_to_dict
 from lifecycle import OrderStatus
 
 __all__ = [
     "REPLAY_KEYS",
     "REPLAY_SHOWN_REJECTIONS",
+    "change_document",
+    "change_text",
     "order_document",
     "order_documents",
     "rejected_inputs",
@@ -163,3 +167,36 @@ def show_text(document: dict[str, Any]) -> str:
     for entry in document["waiting"]:
         text.append(f"  waiting: inbox {entry['inbox_id']} ({entry['kind']}): {entry['reason']}\n")
     return "".join(text)
+
+
+def change_document(change: FeedChange) -> dict[str, Any]:
+    """One row of the change feed as `changes --json` prints it (docs/cli.md)."""
+    return {
+        "cursor": change.cursor,
+        "order_id": change.order_id,
+        "version": change.version,
+        "event": change.event,
+        "source": change.source,
+        "target": change.target,
+        "initiator": change.initiator,
+        "origin": change.origin,
+        "at": change.at.astimezone(UTC).isoformat(),
+        "actions": [action_document(action) for action in change.actions],
+    }
+
+
+def change_text(change: FeedChange) -> str:
+    """One row of the change feed as one readable line."""
+    moved = (
+        change.target if change.source == change.target else f"{change.source} -> {change.target}"
+    )
+    actions = "; ".join(
+        f"{action.what} {','.join(line.line_item_id for line in action.lines) or '-'}"
+        + (f" (return {action.return_id})" if action.return_id else "")
+        for action in change.actions
+    )
+    return (
+        f"#{change.cursor} {change.at.astimezone(UTC).isoformat()} order {change.order_id}"
+        f" v{change.version} {change.event} {moved} by {change.initiator} ({change.origin})"
+        f": {actions or 'no OMS action'}"
+    )

@@ -1,7 +1,7 @@
 """`order-lifecycle`: the command-line tool (also `python -m adapters`).
 
-Commands: `replay`, `allowed`, `history`, `show`, `serve`, `work`, `sync`,
-`dispatch`, `tick`, `diagram`, `sandbox` and `demo`; see docs/cli.md. Every
+Commands: `replay`, `allowed`, `history`, `show`, `changes`, `serve`, `work`,
+`sync`, `dispatch`, `tick`, `diagram`, `sandbox` and `demo`; see docs/cli.md. Every
 command that reads or writes orders takes `--db URL` (`sqlite:///path.db`, `sqlite:///:memory:`,
 `postgresql://...`); the default is `sqlite:///order-lifecycle.db` in the
 working directory, or `$ORDER_LIFECYCLE_DB`. Commands that only read
@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +43,8 @@ import stamina
 
 from adapters.entrypoints._reports import (
     REPLAY_SHOWN_REJECTIONS,
+    change_document,
+    change_text,
     order_document,
     order_documents,
     rejected_inputs,
@@ -710,6 +713,51 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return run_demo(Path(args.db_file), out, err, policy=_policy(args))
 
 
+# --------------------------------------------------------------------------- changes
+
+#: Rows of the change feed read per query.
+CHANGES_PAGE = 500
+
+
+@contextmanager
+def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM sets `stop` (in the main thread; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _number, _frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _changes(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.after < 0:
+        raise CliError(f"--after is a cursor, 0 or more; got {args.after}")
+    if args.interval <= 0:
+        raise CliError(f"--interval must be a positive number of seconds; got {args.interval}")
+    stop = _stop_after(args.seconds)
+    cursor = args.after
+    with _opened(args.db, create=False) as store, _stop_on_sigterm(stop):
+        try:
+            while not stop.is_set():
+                page = store.changes(after=cursor, limit=CHANGES_PAGE)
+                for change in page:
+                    document = change_document(change)
+                    out.write((json.dumps(document) if args.json else change_text(change)) + "\n")
+                    cursor = change.cursor
+                out.flush()
+                if len(page) == CHANGES_PAGE:
+                    continue
+                if not args.follow:
+                    break
+                stop.wait(args.interval)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C ends --follow cleanly: every row printed was whole
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -764,6 +812,20 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("history", _history, "an order's transitions, effects and references")
     sub.add_argument("order_id", metavar="ORDER_ID")
+    with_db(sub)
+
+    sub = command(
+        "changes", _changes, "the change feed: every committed transition and its OMS actions"
+    )
+    sub.add_argument(
+        "--after", type=int, default=0, metavar="N", help="only rows after cursor N (default 0)"
+    )
+    sub.add_argument("--follow", action="store_true", help="keep polling for new rows")
+    sub.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between polls (default 1)"
+    )
+    sub.add_argument("--seconds", type=float, help="with --follow, stop after this long")
+    sub.add_argument("--json", action="store_true", help="one JSON object per row (JSON Lines)")
     with_db(sub)
 
     sub = command("serve", _serve, "receive TikTok webhooks over HTTP into the inbox (uvicorn)")
