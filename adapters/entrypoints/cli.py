@@ -660,6 +660,7 @@ def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         SANDBOX_SHOP_ID,
         local_partners,
     )
+    from adapters.sandbox.oms import OMS_PATH
     from adapters.sandbox.tiktok_shop import CONTROL_PATH, read_orders
 
     if args.announce and not args.webhook_url:
@@ -678,7 +679,11 @@ def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         partners.tiktok_shop.add_order(order)
     with partners:
         out.write(f"sandbox listening on {partners.url}\n")
-        out.write("  TikTok Shop API and token refresh, Sync Order Information, Events API, SFCC\n")
+        out.write(
+            "  TikTok Shop API and token refresh, Sync Order Information, Events API, SFCC,"
+            f" and an OMS taking pushed OMS actions at {partners.url}{OMS_PATH}"
+            " (signature checked)\n"
+        )
         for name, value in SANDBOX_CREDENTIALS.items():
             out.write(f"  {name} = {value}\n")
         out.write(f"  tiktok_shop_id = {SANDBOX_SHOP_ID}\n")
@@ -704,6 +709,11 @@ def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if partners.webhooks is not None:
         sent, failed = len(partners.webhooks.delivered), len(partners.webhooks.failed)
         out.write(f"  webhooks: {sent} delivered, {failed} given up\n")
+    oms = partners.oms
+    out.write(
+        f"  OMS actions: {len(oms.received)} received ({len(oms.applied)} distinct),"
+        f" {oms.refused} refused for a bad signature\n"
+    )
     return 0
 
 
