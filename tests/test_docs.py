@@ -212,4 +212,3 @@ def test_the_documented_partners_file_carries_a_policy_the_loader_reads(tmp_path
     assert example is not None
     (tmp_path / "partners.json").write_text(example.group(1))
     assert read_policy(tmp_path / "partners.json") == Policy(report_events_api=True)
-
