@@ -98,3 +98,67 @@ def test_history_from_before_the_feed_is_numbered_in_the_order_it_happened(
         assert [a.what for a in late.actions] == ["stop_fulfilment", "release_inventory"]
     finally:
         upgraded.close()
+
+
+def test_pushed_actions_reach_an_oms_function_in_order_and_a_failure_holds_the_rest(
+    store: Store,
+) -> None:
+    """At least once and in order: an action that fails is retried before the next of
+    its order goes; after the retries run out it is a dead letter with the error."""
+    from datetime import timedelta
+
+    import httpx
+
+    from adapters.service import Backoff, Dispatcher
+    from adapters.store import OutboxStatus
+    from adapters.wiring import PartnerSettings, build_executors
+
+    service = OrderService(store, Policy(push_oms_actions=True), clock=lambda: at(hours=4))
+    _lived(service, "O1")  # reserve, release for fulfilment; the seller's cancel is refused
+    service.command(seller("O1", "cancel", at(hours=3)))  # the whole order: release only
+    taken: list[str] = []
+    failures = [1]
+
+    def handle(action: object) -> None:
+        what = getattr(action, "what", "")
+        if what == "release_for_fulfilment" and failures[0]:
+            failures[0] -= 1
+            raise ConnectionError("the OMS is restarting")
+        taken.append(what)
+
+    now = [at(days=1)]
+    with httpx.Client() as http:
+        dispatcher = Dispatcher(
+            store,
+            build_executors(PartnerSettings(), http, oms=handle),
+            clock=lambda: now[0],
+            backoff=Backoff(timedelta(seconds=10), spread=0),
+            max_attempts=2,
+        )
+        first = dispatcher.drain()
+        assert (first.done, first.retried) == (1, 1)
+        assert taken == ["reserve_inventory"]  # the cancel's release waits behind the retry
+        now[0] += timedelta(minutes=1)
+        dispatcher.drain()
+    assert taken == ["reserve_inventory", "release_for_fulfilment", "release_inventory"]
+    assert all(e.status is OutboxStatus.DONE for e in store.outbox("O1") if e.channel == "oms")
+
+    failures[0] = 99
+    service.seed(seed_detail("O2"), shop_id=SHOP)
+    service.webhook(status_webhook("O2", "ON_HOLD", T0))
+    service.tick(at(hours=1))
+    with httpx.Client() as http:
+        dispatcher = Dispatcher(
+            store,
+            build_executors(PartnerSettings(), http, oms=handle),
+            clock=lambda: now[0],
+            backoff=Backoff(timedelta(seconds=10), spread=0),
+            max_attempts=2,
+        )
+        for _ in range(3):
+            now[0] += timedelta(minutes=1)
+            dispatcher.drain()
+    [dead] = [e for e in store.outbox("O2", OutboxStatus.DEAD) if e.channel == "oms"]
+    assert dead.kind == "ReleaseForFulfilment"
+    assert dead.attempts == 2
+    assert "ConnectionError: the OMS is restarting" in dead.last_error
