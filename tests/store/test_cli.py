@@ -425,6 +425,7 @@ def test_the_console_script_is_declared_and_python_m_works() -> None:
         "replay",
         "allowed",
         "history",
+        "changes",
         "dispatch",
         "tick",
         "diagram",
