@@ -18,11 +18,18 @@ from lifecycle import (
     ApproveTikTokCancellation,
     ApproveTikTokReturn,
     CancelTikTokOrder,
+    CloseOrder,
     CreateSfccOrder,
     Effect,
+    ExpectReturn,
+    RefundIssued,
     RejectTikTokCancellation,
+    ReleaseForFulfilment,
+    ReleaseInventory,
     ReportTikTokEvent,
+    ReserveInventory,
     ShipTikTokPackage,
+    StopFulfilment,
     SyncOrderInfo,
     UpdateSfccOrderStatus,
     UpdateSfccReturn,
@@ -39,6 +46,8 @@ class Partner(enum.StrEnum):
     SFCC = "sfcc"
     SYNC_ORDER_INFO = "sync_order_info"
     EVENTS_API = "events_api"
+    #: the OMS that embeds the library: its actions, pushed when the policy says so
+    OMS = "oms"
 
 
 #: The partner of each effect type.
@@ -55,6 +64,13 @@ PARTNER_OF: Mapping[type[Effect], Partner] = MappingProxyType(
         ApproveTikTokReturn: Partner.TIKTOK_SHOP,
         SyncOrderInfo: Partner.SYNC_ORDER_INFO,
         ReportTikTokEvent: Partner.EVENTS_API,
+        ReserveInventory: Partner.OMS,
+        ReleaseForFulfilment: Partner.OMS,
+        StopFulfilment: Partner.OMS,
+        ReleaseInventory: Partner.OMS,
+        ExpectReturn: Partner.OMS,
+        RefundIssued: Partner.OMS,
+        CloseOrder: Partner.OMS,
     }
 )
 

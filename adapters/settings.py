@@ -39,6 +39,7 @@ from cattrs.errors import StructureHandlerNotFoundError as StructureError
 
 from adapters.errors import SettingsError
 from adapters.partners.events_api import EventsApiSettings
+from adapters.partners.oms import OmsSettings
 from adapters.partners.sfcc import SfccSettings
 from adapters.partners.sync_order_info import SyncOrderInfoSettings
 from adapters.partners.tiktok_shop import TikTokShopSettings
@@ -251,6 +252,7 @@ def choose_policy(
 _FEEDS = (
     ("report_sync_order_info", "sync_order_info", "Sync Order Information"),
     ("report_events_api", "events_api", "the Events API"),
+    ("push_oms_actions", "oms", "the OMS"),
 )
 
 
@@ -324,6 +326,7 @@ def load_partners(path: Path) -> PartnerSettings:
             events_api=conv.structure(raw["events_api"], EventsApiSettings)
             if "events_api" in raw
             else None,
+            oms=conv.structure(raw["oms"], OmsSettings) if "oms" in raw else None,
         )
     except (TypeError, ValueError, KeyError, cattrs.BaseValidationError, StructureError) as error:
         raise SettingsError(

@@ -25,6 +25,7 @@ from adapters.errors import (
 )
 from adapters.http import RetryPolicy
 from adapters.partners.events_api import EventData, EventsApiClient, EventsApiSettings
+from adapters.partners.oms import OmsCallable, OmsClient, OmsSettings
 from adapters.partners.sfcc import SfccClient, SfccSettings
 from adapters.partners.sync_order_info import (
     SyncOrderData,
@@ -44,6 +45,7 @@ from lifecycle import (
     CancelTikTokOrder,
     CreateSfccOrder,
     Effect,
+    OmsAction,
     Order,
     ReportTikTokEvent,
     ShipTikTokPackage,
@@ -155,6 +157,8 @@ class PartnerSettings:
     sync_order_info: SyncOrderInfoSettings | None = None
     events_api: EventsApiSettings | None = None
     retry: RetryPolicy = field(factory=lambda: RetryPolicy(attempts=2))
+    #: where OMS actions are pushed (`Policy.push_oms_actions`), signed with its secret
+    oms: OmsSettings | None = None
 
     def secrets(self) -> tuple[str, ...]:
         """Every secret these settings hold, for blanking out of stored errors."""
@@ -167,6 +171,8 @@ class PartnerSettings:
             found.append(self.sync_order_info.access_token)
         if self.events_api is not None:
             found.append(self.events_api.access_token)
+        if self.oms is not None:
+            found.append(self.oms.secret)
         return tuple(s for s in found if s)
 
 
@@ -350,12 +356,29 @@ def build_executors(
     events_data: Callable[[Order | None], EventData] = event_data,
     store: Store | None = None,
     register_secret: Callable[[str], None] | None = None,
+    oms: Callable[[OmsAction], object] | None = None,
 ) -> dict[str, Executor]:
     """The executors for every effect kind whose partner `partners` configures.
 
     A TikTok Shop effect goes out with the credentials of its order's shop.
+    OMS actions go to `oms`, the embedding OMS's own function (`OmsCallable`:
+    an exception is retried, then a dead letter), or are POSTed to
+    `partners.oms` (`OmsClient`); not both.
     """
     executors: dict[str, Executor] = {}
+    if oms is not None and partners.oms is not None:
+        raise SettingsError(
+            "OMS actions go to one place: pass an oms callable or an oms partner section, not both"
+        )
+    if oms is not None:
+        executors.update(dict.fromkeys(effect_kinds(Partner.OMS), OmsCallable(oms)))
+    elif partners.oms is not None:
+        oms_client = OmsClient(http, partners.oms, partners.retry)
+
+        def oms_push(effect: Effect, context: EffectContext) -> None:
+            oms_client.execute(effect)
+
+        executors.update(dict.fromkeys(effect_kinds(Partner.OMS), oms_push))
     retry = partners.retry
     if partners.tiktok_shop is not None:
         client_for = tiktok_clients(

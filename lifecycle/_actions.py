@@ -27,13 +27,22 @@ from ._effects import (
     ApproveTikTokCancellation,
     ApproveTikTokReturn,
     CancelTikTokOrder,
+    CloseOrder,
     CreateSfccOrder,
     Effect,
+    ExpectReturn,
+    OmsAction,
+    OmsLine,
+    RefundIssued,
     RejectTikTokCancellation,
+    ReleaseForFulfilment,
+    ReleaseInventory,
     ReportTikTokEvent,
+    ReserveInventory,
     SfccStatus,
     ShippingStatus,
     ShipTikTokPackage,
+    StopFulfilment,
     SyncOrderInfo,
     UpdateSfccOrderStatus,
     UpdateSfccReturn,
@@ -74,10 +83,16 @@ _HAS_SHIPPED = frozenset(
 
 @frozen
 class Outcome:
-    """A transition's result: the next order and the effects, in the order to carry out."""
+    """A transition's result: the next order and the effects, in the order to carry out.
+
+    `actions` are what the OMS must do now (`OmsAction`s, docs/oms.md), always;
+    they are among `effects` too, to be pushed to the OMS, when the policy
+    says so (`Policy.push_oms_actions`).
+    """
 
     order: Order
     effects: tuple[Effect, ...]
+    actions: tuple[OmsAction, ...] = ()
 
 
 @frozen
@@ -357,6 +372,109 @@ def _status_reports(ctx: Context, order: Order, version: int) -> list[Effect]:
     return effects
 
 
+def _oms_lines(lines: Iterable[OrderLine]) -> tuple[OmsLine, ...]:
+    return tuple(
+        OmsLine(line.line_item_id, line.sku_id, line.seller_sku, line.quantity) for line in lines
+    )
+
+
+def _reserve(ctx: Context, following: Order, version: int) -> list[OmsAction]:
+    lines = [line for line in following.lines if line.status is LineStatus.OPEN]
+    return [ReserveInventory(following.order_id, version, lines=_oms_lines(lines))]
+
+
+def _release_for_fulfilment(ctx: Context, following: Order, version: int) -> list[OmsAction]:
+    if ctx.to_tiktok_shop:
+        return []  # the OMS released the hold itself: it knows
+    lines = [line for line in following.lines if line.status is LineStatus.OPEN]
+    return [ReleaseForFulfilment(following.order_id, version, lines=_oms_lines(lines))]
+
+
+def _stop_and_release(ctx: Context, following: Order, version: int) -> list[OmsAction]:
+    """Lines cancelled before shipment: stop them, and free their reserved units.
+
+    Only units reserved are released: nothing was reserved before payment. A
+    shipped line is never cancelled (TikTok's cancel after shipped leaves its
+    shipped lines as they are), so its units are never released.
+    """
+    if ctx.order.status is OrderStatus.UNPAID:
+        return []
+    cancelled = _oms_lines(
+        after
+        for before, after in zip(ctx.order.lines, following.lines, strict=True)
+        if before.status is LineStatus.OPEN and after.status is LineStatus.CANCELLED
+    )
+    if not cancelled:
+        return []
+    order_id = following.order_id
+    release = ReleaseInventory(order_id, version, lines=cancelled)
+    if ctx.to_tiktok_shop:
+        return [release]  # the OMS cancelled (or approved) itself: no stop to echo back
+    return [StopFulfilment(order_id, version, lines=cancelled), release]
+
+
+def _return_lines(ctx: Context, following: Order) -> tuple[str, tuple[OmsLine, ...]]:
+    request = ctx.return_request
+    assert request is not None
+    chosen = set(request.line_item_ids)
+    return request.return_id, _oms_lines(
+        line for line in following.lines if line.line_item_id in chosen
+    )
+
+
+def _expect_return(ctx: Context, following: Order, version: int) -> list[OmsAction]:
+    request = following.return_request(ctx.params.return_id or "")
+    if request.status is not ReturnStatus.AWAITING_BUYER_SHIPMENT:
+        return []  # a refund without return: no goods come back
+    return_id, lines = _return_lines(ctx, following)
+    return [ExpectReturn(following.order_id, version, lines=lines, return_id=return_id)]
+
+
+def _refund_issued(ctx: Context, following: Order, version: int) -> list[OmsAction]:
+    if ctx.to_tiktok_shop:
+        return []
+    return_id, lines = _return_lines(ctx, following)
+    return [RefundIssued(following.order_id, version, lines=lines, return_id=return_id)]
+
+
+def _close(ctx: Context, following: Order, version: int) -> list[OmsAction]:
+    if ctx.to_tiktok_shop:
+        return []
+    kept = [line for line in following.lines if line.status is LineStatus.SHIPPED]
+    return [CloseOrder(following.order_id, version, lines=_oms_lines(kept))]
+
+
+#: What each event asks of the OMS (docs/oms.md); events missing here ask nothing.
+_OMS_ACTIONS: dict[str, Callable[[Context, Order, int], list[OmsAction]]] = {
+    "pay": _reserve,
+    "release_hold": _release_for_fulfilment,
+    "cancel": _stop_and_release,
+    "approve_cancellation": _stop_and_release,
+    "approve_return": _expect_return,
+    "refund": _refund_issued,
+    "complete": _close,
+}
+
+
+def first_seen_actions(order: Order) -> tuple[OmsAction, ...]:
+    """What the OMS must do about an order the library first sees already paid.
+
+    An order read from TikTok past payment (no `pay` in its history) asks for
+    its open lines to be reserved, and, once past the hold, released for
+    fulfilment, at the order's own version: as if the library had seen it pay.
+    An unpaid or final order asks nothing.
+    """
+    if order.status in (OrderStatus.UNPAID, OrderStatus.CANCELLED, OrderStatus.COMPLETED):
+        return ()
+    lines = _oms_lines(line for line in order.lines if line.status is LineStatus.OPEN)
+    if not lines:
+        return ()
+    actions: list[OmsAction] = [ReserveInventory(order.order_id, order.version, lines=lines)]
+    if order.status is not OrderStatus.ON_HOLD:
+        actions.append(ReleaseForFulfilment(order.order_id, order.version, lines=lines))
+    return tuple(actions)
+
+
 #: A template whose every field `perform` replaces: records are built without re-validation.
 _RECORD = HistoryRecord(
     "",
@@ -403,4 +521,8 @@ def perform(ctx: Context, target: OrderStatus) -> Outcome:
     effects = draft.effects
     if target is not order.status:
         effects = [*effects, *_status_reports(ctx, following, version)]
-    return Outcome(following, tuple(effects))
+    oms = _OMS_ACTIONS.get(ctx.event)
+    actions = () if oms is None else tuple(oms(ctx, following, version))
+    if actions and ctx.policy.push_oms_actions:
+        effects = [*effects, *actions]
+    return Outcome(following, tuple(effects), actions)

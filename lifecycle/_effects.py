@@ -191,3 +191,99 @@ EFFECT_TYPES: tuple[type[Effect], ...] = (
     SyncOrderInfo,
     ReportTikTokEvent,
 )
+
+
+# --------------------------------------------------------------------------- OMS actions
+
+
+@frozen
+class OmsLine:
+    """One line an OMS action concerns: which line, which SKU, how many units.
+
+    In API 202309 a line item is one unit (`quantity` 1); the legacy API and
+    orders seeded with a quantity carry theirs.
+    """
+
+    line_item_id: str
+    sku_id: str = ""
+    seller_sku: str = ""
+    quantity: int = 1
+
+
+@frozen
+class OmsAction(Effect):
+    """What the OMS that embeds the library must do now, in partner-neutral words.
+
+    One class per action, each with its `what` (the contract's name for it),
+    so that two actions of one transition (a cancellation before shipment
+    stops fulfilment and releases inventory) have distinct idempotency keys.
+    `lines` are the lines and units concerned; `return_id` names the return
+    of `expect_return` and `refund_issued`. docs/oms.md says when each comes.
+    """
+
+    what: ClassVar[str] = ""
+
+    lines: tuple[OmsLine, ...] = ()
+    return_id: str | None = None
+
+
+@frozen
+class ReserveInventory(OmsAction):
+    """`reserve_inventory`: paid and on hold; the units stay reserved during the hold."""
+
+    what: ClassVar[str] = "reserve_inventory"
+
+
+@frozen
+class ReleaseForFulfilment(OmsAction):
+    """`release_for_fulfilment`: the hold is over; pick, pack and ship these lines."""
+
+    what: ClassVar[str] = "release_for_fulfilment"
+
+
+@frozen
+class StopFulfilment(OmsAction):
+    """`stop_fulfilment`: these lines were cancelled before shipment and must not ship."""
+
+    what: ClassVar[str] = "stop_fulfilment"
+
+
+@frozen
+class ReleaseInventory(OmsAction):
+    """`release_inventory`: the reserved units of these cancelled lines are free again."""
+
+    what: ClassVar[str] = "release_inventory"
+
+
+@frozen
+class ExpectReturn(OmsAction):
+    """`expect_return`: a return was approved; the goods of these lines come back."""
+
+    what: ClassVar[str] = "expect_return"
+
+
+@frozen
+class RefundIssued(OmsAction):
+    """`refund_issued`: TikTok refunded the buyer for these lines."""
+
+    what: ClassVar[str] = "refund_issued"
+
+
+@frozen
+class CloseOrder(OmsAction):
+    """`close`: the order completed; these lines stay sold."""
+
+    what: ClassVar[str] = "close"
+
+
+OMS_ACTION_TYPES: tuple[type[OmsAction], ...] = (
+    ReserveInventory,
+    ReleaseForFulfilment,
+    StopFulfilment,
+    ReleaseInventory,
+    ExpectReturn,
+    RefundIssued,
+    CloseOrder,
+)
+
+EFFECT_TYPES = (*EFFECT_TYPES, *OMS_ACTION_TYPES)

@@ -99,6 +99,13 @@ class Policy:
         Events API / Offline Events destinations), only with `report_events_api`;
         the adapter's
         `EventsApiSettings.event_names` names the event.
+    push_oms_actions:
+        Whether the OMS actions of each transition (`reserve_inventory`,
+        `stop_fulfilment`, ...: docs/oms.md) are also effects to push to the
+        OMS, through the outbox to the `oms` partner. Default False: the OMS
+        reads them from the store's change feed (`Store.changes`) instead, and
+        a shop without an `oms` partner keeps working. The feed carries them
+        either way.
     """
 
     hold: timedelta = _window(timedelta(hours=1))
@@ -114,6 +121,7 @@ class Policy:
     tiktok_event_statuses: frozenset[OrderStatus] = _statuses(
         "tiktok_event_statuses", frozenset({OrderStatus.COMPLETED})
     )
+    push_oms_actions: bool = False
 
 
 DEFAULT_POLICY = Policy()

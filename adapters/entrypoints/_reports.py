@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from adapters.partners.oms import action_document
 from adapters.service import WATERMARK_PREFIX, ReplayReport
 from adapters.store import (
+    FeedChange,
     InputOutcome,
     OutboxStatus,
     Overview,
@@ -33,6 +35,8 @@ __all__ = [
     "REPLAY_SHOWN_REJECTIONS",
     "STATUS_BREACHED",
     "STATUS_THRESHOLDS",
+    "change_document",
+    "change_text",
     "dead_document",
     "dead_text",
     "order_document",
@@ -460,3 +464,36 @@ def dead_text(document: dict[str, Any]) -> str:
                 f"  attempts {job['attempts']}  {job['last_error']}\n"
             )
     return "".join(text)
+
+
+def change_document(change: FeedChange) -> dict[str, Any]:
+    """One row of the change feed as `changes --json` prints it (docs/cli.md)."""
+    return {
+        "cursor": change.cursor,
+        "order_id": change.order_id,
+        "version": change.version,
+        "event": change.event,
+        "source": change.source,
+        "target": change.target,
+        "initiator": change.initiator,
+        "origin": change.origin,
+        "at": change.at.astimezone(UTC).isoformat(),
+        "actions": [action_document(action) for action in change.actions],
+    }
+
+
+def change_text(change: FeedChange) -> str:
+    """One row of the change feed as one readable line."""
+    moved = (
+        change.target if change.source == change.target else f"{change.source} -> {change.target}"
+    )
+    actions = "; ".join(
+        f"{action.what} {','.join(line.line_item_id for line in action.lines) or '-'}"
+        + (f" (return {action.return_id})" if action.return_id else "")
+        for action in change.actions
+    )
+    return (
+        f"#{change.cursor} {change.at.astimezone(UTC).isoformat()} order {change.order_id}"
+        f" v{change.version} {change.event} {moved} by {change.initiator} ({change.origin})"
+        f": {actions or 'no OMS action'}"
+    )

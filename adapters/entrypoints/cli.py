@@ -1,12 +1,12 @@
 """`order-lifecycle`: the command-line tool (also `python -m adapters`).
 
-Commands: `replay`, `allowed`, `history`, `show`, `status`, `dead`, `serve`,
-`work`, `sync`, `dispatch`, `tick`, `diagram`, `sandbox` and `demo`; see
-docs/cli.md. Every command that reads or writes orders takes `--db URL`
+Commands: `replay`, `allowed`, `history`, `show`, `changes`, `status`, `dead`,
+`serve`, `work`, `sync`, `dispatch`, `tick`, `diagram`, `sandbox` and `demo`;
+see docs/cli.md. Every command that reads or writes orders takes `--db URL`
 (`sqlite:///path.db`, `sqlite:///:memory:`, `postgresql://...`); the default
 is `sqlite:///order-lifecycle.db` in the working directory, or
 `$ORDER_LIFECYCLE_DB`. Commands that only read (`allowed`, `history`, `show`,
-`status`, `dead`) never create a store: a missing one is an error naming
+`changes`, `status`, `dead`) never create a store: a missing one is an error naming
 where it was looked for. Every command that applies the lifecycle takes
 `--config FILE` (default `$ORDER_LIFECYCLE_CONFIG`), whose `[policy]` table
 sets the `Policy` (`adapters.settings`). Errors are printed as one line naming
@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -46,6 +47,8 @@ from adapters.entrypoints._reports import (
     REPLAY_SHOWN_REJECTIONS,
     STATUS_BREACHED,
     STATUS_THRESHOLDS,
+    change_document,
+    change_text,
     dead_document,
     dead_text,
     order_document,
@@ -787,6 +790,7 @@ def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         SANDBOX_SHOP_ID,
         local_partners,
     )
+    from adapters.sandbox.oms import OMS_PATH
     from adapters.sandbox.tiktok_shop import CONTROL_PATH, read_orders
 
     if args.announce and not args.webhook_url:
@@ -805,7 +809,11 @@ def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         partners.tiktok_shop.add_order(order)
     with partners:
         out.write(f"sandbox listening on {partners.url}\n")
-        out.write("  TikTok Shop API and token refresh, Sync Order Information, Events API, SFCC\n")
+        out.write(
+            "  TikTok Shop API and token refresh, Sync Order Information, Events API, SFCC,"
+            f" and an OMS taking pushed OMS actions at {partners.url}{OMS_PATH}"
+            " (signature checked)\n"
+        )
         for name, value in SANDBOX_CREDENTIALS.items():
             out.write(f"  {name} = {value}\n")
         out.write(f"  tiktok_shop_id = {SANDBOX_SHOP_ID}\n")
@@ -831,6 +839,11 @@ def _sandbox(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if partners.webhooks is not None:
         sent, failed = len(partners.webhooks.delivered), len(partners.webhooks.failed)
         out.write(f"  webhooks: {sent} delivered, {failed} given up\n")
+    oms = partners.oms
+    out.write(
+        f"  OMS actions: {len(oms.received)} received ({len(oms.applied)} distinct),"
+        f" {oms.refused} refused for a bad signature\n"
+    )
     return 0
 
 
@@ -838,6 +851,51 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from adapters.sandbox.demo import run_demo
 
     return run_demo(Path(args.db_file), out, err, policy=_policy(args))
+
+
+# --------------------------------------------------------------------------- changes
+
+#: Rows of the change feed read per query.
+CHANGES_PAGE = 500
+
+
+@contextmanager
+def _stop_on_sigterm(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM sets `stop` (in the main thread; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, lambda _number, _frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _changes(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.after < 0:
+        raise CliError(f"--after is a cursor, 0 or more; got {args.after}")
+    if args.interval <= 0:
+        raise CliError(f"--interval must be a positive number of seconds; got {args.interval}")
+    stop = _stop_after(args.seconds)
+    cursor = args.after
+    with _opened(args.db, create=False) as store, _stop_on_sigterm(stop):
+        try:
+            while not stop.is_set():
+                page = store.changes(after=cursor, limit=CHANGES_PAGE)
+                for change in page:
+                    document = change_document(change)
+                    out.write((json.dumps(document) if args.json else change_text(change)) + "\n")
+                    cursor = change.cursor
+                out.flush()
+                if len(page) == CHANGES_PAGE:
+                    continue
+                if not args.follow:
+                    break
+                stop.wait(args.interval)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C ends --follow cleanly: every row printed was whole
+    return 0
 
 
 # --------------------------------------------------------------------------- main
@@ -908,6 +966,20 @@ def _parser() -> argparse.ArgumentParser:
 
     sub = command("history", _history, "an order's transitions, effects and references")
     sub.add_argument("order_id", metavar="ORDER_ID")
+    with_db(sub)
+
+    sub = command(
+        "changes", _changes, "the change feed: every committed transition and its OMS actions"
+    )
+    sub.add_argument(
+        "--after", type=int, default=0, metavar="N", help="only rows after cursor N (default 0)"
+    )
+    sub.add_argument("--follow", action="store_true", help="keep polling for new rows")
+    sub.add_argument(
+        "--interval", type=float, default=1.0, help="seconds between polls (default 1)"
+    )
+    sub.add_argument("--seconds", type=float, help="with --follow, stop after this long")
+    sub.add_argument("--json", action="store_true", help="one JSON object per row (JSON Lines)")
     with_db(sub)
 
     sub = command("serve", _serve, "receive TikTok webhooks over HTTP into the inbox (uvicorn)")

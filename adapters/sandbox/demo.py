@@ -38,6 +38,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
 
+import attrs
 import httpx
 from attrs import define, field, frozen
 
@@ -213,6 +214,8 @@ def _order_of(raw: Mapping[str, Any]) -> str | None:
 
 
 def run_demo(db_file: Path, out: TextIO, err: TextIO, policy: Policy = DEFAULT_POLICY) -> int:
+    # The OMS side too: every OMS action is pushed, signed, to the sandbox's OMS.
+    policy = attrs.evolve(policy, push_oms_actions=True)
     lines = sample_lines()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_file}{suffix}").unlink(missing_ok=True)
@@ -238,6 +241,7 @@ def run_demo(db_file: Path, out: TextIO, err: TextIO, policy: Policy = DEFAULT_P
         try:
             tally, dead = _live(store, partners, http, clock, lines, oms_data, policy)
             _orders_table(store, out)
+            _oms_table(store, partners, out)
             _summary(store, partners, tally, db_file, out)
             _calls_table(partners.calls(), out)
             out.write(
@@ -384,6 +388,31 @@ def _orders_table(store: SqliteStore, out: TextIO) -> None:
             f"{summary.order_id:<20}{summary.status:<21}{summary.version:>7}"
             f"{sum(done.values()):>9}  {path}\n"
         )
+
+
+#: OMS actions shown with the lines they concern (the others concern every open line).
+_WITH_LINES = frozenset({"stop_fulfilment", "release_inventory", "expect_return", "refund_issued"})
+
+
+def _oms_table(store: SqliteStore, partners: LocalPartners, out: TextIO) -> None:
+    """The OMS actions each order produced (the change feed), as the sandbox OMS took them."""
+    produced: dict[str, list[str]] = {}
+    count = 0
+    for change in store.changes(limit=1_000_000):
+        for action in change.actions:
+            count += 1
+            shown = action.what
+            if action.what in _WITH_LINES:
+                shown += f"({','.join(line.line_item_id for line in action.lines)})"
+            produced.setdefault(change.order_id, []).append(shown)
+    oms = partners.oms
+    out.write(
+        f"\nOMS actions: {count} produced, {len(oms.applied)} taken by the sandbox OMS"
+        f" ({len(oms.received)} deliveries, signatures checked, {oms.refused} refused)\n"
+    )
+    out.write(f"{'order':<20}actions\n")
+    for order_id, actions in produced.items():
+        out.write(f"{order_id:<20}{' > '.join(_compact(actions))}\n")
 
 
 def _compact(events: list[str]) -> list[str]:

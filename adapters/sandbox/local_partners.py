@@ -1,8 +1,9 @@
 """Every partner fake on one local port, and the settings that point the adapters at it.
 
 `LocalPartners` serves the TikTok Shop API (with its token refresh), Sync
-Order Information, the Events API and SFCC (OAuth token, order create and
-patch) from one `SandboxServer` on 127.0.0.1, keeping what each received.
+Order Information, the Events API, SFCC (OAuth token, order create and
+patch) and an OMS that takes pushed OMS actions (`adapters.sandbox.oms`,
+signatures checked) from one `SandboxServer` on 127.0.0.1, keeping what each received.
 `settings()` returns the `PartnerSettings` that reach it with the sandbox's
 own made-up credentials, so the dispatcher works against it unchanged.
 `know(line)` teaches the fake TikTok Shop what it would know in real life
@@ -24,10 +25,12 @@ from attrs import define, field
 
 from adapters.http import RetryPolicy
 from adapters.partners.events_api import EventsApiSettings
+from adapters.partners.oms import OmsSettings
 from adapters.partners.sfcc import SfccSettings
 from adapters.partners.sync_order_info import SyncOrderInfoSettings
 from adapters.partners.tiktok_shop import TikTokShopSettings
 from adapters.sandbox import Received, SandboxServer
+from adapters.sandbox.oms import OMS_PATH, OmsState, oms_routes
 from adapters.sandbox.reporting import (
     EVENTS_PATH,
     SYNC_ORDER_INFO_PATH,
@@ -64,6 +67,7 @@ SANDBOX_CREDENTIALS: Mapping[str, str] = {
     "sfcc_client_id": "sandbox-client",
     "sfcc_client_secret": "sandbox-secret",
     "sfcc_site_id": "TikTokSite",
+    "oms_secret": "sandbox-oms-secret",
 }
 
 _PENDING_CANCEL = "CANCELLATION_REQUEST_PENDING"
@@ -76,6 +80,7 @@ _PARTNER_OF_PATH = (
     ("/dwsso/", "SFCC"),
     ("/on/demandware.store/", "SFCC"),
     ("/s/", "SFCC"),
+    (OMS_PATH, "OMS (sandbox)"),
 )
 
 
@@ -95,6 +100,8 @@ class LocalPartners:
     reporting: ReportingState
     sfcc: SfccState
     webhooks: WebhookSender | None = field(default=None)
+    #: the sandbox OMS: the OMS actions pushed to it, their signatures checked
+    oms: OmsState = field(factory=lambda: OmsState(secret=SANDBOX_CREDENTIALS["oms_secret"]))
 
     @property
     def url(self) -> str:
@@ -202,6 +209,7 @@ def sandbox_settings(url: str, retry: RetryPolicy | None = None) -> PartnerSetti
             event_source_id="SANDBOX-EVENT-SET",
             url=url + EVENTS_PATH,
         ),
+        oms=OmsSettings(url=url + OMS_PATH, secret=creds["oms_secret"]),
         retry=retry
         or RetryPolicy(
             attempts=2,
@@ -246,5 +254,8 @@ def local_partners(
     commerce_routes, sfcc = sfcc_routes(
         creds["sfcc_client_id"], creds["sfcc_client_secret"], site_id=creds["sfcc_site_id"]
     )
-    server = SandboxServer([*tiktok_routes, *report_routes, *commerce_routes], host=host, port=port)
-    return LocalPartners(server, tiktok, reporting, sfcc, sender)
+    own_routes, oms = oms_routes(creds["oms_secret"])
+    server = SandboxServer(
+        [*tiktok_routes, *report_routes, *commerce_routes, *own_routes], host=host, port=port
+    )
+    return LocalPartners(server, tiktok, reporting, sfcc, sender, oms)

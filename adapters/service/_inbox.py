@@ -98,12 +98,14 @@ from lifecycle import (
     Initiator,
     LifecycleError,
     LineStatus,
+    OmsAction,
     Order,
     OrderStatus,
     Origin,
     Policy,
     StaleObservation,
     due_timers,
+    first_seen_actions,
     next_timer_at,
     reconcile,
 )
@@ -166,6 +168,8 @@ class _Plan:
     steps: tuple[Order, ...] = ()
     reads: tuple[ReadRequest, ...] = ()
     waits_for: str | None = None
+    #: what the OMS must do (the outcomes' `actions`), for the change feed
+    actions: tuple[OmsAction, ...] = ()
 
 
 #: Order statuses whose report implies packages: the order's detail names them,
@@ -499,7 +503,9 @@ class OrderService:
                     f"order {command.order_id} is not in the store yet",
                 )
             outcome = command.apply_to(stored, self.policy)
-            return _Plan(InputOutcome.APPLIED, outcome.order, outcome.effects)
+            return _Plan(
+                InputOutcome.APPLIED, outcome.order, outcome.effects, actions=outcome.actions
+            )
 
         return decide
 
@@ -691,12 +697,16 @@ class OrderService:
     def _run(self, order: Order, commands: tuple[Command, ...]) -> _Plan:
         effects: list[Effect] = []
         steps: list[Order] = []
+        actions: list[OmsAction] = []
         for command in commands:
             outcome = command.apply_to(order, self.policy)
             order = outcome.order
             steps.append(order)
             effects.extend(outcome.effects)
-        return _Plan(InputOutcome.APPLIED, order, tuple(effects), steps=tuple(steps))
+            actions.extend(outcome.actions)
+        return _Plan(
+            InputOutcome.APPLIED, order, tuple(effects), steps=tuple(steps), actions=tuple(actions)
+        )
 
     # ------------------------------------------------------------------ writing
 
@@ -850,17 +860,25 @@ class OrderService:
         order = plan.order
         assert order is not None
         before = 0 if stored is None else len(stored.history)
+        records = order.history[before:]
+        effects, actions = plan.effects, plan.actions
+        if stored is None and not records:
+            first = first_seen_actions(order)
+            actions = (*first, *actions)
+            if self.policy.push_oms_actions:
+                effects = (*effects, *first)
         self.store.commit(
             Change(
                 order=order,
                 expected_version=None if stored is None else stored.version,
-                records=order.history[before:],
-                effects=plan.effects,
+                records=records,
+                effects=effects,
                 next_timer_at=next_timer_at(order, self.policy),
                 inbox_id=inbox_id,
                 outcome=plan.outcome,
                 reason=plan.reason,
                 steps=plan.steps,
+                actions=actions,
             ),
             self.clock(),
         )
@@ -877,7 +895,10 @@ class OrderService:
             order = fired[-1].outcome.order
             steps = [each.outcome.order for each in fired]
             effects = [effect for each in fired for effect in each.outcome.effects]
-            plan = _Plan(InputOutcome.APPLIED, order, tuple(effects), steps=tuple(steps))
+            actions = tuple(action for each in fired for action in each.outcome.actions)
+            plan = _Plan(
+                InputOutcome.APPLIED, order, tuple(effects), steps=tuple(steps), actions=actions
+            )
             try:
                 self._commit(stored, plan, None)
             except VersionConflict:

@@ -29,8 +29,10 @@ from ._codec import (
     order_to_json,
 )
 from ._port import (
+    FIRST_SEEN,
     Backlog,
     Change,
+    FeedChange,
     InboxEntry,
     InputOutcome,
     Mark,
@@ -76,10 +78,12 @@ def is_unavailable(error: BaseException) -> bool:
 __all__ = [
     "CONVERTER",
     "DEFAULT_URL",
+    "FIRST_SEEN",
     "AlreadyProcessed",
     "Backlog",
     "CannotOpenStore",
     "Change",
+    "FeedChange",
     "InboxEntry",
     "InputOutcome",
     "Mark",

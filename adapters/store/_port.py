@@ -18,6 +18,9 @@ shared test suite. The tables:
   effects, one pending job per thing to read;
 * ``marks``: named values the loops keep between runs (the catch-up's
   watermark);
+* ``changes``: the change feed, every committed transition (and each order's
+  first sighting) with its OMS actions, in commit order under a gap-free
+  cursor (`Store.changes`, docs/store.md);
 * ``schema_version``: the migrations applied.
 
 Errors: the `StoreError` branch of the shell's one tree (`adapters.errors`):
@@ -38,7 +41,7 @@ from typing import Any, Protocol
 from attrs import field, frozen
 
 from adapters.routing import partner_of
-from lifecycle import Effect, HistoryRecord, Order
+from lifecycle import Effect, HistoryRecord, OmsAction, Order
 
 
 class InputOutcome(enum.StrEnum):
@@ -228,6 +231,10 @@ class Change:
     outcome: InputOutcome = InputOutcome.APPLIED
     reason: str = ""
     steps: tuple[Order, ...] = ()
+    #: what the OMS must do, per version (the lifecycle's `Outcome.actions`), for
+    #: the change feed; those of an order first seen carry its version before
+    #: `records`
+    actions: tuple[OmsAction, ...] = ()
 
     def order_at(self, version: int) -> Order:
         """The order as it was right after the transition to `version`."""
@@ -285,6 +292,32 @@ class Overview:
     orders: Mapping[str, int]
     timers_due: int
     oldest_due_timer: datetime | None
+
+
+#: The `event` of the feed's row for an order stored for the first time.
+FIRST_SEEN = "first_seen"
+
+
+@frozen
+class FeedChange:
+    """One row of the change feed: a committed transition and what the OMS must do.
+
+    `cursor` numbers the rows in commit order, 1, 2, 3, ... with no hole; a
+    reader that asks for the rows after the last cursor it kept never misses
+    one. `event` is the lifecycle's event, or `first_seen` for an order stored
+    for the first time (then `source` is its status then, like `target`).
+    """
+
+    cursor: int
+    order_id: str
+    version: int
+    event: str
+    source: str
+    target: str
+    initiator: str
+    origin: str
+    at: datetime
+    actions: tuple[OmsAction, ...] = ()
 
 
 class Store(Protocol):
@@ -409,6 +442,14 @@ class Store(Protocol):
     def orders(self) -> list[OrderSummary]: ...
 
     def history(self, order_id: str) -> list[Transition]: ...
+
+    def changes(self, after: int = 0, limit: int = 500) -> list[FeedChange]:
+        """The change feed: up to `limit` rows with a cursor above `after`, in commit order.
+
+        Gap-free: a row committed later never gets a cursor at or below one a
+        reader has already seen.
+        """
+        ...
 
     def inbox(self, order_id: str | None = None) -> list[InboxEntry]: ...
 

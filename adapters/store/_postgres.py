@@ -35,6 +35,8 @@ CONNECT_TIMEOUT = 5
 
 #: Arbitrary, fixed: the advisory lock key that serialises this library's migrations.
 _MIGRATION_LOCK = 5_318_008_415
+#: Arbitrary, fixed: the advisory lock key under which feed cursors are given out.
+_CHANGES_LOCK = 5_318_008_416
 
 
 def _executor(conn: psycopg.Connection[Any]) -> Executor:
@@ -162,6 +164,11 @@ class PostgresStore(SqlStore):
 
     def _lock_migrations(self, execute: Executor) -> None:
         execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+
+    def _lock_changes(self, execute: Executor) -> None:
+        # Held to the end of the transaction: cursors are given out in commit order,
+        # so no reader ever sees a cursor before a smaller one has committed.
+        execute("SELECT pg_advisory_xact_lock(?)", (_CHANGES_LOCK,))
 
     def _has_store(self, execute: Executor) -> bool:
         return bool(execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0])

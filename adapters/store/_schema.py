@@ -116,10 +116,38 @@ _SCHEMA_3 = (
     )""",
 )
 
+#: The change feed (`Store.changes`): one row per committed transition (and per
+#: order first seen) with the OMS actions it asked for, numbered in commit order
+#: by `seq`, the feed's cursor. `seq` is given under the writers' lock (SQLite's
+#: BEGIN IMMEDIATE, PostgreSQL's advisory lock) as the highest plus one, so the
+#: cursors of committed rows run 1, 2, 3, ... with no hole and none commits
+#: behind a reader. History from before this migration is numbered in the order
+#: it happened, without actions (they were not kept then).
+_SCHEMA_4 = (
+    """CREATE TABLE changes (
+        seq BIGINT PRIMARY KEY,
+        order_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        source TEXT NOT NULL,
+        target TEXT NOT NULL,
+        initiator TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        at {time} NOT NULL,
+        actions TEXT NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX changes_order_version ON changes (order_id, version)",
+    """INSERT INTO changes (seq, order_id, version, event, source, target, initiator, origin,
+        at, actions)
+        SELECT ROW_NUMBER() OVER (ORDER BY at, order_id, version), order_id, version, event,
+        source, target, initiator, origin, at, '[]' FROM transitions""",
+)
+
 _MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = (
     (1, _SCHEMA_1),
     (2, _SCHEMA_2),
     (3, _SCHEMA_3),
+    (4, _SCHEMA_4),
 )
 
 

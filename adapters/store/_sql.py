@@ -22,12 +22,21 @@ from adapters.errors import (
     StoreNotFound,
     VersionConflict,
 )
-from lifecycle import Effect, Order
+from lifecycle import Effect, OmsAction, Order
 
-from ._codec import effect_from_json, effect_to_json, order_from_json, order_to_json
+from ._codec import (
+    effect_from_dict,
+    effect_from_json,
+    effect_to_dict,
+    effect_to_json,
+    order_from_json,
+    order_to_json,
+)
 from ._port import (
+    FIRST_SEEN,
     Backlog,
     Change,
+    FeedChange,
     InboxEntry,
     InputOutcome,
     Mark,
@@ -377,6 +386,7 @@ class SqlStore(ABC):
                         json.dumps(_jsonable(record.params), sort_keys=True),
                     ),
                 )
+            self._record_changes(execute, change, first)
             snapshots: dict[int, str] = {}
             for effect in change.effects:
                 if effect.version not in snapshots:
@@ -391,6 +401,84 @@ class SqlStore(ABC):
                 order.order_id,
             ):
                 raise AlreadyProcessed(change.inbox_id)
+
+    # ------------------------------------------------------------------ the change feed
+
+    def _lock_changes(self, execute: Executor) -> None:
+        """Hold the feed's writer lock until the transaction ends (SQLite: already held)."""
+        return
+
+    def _record_changes(self, execute: Executor, change: Change, first: int) -> None:
+        """One feed row per transition of `change` (and one for an order first seen).
+
+        The cursor is the highest so far plus one, taken under the writers'
+        lock that the transaction then holds until it commits: a row with a
+        smaller cursor is always visible before one with a larger cursor is.
+        """
+        order = change.order
+        rows: list[tuple[Any, ...]] = []
+        if change.expected_version is None:
+            seen = change.records[0].source.value if change.records else order.status.value
+            at = change.records[0].at if change.records else order.updated_at or order.created_at
+            rows.append((first - 1, FIRST_SEEN, seen, seen, "PLATFORM", "TIKTOK", at))
+        for version, record in enumerate(change.records, start=first):
+            rows.append(
+                (
+                    version,
+                    record.event,
+                    record.source.value,
+                    record.target.value,
+                    record.initiator.value,
+                    record.origin.value,
+                    record.at,
+                )
+            )
+        if not rows:
+            return
+        actions: dict[int, list[dict[str, Any]]] = {}
+        for action in change.actions:
+            actions.setdefault(action.version, []).append(effect_to_dict(action))
+        self._lock_changes(execute)
+        for version, event, source, target, initiator, origin, at in rows:
+            execute(
+                "INSERT INTO changes (seq, order_id, version, event, source, target, initiator,"
+                " origin, at, actions) SELECT COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+                " FROM changes",
+                (
+                    order.order_id,
+                    version,
+                    event,
+                    source,
+                    target,
+                    initiator,
+                    origin,
+                    self._ts(at),
+                    json.dumps(actions.get(version, []), separators=(",", ":"), sort_keys=True),
+                ),
+            )
+
+    def changes(self, after: int = 0, limit: int = 500) -> list[FeedChange]:
+        with self._transaction() as execute:
+            rows = execute(
+                "SELECT seq, order_id, version, event, source, target, initiator, origin, at,"
+                " actions FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, limit),
+            ).fetchall()
+        return [
+            FeedChange(
+                cursor=int(r[0]),
+                order_id=r[1],
+                version=int(r[2]),
+                event=r[3],
+                source=r[4],
+                target=r[5],
+                initiator=r[6],
+                origin=r[7],
+                at=self._dt(r[8]),
+                actions=tuple(_oms_action(raw) for raw in json.loads(r[9])),
+            )
+            for r in rows
+        ]
 
     def _enqueue(self, execute: Executor, effect: Effect, snapshot: str, now: datetime) -> None:
         execute(
@@ -863,6 +951,12 @@ class SqlStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _oms_action(raw: Mapping[str, Any]) -> OmsAction:
+    action = effect_from_dict(raw)
+    assert isinstance(action, OmsAction)
+    return action
 
 
 def _jsonable(value: Any) -> Any:

@@ -12,6 +12,7 @@ import pytest
 import adapters.errors
 import adapters.http
 import adapters.partners.events_api
+import adapters.partners.oms
 import adapters.partners.sfcc
 import adapters.partners.sync_order_info
 import adapters.partners.tiktok_shop
@@ -31,6 +32,7 @@ PUBLIC = [
     adapters.store,
     adapters.service,
     adapters.partners.events_api,
+    adapters.partners.oms,
     adapters.partners.sfcc,
     adapters.partners.sync_order_info,
     adapters.partners.tiktok_shop,

@@ -4,7 +4,8 @@ At every step: the table (`check`) and the machine (`send`) agree with the
 reference on whether the event is legal; a legal event changes the order as
 the reference says, reports to exactly the feeds the reference expects under
 the drawn policy, and adds exactly one history record; an illegal one raises
-`IllegalTransition` and changes nothing; and the invariants hold.
+`IllegalTransition` and changes nothing; and the invariants hold, among them
+the OMS actions' unit arithmetic (docs/oms.md).
 """
 
 from __future__ import annotations
@@ -24,10 +25,16 @@ from lifecycle import (
     IllegalTransition,
     Initiator,
     LineStatus,
+    OmsAction,
     OrderLifecycle,
     OrderStatus,
     Origin,
     Policy,
+    ReleaseForFulfilment,
+    ReleaseInventory,
+    ReserveInventory,
+    StopFulfilment,
+    apply,
 )
 from tests.factories import T0, new_order
 from tests.lifecycle.reference import Ref, Refused
@@ -66,6 +73,7 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
         seller_partial_cancel=st.booleans(),
         report_sync_order_info=st.booleans(),
         report_events_api=st.booleans(),
+        push_oms_actions=st.booleans(),
     )
     def start(
         self,
@@ -73,11 +81,13 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
         seller_partial_cancel: bool,
         report_sync_order_info: bool,
         report_events_api: bool,
+        push_oms_actions: bool,
     ) -> None:
         policy = Policy(
             seller_partial_cancel=seller_partial_cancel,
             report_sync_order_info=report_sync_order_info,
             report_events_api=report_events_api,
+            push_oms_actions=push_oms_actions,
         )
         self.lifecycle = OrderLifecycle(new_order(lines), policy)
         self.ref = Ref(
@@ -90,6 +100,12 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
         )
         self.now = T0
         self.counter = 0
+        # The OMS's ledger per line: units reserved, released and shipped, and
+        # the lines told to stop.
+        self.reserved = dict.fromkeys(self.ref.lines, 0)
+        self.released = dict.fromkeys(self.ref.lines, 0)
+        self.shipped = dict.fromkeys(self.ref.lines, 0)
+        self.stopped: set[str] = set()
 
     def _params(self, data: st.DataObject, event: str) -> dict[str, Any]:
         ids = list(self.ref.lines)
@@ -177,6 +193,50 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
         # Reporting is opt-in per feed; the policy's switches decide, then the status.
         assert kinds & REPORTING_EFFECTS == reports, (event, after.status, kinds)
         assert all(effect.version == after.version for effect in effects)
+        self._follow_oms_actions(event, who, sent_by, before, params, effects)
+
+    def _follow_oms_actions(
+        self,
+        event: str,
+        who: Initiator,
+        sent_by: Origin,
+        before: Any,
+        params: dict[str, Any],
+        effects: Any,
+    ) -> None:
+        """Keep the OMS's ledger from the transition's actions, checking each as it comes."""
+        policy = self.lifecycle.policy
+        outcome = apply(
+            before, event, initiator=who, origin=sent_by, now=self.now, policy=policy, **params
+        )
+        after = self.lifecycle.order
+        assert outcome.order == after
+        pushed = tuple(effect for effect in effects if isinstance(effect, OmsAction))
+        assert pushed == (outcome.actions if policy.push_oms_actions else ())
+        keys = [action.idempotency_key for action in outcome.actions]
+        assert len(set(keys)) == len(keys), keys
+        for old, new in zip(before.lines, after.lines, strict=True):
+            if old.status is LineStatus.OPEN and new.status is LineStatus.SHIPPED:
+                self.shipped[new.line_item_id] += new.quantity
+        by_the_oms = who is Initiator.SELLER and sent_by is Origin.OMS
+        for action in outcome.actions:
+            ids = {line.line_item_id for line in action.lines}
+            label(f"oms {action.what}")
+            assert action.version == after.version
+            if isinstance(action, ReserveInventory):
+                for line in action.lines:
+                    self.reserved[line.line_item_id] += line.quantity
+            elif isinstance(action, ReleaseInventory):
+                for line in action.lines:
+                    self.released[line.line_item_id] += line.quantity
+            elif isinstance(action, StopFulfilment):
+                # The echo rule: the OMS is never told to stop what it cancelled itself.
+                assert not by_the_oms, (event, who, sent_by)
+                self.stopped |= ids
+            elif isinstance(action, ReleaseForFulfilment):
+                assert after.paid_at is not None
+                assert self.now >= after.paid_at + policy.hold, "released during the hold"
+                assert not ids & self.stopped, ("released after a stop", ids, self.stopped)
 
     def _steer(self, data: st.DataObject, step: timedelta) -> None:
         """Pick an (event, initiator) the reference calls legal, preferring ones that go deeper."""
@@ -230,6 +290,20 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
             != (None, None, None)
         }
         assert shipments == self.ref.shipments
+
+    @invariant()
+    def oms_units_add_up(self) -> None:
+        """Per line: units reserved - released - shipped = units still open (0 before payment)."""
+        if not hasattr(self, "lifecycle"):
+            return
+        order = self.lifecycle.order
+        paid = any(record.event == "pay" for record in order.history)
+        for line in order.lines:
+            line_id = line.line_item_id
+            still_open = line.quantity if paid and line.status is LineStatus.OPEN else 0
+            balance = self.reserved[line_id] - self.released[line_id] - self.shipped[line_id]
+            assert balance == still_open, (line_id, line.status, balance, order.history)
+            assert self.reserved[line_id] <= line.quantity
 
     @invariant()
     def allows_what_the_reference_allows(self) -> None:

@@ -425,6 +425,7 @@ def test_the_console_script_is_declared_and_python_m_works() -> None:
         "replay",
         "allowed",
         "history",
+        "changes",
         "dispatch",
         "tick",
         "diagram",
@@ -499,7 +500,17 @@ def test_demo_runs_the_live_loop_against_the_sandbox_with_no_dead_letters(tmp_pa
     assert "; 0 dead letters" in out
     assert "holds the sample's 44 orders; the store holds none of them" in out
     # First seen ON_HOLD (TikTok's answer to the first read): no `pay` in the store.
-    assert re.search(r"CANCELLED +1 +0  cancel\n", out), "the buyer cancels in the hold"
+    # The buyer cancels in the hold: no partner call, only the OMS's three actions.
+    assert re.search(r"CANCELLED +1 +3  cancel\n", out), "the buyer cancels in the hold"
+    # The OMS side: every action produced was pushed, signed, and taken once.
+    oms = re.search(
+        r"OMS actions: (\d+) produced, (\d+) taken by the sandbox OMS .* 0 refused", out
+    )
+    assert oms is not None, out
+    assert oms[1] == oms[2]
+    assert "reserve_inventory > stop_fulfilment(00000701) > release_inventory(00000701)\n" in out
+    assert "expect_return(00003701,00003702) > refund_issued(00003701,00003702) > close" in out
+    assert "OMS (sandbox)                  POST /sandbox/oms/actions" in out
     for path in (
         "release_hold > request_cancellation > approve_cancellation",
         "request_cancellation > reject_cancellation > ship",

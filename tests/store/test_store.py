@@ -33,7 +33,9 @@ from adapters.store import (
 from lifecycle import (
     ApproveTikTokCancellation,
     CreateSfccOrder,
+    ExpectReturn,
     Initiator,
+    OmsLine,
     OrderStatus,
     Origin,
     ShipTikTokPackage,
@@ -70,10 +72,10 @@ def test_a_new_store_is_migrated_to_the_latest_schema_and_reopening_keeps_it(
     store_url: str,
 ) -> None:
     first = open_store(store_url)
-    assert first.schema_version() == 3
+    assert first.schema_version() == 4
     first.close()
     again = open_store(store_url)
-    assert again.schema_version() == 3
+    assert again.schema_version() == 4
     again.close()
 
 
@@ -93,7 +95,7 @@ def test_a_database_of_the_previous_schema_is_migrated_keeping_its_inputs(
     old.close()
     upgraded = open_store(store_url)
     try:
-        assert upgraded.schema_version() == 3
+        assert upgraded.schema_version() == 4
         [kept] = upgraded.inbox("O1")
         assert (kept.id, kept.waits_for) == (receipt.inbox_id, None)
         assert upgraded.reads() == []
@@ -135,6 +137,8 @@ def test_orders_and_effects_round_trip_through_the_store_converter(builder, line
         CreateSfccOrder(order.order_id, 2),
         ShipTikTokPackage(order.order_id, 3, ("L1",), "1Z", package_id="P1"),
         *(outcome.effects if outcome else ()),
+        *(outcome.actions if outcome else ()),
+        ExpectReturn(order.order_id, 4, (OmsLine("L1", "SKU1", "MUG-1", 2),), return_id="R1"),
     ]
     for effect in effects:
         assert effect_from_dict(json.loads(json.dumps(effect_to_dict(effect)))) == effect
