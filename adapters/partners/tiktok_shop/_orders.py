@@ -63,6 +63,10 @@ class TikTokRecipientAddress:
     postal_code: str | None = field(default=None, repr=False)
     region_code: str | None = None
     district_info: tuple[TikTokDistrict, ...] = ()
+    address_line1: str | None = field(default=None, repr=False)
+    address_line2: str | None = field(default=None, repr=False)
+    address_line3: str | None = field(default=None, repr=False)
+    address_line4: str | None = field(default=None, repr=False)
 
 
 @frozen
@@ -81,6 +85,8 @@ class TikTokLineItem:
     tracking_number: str | None = None
     shipping_provider_id: str | None = None
     shipping_provider_name: str | None = None
+    seller_discount: Decimal = Decimal(0)
+    platform_discount: Decimal = Decimal(0)
 
 
 @frozen
@@ -278,6 +284,8 @@ def _line(item: TikTokLineItem) -> OrderLine:
         tracking_number=item.tracking_number or None,
         shipping_provider_id=item.shipping_provider_id or None,
         shipping_provider_name=item.shipping_provider_name or None,
+        seller_discount=item.seller_discount,
+        platform_discount=item.platform_discount,
     )
 
 
@@ -293,6 +301,10 @@ def _recipient(address: TikTokRecipientAddress, levels: Mapping[str, str]) -> Re
         zipcode=address.postal_code or "",
         phone=address.phone_number or "",
         region_code=address.region_code or "",
+        address_line1=address.address_line1 or "",
+        address_line2=address.address_line2 or "",
+        address_line3=address.address_line3 or "",
+        address_line4=address.address_line4 or "",
         **places,
     )
 
@@ -400,6 +412,8 @@ def _line_item(line: OrderLine, status: OrderStatus) -> TikTokLineItem:
         tracking_number=line.tracking_number,
         shipping_provider_id=line.shipping_provider_id,
         shipping_provider_name=line.shipping_provider_name,
+        seller_discount=line.seller_discount,
+        platform_discount=line.platform_discount,
     )
 
 
@@ -416,6 +430,10 @@ def _address(recipient: Recipient) -> TikTokRecipientAddress:
         postal_code=recipient.zipcode or None,
         region_code=recipient.region_code or None,
         district_info=districts,
+        address_line1=recipient.address_line1 or None,
+        address_line2=recipient.address_line2 or None,
+        address_line3=recipient.address_line3 or None,
+        address_line4=recipient.address_line4 or None,
     )
 
 
