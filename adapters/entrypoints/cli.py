@@ -56,6 +56,7 @@ from adapters.errors import (
     StoreNotFound,
 )
 from adapters.http import log_retry
+from adapters.partners.tiktok_shop import DEFAULT_VOCABULARY, TikTokVocabulary
 from adapters.service import (
     Backoff,
     Dispatcher,
@@ -375,6 +376,13 @@ def _partners(args: argparse.Namespace, *, required: bool = True) -> PartnerSett
     )
 
 
+def _vocabulary(partners: PartnerSettings | None) -> TikTokVocabulary:
+    """Which TikTok strings mean what, from the TikTok Shop partner settings (or the default)."""
+    if partners is None or partners.tiktok_shop is None:
+        return DEFAULT_VOCABULARY
+    return partners.tiktok_shop.settings.vocabulary
+
+
 def _tiktok(partners: PartnerSettings, command: str) -> TikTokShopPartner:
     if partners.tiktok_shop is None:
         raise CliError(f"{command} reads TikTok Shop: the partners file has no tiktok_shop")
@@ -520,7 +528,9 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 store=store,
                 register_secret=secrets.append,
             )
-        service = OrderService(store, policy, reads=partners is not None)
+        service = OrderService(
+            store, policy, reads=partners is not None, vocabulary=_vocabulary(partners)
+        )
         if args.redrive:
             out.write(f"{store.redrive_inputs()} dead inputs back to pending\n")
         if partners is not None:
@@ -587,7 +597,9 @@ def _sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         client_for = tiktok_clients(
             tiktok, http, partners.retry, store=store, register_secret=secrets.append
         )
-        service = OrderService(store, _policy(args), reads=True)
+        service = OrderService(
+            store, _policy(args), reads=True, vocabulary=tiktok.settings.vocabulary
+        )
         syncer = Syncer(service, client_for, shops=tiktok.shop_ids() or ("",))
         stop = _stop_after(args.seconds)
         while True:
