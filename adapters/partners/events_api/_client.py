@@ -530,30 +530,9 @@ def _contents(order: Order, data: EventData, settings: EventsApiSettings) -> tup
     return tuple(grouped.values())
 
 
-def _properties(
-    order: Order, effect: ReportTikTokEvent, data: EventData, settings: EventsApiSettings
-) -> Properties:
-    """Events 2.0 `properties`: every row of the destination's table."""
-    contents = _contents(order, data, settings)
-    return Properties(
-        contents=contents,
-        content_ids=tuple(dict.fromkeys(c.content_id for c in contents if c.content_id)),
-        content_type=settings.content_type,
-        currency=order.currency,
-        value=order.total_amount if data.value is None else data.value,
-        num_items=len(contents),  # `items.length`: the item entries, not their quantities
-        order_id=order.order_id,
-        shop_id=order.shop_id,
-        event_channel=data.event_channel,
-        search_string=data.search_string,
-        status=data.status,
-        description=effect.status.value if data.description is None else data.description,
-    )
-
-
 def _offline_properties(order: Order, data: EventData, settings: EventsApiSettings) -> Properties:
-    """Offline Events `properties`: only the rows of the Offline Events destination's table
-    (no `content_type`, `num_items`: neither it nor a public source lists them)."""
+    """The rows both tables share, all the Offline Events destination's table has (no
+    `content_type`, `num_items`: neither it nor a public source lists them)."""
     return Properties(
         contents=_contents(order, data, settings),
         currency=order.currency,
@@ -561,6 +540,22 @@ def _offline_properties(order: Order, data: EventData, settings: EventsApiSettin
         order_id=order.order_id,
         shop_id=order.shop_id,
         event_channel=data.event_channel,
+    )
+
+
+def _properties(
+    order: Order, effect: ReportTikTokEvent, data: EventData, settings: EventsApiSettings
+) -> Properties:
+    """Events 2.0 `properties`: the shared rows and the rest of the destination's table."""
+    shared = _offline_properties(order, data, settings)
+    return attrs.evolve(
+        shared,
+        content_ids=tuple(dict.fromkeys(c.content_id for c in shared.contents if c.content_id)),
+        content_type=settings.content_type,
+        num_items=len(shared.contents),  # `items.length`: the item entries, not their quantities
+        search_string=data.search_string,
+        status=data.status,
+        description=effect.status.value if data.description is None else data.description,
     )
 
 
