@@ -17,6 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 import attrs
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from adapters.http import encode_json
 from adapters.partners.sfcc import (
     CARTRIDGE_PRESET,
+    SfccClient,
     SfccSettings,
     build_create_body,
     build_return_body,
@@ -33,6 +35,8 @@ from adapters.partners.sfcc import (
     spread,
 )
 from adapters.partners.tiktok_shop import order_from_detail
+from adapters.sandbox import SandboxServer
+from adapters.sandbox.sfcc import TOKEN_PATH, sfcc_routes
 from adapters.store._codec import order_from_json, order_to_json
 from lifecycle import (
     CreateSfccOrder,
@@ -49,7 +53,7 @@ from lifecycle import (
     UpdateSfccShipping,
 )
 
-from ._reporting_support import ORDER_ID, T0, hotel_order
+from ._reporting_support import FAST, ORDER_ID, T0, hotel_order
 
 CARTRIDGE = SfccSettings(
     base_url="https://shop.example.test",
@@ -496,3 +500,69 @@ def test_an_order_stored_before_the_new_fields_still_decodes() -> None:
     assert old.recipient is not None
     assert old.recipient.address_lines == ()
     assert old.created_at == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+# --- end to end against a sandbox running the cartridge -----------------------------------------
+
+
+def test_end_to_end_the_cartridge_cancels_one_line_ships_the_rest_and_totals_match() -> None:
+    """Real HTTP against the sandbox's cartridge (routing as `afterPATCH` does): the
+    basket totals TikTok's 31.99; a partial cancel cancels the tote only; shipping is
+    applied (it carries an action); completion does not re-run the earlier cancel."""
+    routes, state = sfcc_routes(client_id="c", client_secret="s", cartridge=True)
+    with SandboxServer(routes) as server, httpx.Client() as http:
+        settings = attrs.evolve(
+            CARTRIDGE,
+            base_url=server.url,
+            token_url=server.url + TOKEN_PATH,
+            client_id="c",
+            client_secret="s",
+        )
+        client = SfccClient(http, settings, retry=FAST)
+        order = shop_order()
+        order_no = client.execute(order, CreateSfccOrder(ORDER_ID, 2)).order_no
+        assert state.order(ORDER_ID)["order_total"] == "31.99"
+        partial = UpdateSfccOrderStatus(
+            ORDER_ID, 3, external_status=SfccStatus.PARTIALLY_CANCELLED, line_item_ids=("L3",)
+        )
+        client.execute(order, partial, order_no=order_no)
+        ship = UpdateSfccShipping(
+            ORDER_ID,
+            4,
+            line_item_ids=("L1", "L2"),
+            shipping_status=ShippingStatus.SHIPPED,
+            tracking_number="1Z999",
+            shipping_provider_name="UPS",
+        )
+        client.execute(order, ship, order_no=order_no)
+        done = UpdateSfccOrderStatus(ORDER_ID, 5, external_status=SfccStatus.COMPLETED)
+        client.execute(order, done, order_no=order_no)
+    stored = state.order(ORDER_ID)
+    items = {item["product_id"]: item for item in stored["product_items"]}
+    assert items["TOTE-1"]["c_externalLineItemStatus"] == 6  # cancelled
+    assert items["MUG-1"]["c_externalLineItemStatus"] == 2  # shipped
+    assert items["MUG-1"]["c_trackingNumber"] == "1Z999"
+    assert stored["shipping_status"] == "shipped"
+    assert stored["c_externalChannelOrderStatus"] == 5
+
+
+def test_the_sandbox_cartridge_ignores_a_shipping_patch_without_an_action() -> None:
+    """The failure the action fixes: without `c_orderAction`, afterPATCH skips the lines."""
+    _routes, state = sfcc_routes(cartridge=True)
+    order_no, _ = state.create(
+        {
+            "c_externalOrderId": "X1",
+            "currency": "USD",
+            "product_lineitems": [{"product_id": "P", "quantity": 1, "net_price": 5}],
+            "totals": {"adjusted_shipping_total": {"net_price": 1}},
+        }
+    )
+    body = {
+        "shipping_status": "shipped",
+        "product_items": [{"product_id": "P", "c_carrier": "UPS"}],
+    }
+    state.patch(order_no, body)
+    assert state.order("X1")["shipping_status"] == "not_shipped"
+    assert state.order("X1")["order_total"] == "6.00"
+    state.patch(order_no, {"c_orderAction": "update", **body})
+    assert state.order("X1")["shipping_status"] == "shipped"
