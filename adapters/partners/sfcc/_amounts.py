@@ -25,7 +25,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from fractions import Fraction
 
 from attrs import frozen
 
@@ -65,14 +64,18 @@ def spread(
         return ()
     sign = -1 if rounded < 0 else 1
     units = int(abs(rounded) / quantum)
-    fractions = [Fraction(weight) for weight in weights]
-    whole = sum(fractions)
+    # Exact integer arithmetic: the weights scaled to whole numbers, shares as
+    # quotient and remainder of units * weight / total weight.
+    exponent = min(weight.as_tuple().exponent for weight in weights)
+    scale = Decimal(10) ** -min(int(exponent), 0)
+    whole_weights = [int(weight * scale) for weight in weights]
+    whole = sum(whole_weights)
     if whole == 0:
-        fractions, whole = [Fraction(1)] * len(weights), Fraction(len(weights))
-    exact = [units * weight / whole for weight in fractions]
-    shares = [int(share) for share in exact]  # floor: every share is >= 0
+        whole_weights, whole = [1] * len(weights), len(weights)
+    shares = [units * weight // whole for weight in whole_weights]
+    remainders = [units * weight % whole for weight in whole_weights]
     left = units - sum(shares)
-    by_remainder = sorted(range(len(exact)), key=lambda i: (-(exact[i] - shares[i]), i))
+    by_remainder = sorted(range(len(shares)), key=lambda i: (-remainders[i], i))
     for index in by_remainder[:left]:
         shares[index] += 1
     return tuple(sign * share * quantum for share in shares)
