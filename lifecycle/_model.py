@@ -216,6 +216,12 @@ class OrderLine:
     tracking_number: str | None = None
     shipping_provider_id: str | None = None
     shipping_provider_name: str | None = None
+    # Added after the fields above so stored orders without them still decode.
+    #: This line's tax and its share of the seller's and TikTok's discounts, where the
+    #: partner gives them per line (TikTok 202309 `line_items[]`); zero when unknown.
+    tax: Decimal = _money()
+    seller_discount: Decimal = _money()
+    platform_discount: Decimal = _money()
 
 
 @frozen
@@ -231,6 +237,18 @@ class Recipient:
     district: str = ""
     town: str = ""
     region_code: str = ""
+    #: The street address in up to four lines (TikTok 202309 `address_line1..4`);
+    #: empty when only `full_address` is known.
+    address_line1: str = field(default="", repr=False)
+    address_line2: str = field(default="", repr=False)
+    address_line3: str = field(default="", repr=False)
+    address_line4: str = field(default="", repr=False)
+
+    @property
+    def address_lines(self) -> tuple[str, ...]:
+        """The non-empty street address lines, in order."""
+        lines = (self.address_line1, self.address_line2, self.address_line3, self.address_line4)
+        return tuple(line.strip() for line in lines if line.strip())
 
 
 @frozen

@@ -16,7 +16,7 @@ from typing import Any
 from adapters.partners.events_api import EventData, EventsApiSettings, build_bodies, event_name
 from adapters.partners.sfcc import (
     CARTRIDGE_PRESET,
-    SEED_PRESET,
+    ORDER_MANAGEMENT_PRESET,
     SfccSettings,
     build_create_body,
     build_return_body,
@@ -236,7 +236,7 @@ def events_api() -> str:
 def sfcc() -> str:
     blocks = []
     for name, preset in (
-        ("SEED_PRESET (TikTok for SFCC: Order Management)", SEED_PRESET),
+        ("ORDER_MANAGEMENT_PRESET (TikTok for SFCC: Order Management)", ORDER_MANAGEMENT_PRESET),
         ("Salesforce cartridge preset", CARTRIDGE_PRESET),
     ):
         settings = SfccSettings(

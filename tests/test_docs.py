@@ -97,7 +97,8 @@ def test_adapter_pages_show_payloads_the_adapters_build() -> None:
     assert '"initiator": "CUSTOMER"' in sync
     sfcc = mkdocs_hooks.GENERATORS["sfcc_payloads"]()
     assert '"c_externalOrderStatus": "New"' in sfcc
-    assert '"c_externalChannelOrderStatus": 6' in sfcc
+    assert '"c_orderAction": "cancel_order"' in sfcc
+    assert '"c_externalChannelOrderStatus": 5' in sfcc
     assert "cancel after shipped" in sfcc
     events = mkdocs_hooks.GENERATORS["events_api_payloads"]()
     assert '"event": "CompletePayment"' in events

@@ -67,6 +67,7 @@ from adapters.errors import (
     StoreNotFound,
 )
 from adapters.http import log_retry
+from adapters.partners.tiktok_shop import DEFAULT_VOCABULARY, TikTokVocabulary
 from adapters.service import (
     Backoff,
     Dispatcher,
@@ -402,6 +403,13 @@ def _partners(args: argparse.Namespace, *, required: bool = True) -> PartnerSett
     )
 
 
+def _vocabulary(partners: PartnerSettings | None) -> TikTokVocabulary:
+    """Which TikTok strings mean what, from the TikTok Shop partner settings (or the default)."""
+    if partners is None or partners.tiktok_shop is None:
+        return DEFAULT_VOCABULARY
+    return partners.tiktok_shop.settings.vocabulary
+
+
 def _tiktok(partners: PartnerSettings, command: str) -> TikTokShopPartner:
     if partners.tiktok_shop is None:
         raise CliError(f"{command} reads TikTok Shop: the partners file has no tiktok_shop")
@@ -589,7 +597,13 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 store=store,
                 register_secret=secrets.append,
             )
-        service = OrderService(store, policy, reads=partners is not None, telemetry=telemetry)
+        service = OrderService(
+            store,
+            policy,
+            reads=partners is not None,
+            telemetry=telemetry,
+            vocabulary=_vocabulary(partners),
+        )
         if args.redrive:
             out.write(f"{store.redrive_inputs()} dead inputs back to pending\n")
         if partners is not None:
@@ -652,7 +666,13 @@ def _sync(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         client_for = tiktok_clients(
             tiktok, http, partners.retry, store=store, register_secret=secrets.append
         )
-        service = OrderService(store, _policy(args), reads=True, telemetry=telemetry)
+        service = OrderService(
+            store,
+            _policy(args),
+            reads=True,
+            telemetry=telemetry,
+            vocabulary=tiktok.settings.vocabulary,
+        )
         syncer = Syncer(service, client_for, shops=tiktok.shop_ids() or ("",))
         stop = _stop_after(args.seconds)
         while True:

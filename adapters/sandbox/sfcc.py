@@ -7,6 +7,19 @@ the existing `orderNo`; like OCAPI it answers unknown orders with a `fault`.
 Tokens are issued for Basic client credentials, expire after `token_ttl`
 seconds (as announced in `expires_in`; the sandbox itself keeps no clock) and
 can all be revoked at once to make the next call answer 401.
+
+With `cartridge=True` it behaves as Salesforce's social channel cartridge
+does, read from its code rather than from this library's builders: creation
+prices the basket from the body (`OrderCreateHelper.addItemsToBasket`,
+`applyPriceAdjustments`, `setShippingCost`; order-level adjustments of
+another promotion than the default are dropped, as `removePriceAdjustments`
+drops them) and keeps it as `order_total`; a PATCH routes on the order's
+`c_orderAction`, which stays on the order (`hooks/order/orderPatch.js`
+`afterPATCH`): `cancel` / `cancel_order` cancel the products in
+`c_cancelInfo.cancelItems` / every product (status 7 / 6, `orderCancel.js`),
+`return` / `return_order` return those in `c_returnCase.returnItems` / every
+product (`orderReturn.js`), any other action applies `product_items` and
+`shipping_status`, and without an action they are ignored.
 """
 
 from __future__ import annotations
@@ -14,6 +27,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -38,6 +52,8 @@ class SfccState:
     orders: dict[str, dict[str, Any]] = field(factory=dict, repr=False)
     by_external_id: dict[str, str] = field(factory=dict)
     token_requests: int = 0
+    cartridge: bool = False
+    default_promotion: str = "TikTokPromo"
     _tokens: set[str] = field(factory=set, repr=False)
     _lock: threading.Lock = field(factory=threading.Lock, repr=False)
 
@@ -67,7 +83,10 @@ class SfccState:
             if existing is not None:
                 return existing, False
             order_no = f"{len(self.orders) + 1:08d}"
-            self.orders[order_no] = {**body, "order_no": order_no, "shipping_status": "not_shipped"}
+            order = {**body, "order_no": order_no, "shipping_status": "not_shipped"}
+            if self.cartridge:
+                order |= _cartridge_basket(body, self.default_promotion)
+            self.orders[order_no] = order
             self.by_external_id[external_id] = order_no
             return order_no, True
 
@@ -77,6 +96,9 @@ class SfccState:
             order = self.orders.get(order_no)
             if order is None:
                 return None
+            if self.cartridge:
+                _after_patch(order, body)
+                return dict(order)
             items = {item["product_id"]: dict(item) for item in order.get("product_items", [])}
             for item in body.get("product_items", []):
                 items.setdefault(item["product_id"], {}).update(item)
@@ -88,6 +110,71 @@ class SfccState:
     def order(self, external_id: str) -> dict[str, Any]:
         """The stored order for a TikTok order id."""
         return self.orders[self.by_external_id[external_id]]
+
+
+def _amount(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _cartridge_basket(body: dict[str, Any], default_promotion: str) -> dict[str, Any]:
+    """The basket `OrderCreate-Social` builds from `body`: its lines and gross total."""
+    total = Decimal(0)
+    items = []
+    for line in body.get("product_lineitems", []):
+        quantity = int(line["quantity"])
+        unit = (_amount(line["net_price"]) / quantity).quantize(Decimal("0.01"))
+        total += unit * quantity
+        if _amount(line.get("tax", 0)) > 0:
+            total += _amount(line["tax"])
+        for adjustment in line.get("price_adjustments", []):
+            total += _amount(adjustment["net_price"]) + _amount(adjustment.get("tax", 0))
+        # SHIPPING_STATUS_NOTSHIPPED, as addItemsToBasket writes it.
+        items.append({"product_id": line["product_id"], "c_externalLineItemStatus": 0})
+    totals = body.get("totals", {})
+    if "adjusted_shipping_total" in totals:
+        total += _amount(totals["adjusted_shipping_total"]["net_price"])
+    for adjustment in totals.get("price_adjustments", []):
+        if adjustment.get("promotion_id", default_promotion) == default_promotion:
+            total += _amount(adjustment["net_price"]) + _amount(adjustment.get("tax", 0))
+    # Kept as text: the answers are JSON.
+    return {"product_items": items, "order_total": str(total), "c_externalChannelOrderStatus": 3}
+
+
+_LINE_FIELDS = ("c_externalLineItemStatus", "c_carrier", "c_externalLineItemReturnStatus")
+_ORDER_STATUS_CANCELLED = 6  # dw.order.Order.ORDER_STATUS_CANCELLED
+_RETURNED = 4  # OrderUtilCode.EXTERNAL_RETURN_STATUS.RETURNED
+
+
+def _after_patch(order: dict[str, Any], body: dict[str, Any]) -> None:
+    """OCAPI sets the custom attributes, then `afterPATCH` routes on the order's action."""
+    order.update({k: v for k, v in body.items() if k.startswith("c_")})
+    action = str(order.get("c_orderAction") or "").lower()
+    items = {item["product_id"]: item for item in order.get("product_items", [])}
+
+    def listed(attribute: str, key: str) -> list[dict[str, Any]]:
+        named = (body.get(attribute) or {}).get(key) or {}
+        return [items[p] for p in named if p in items]
+
+    if action == "cancel":
+        for item in listed("c_cancelInfo", "cancelItems"):
+            item["c_externalLineItemStatus"] = _ORDER_STATUS_CANCELLED
+        order["c_externalChannelOrderStatus"] = 7
+    elif action == "cancel_order":
+        for item in items.values():
+            item["c_externalLineItemStatus"] = _ORDER_STATUS_CANCELLED
+        order["c_externalChannelOrderStatus"] = 6
+    elif action in ("return", "return_order"):
+        chosen = listed("c_returnCase", "returnItems") if action == "return" else items.values()
+        for item in chosen:
+            item["c_externalLineItemReturnStatus"] = _RETURNED
+        order["c_externalReturnStatus"] = _RETURNED
+    elif action:
+        for line in body.get("product_items", []):
+            found = items.get(line.get("product_id"))
+            if found is not None:
+                found.update({k: line[k] for k in (*_LINE_FIELDS, "c_trackingNumber") if k in line})
+        if body.get("shipping_status") in ("shipped", "part_shipped"):
+            order["shipping_status"] = body["shipping_status"]
 
 
 def _unauthorised() -> Reply:
@@ -157,9 +244,15 @@ def sfcc_routes(
     site_id: str = "TikTokSite",
     api_version: str = "v22_6",
     token_ttl: int = 1800,
+    cartridge: bool = False,
 ) -> tuple[list[Route], SfccState]:
-    """Routes faking an SFCC instance and Account Manager, and the instance's state."""
-    state = SfccState(client_id=client_id, client_secret=client_secret, token_ttl=token_ttl)
+    """Routes faking an SFCC instance and Account Manager, and the instance's state.
+
+    `cartridge=True`: the instance runs Salesforce's social channel cartridge.
+    """
+    state = SfccState(
+        client_id=client_id, client_secret=client_secret, token_ttl=token_ttl, cartridge=cartridge
+    )
     create = re.escape(CREATE_PATH.format(site_id=site_id))
     order = ORDER_PATH.format(site_id=re.escape(site_id), api_version=re.escape(api_version))
     routes = [

@@ -61,6 +61,7 @@ from adapters.errors import (
 )
 from adapters.partners.tiktok_shop import (
     CONVERTER,
+    DEFAULT_VOCABULARY,
     AuthorizationExpiring,
     Cancellation,
     CancellationStatusChanged,
@@ -70,6 +71,7 @@ from adapters.partners.tiktok_shop import (
     Return,
     ReturnStatusChanged,
     SellerDeauthorized,
+    TikTokVocabulary,
     UnusedWebhook,
     cancellation_change,
     order_from_detail,
@@ -217,7 +219,8 @@ class OrderService:
     `accept_webhook` refuses a webhook whose envelope `timestamp` is older
     than `webhook_max_age` or later than `webhook_max_skew` past `clock()`:
     TikTok's retry window is not public (**unconfirmed**), so the age is a
-    setting, generous by default.
+    setting, generous by default. `vocabulary` is which TikTok strings mean
+    what (`TikTokShopSettings.vocabulary`).
     """
 
     store: Store
@@ -234,6 +237,7 @@ class OrderService:
     max_attempts: int = 3
     #: counts and logs each input (`adapters.service.Telemetry`); by default, neither
     telemetry: Telemetry = field(default=NO_TELEMETRY, repr=False, eq=False)
+    vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY
     _cached: dict[str, Order] = field(factory=dict, init=False, repr=False, eq=False)
 
     # ------------------------------------------------------------------ inputs
@@ -270,7 +274,7 @@ class OrderService:
             body.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedPayload("the webhook body is not UTF-8") from None
-        self._check_timestamp(parse_webhook(body).timestamp)
+        self._check_timestamp(parse_webhook(body, vocabulary=self.vocabulary).timestamp)
         key, payload, order_id = _webhook_identity(body)
         receipt = self.store.receive("webhook", key, payload, self.clock(), order_id)
         self.telemetry.input_received("webhook")
@@ -466,9 +470,9 @@ class OrderService:
         def decide(stored: Order | None) -> _Plan:
             at = self.clock()
             change = (
-                cancellation_change(found, shop_id or "", at)
+                cancellation_change(found, shop_id or "", at, self.vocabulary)
                 if isinstance(found, Cancellation)
-                else return_change(found, shop_id or "", at)
+                else return_change(found, shop_id or "", at, self.vocabulary)
             )
             return self._decide_change(change, stored, waited, read_first=False)
 
@@ -565,7 +569,7 @@ class OrderService:
         return None
 
     def _decide_webhook(self, raw: bytes, stored: Order | None, waited: str | None) -> _Plan:
-        webhook = parse_webhook(raw)
+        webhook = parse_webhook(raw, vocabulary=self.vocabulary)
         if isinstance(webhook, UnusedWebhook):
             return _Plan(
                 InputOutcome.IGNORED,
@@ -615,7 +619,9 @@ class OrderService:
         if stored.shop_id is None and webhook.shop_id:
             stored = attrs.evolve(stored, shop_id=webhook.shop_id)
         try:
-            commands = webhook_commands(webhook, stored, policy=self.policy)
+            commands = webhook_commands(
+                webhook, stored, policy=self.policy, vocabulary=self.vocabulary
+            )
         except StaleObservation as error:
             return _Plan(InputOutcome.STALE, reason=str(error), error_type=type(error).__name__)
         if not commands:
@@ -639,7 +645,7 @@ class OrderService:
         order_id = detail.get("id")
         if not shop and isinstance(order_id, str | int):
             shop = self.store.webhook_shop(str(order_id))
-        reported = order_from_detail(dict(detail), shop_id=shop or None)
+        reported = order_from_detail(dict(detail), shop_id=shop or None, vocabulary=self.vocabulary)
         if stored is not None and stored.shop_id is None and reported.shop_id is not None:
             stored = attrs.evolve(stored, shop_id=reported.shop_id)
         if stored is None:

@@ -75,25 +75,35 @@ FULL_DATA = EventData(
         "SKU-BRK": LineDetails(("Travel", "Food"), content_type="product_group"),
     },
 )
-CONTENTS = [
-    {
-        "content_id": "SKU-DLX",
-        "content_name": "Deluxe King",
-        "content_type": "product",
-        "content_category": "Travel>Hotels>Rooms",
-        "price": Decimal("180.00"),
-        "quantity": 2,
-        "brand": "Harbour",
-    },
-    {
-        "content_id": "SKU-BRK",
-        "content_name": "Breakfast",
-        "content_type": "product_group",
-        "content_category": "Travel>Food",
-        "price": Decimal("20.00"),
-        "quantity": 1,
-    },
-]
+
+
+def contents(rooms: str, food: str) -> list[dict[str, object]]:
+    """The two products, with the `content_category` each format's table builds."""
+    return [
+        {
+            "content_id": "SKU-DLX",
+            "content_name": "Deluxe King",
+            "content_type": "product",
+            "content_category": rooms,
+            "price": Decimal("180.00"),
+            "quantity": 2,
+            "brand": "Harbour",
+        },
+        {
+            "content_id": "SKU-BRK",
+            "content_name": "Breakfast",
+            "content_type": "product_group",
+            "content_category": food,
+            "price": Decimal("20.00"),
+            "quantity": 1,
+        },
+    ]
+
+
+# The Events API destination maps `items.X.product.category_1` only; the Offline Events
+# destination joins categories 1..5 with `>`.
+CONTENTS = contents("Travel", "Travel")
+OFFLINE_CONTENTS = contents("Travel>Hotels>Rooms", "Travel>Food")
 
 
 def test_events_2_0_golden_payload_has_every_seed_001_field() -> None:
@@ -121,13 +131,15 @@ def test_events_2_0_golden_payload_has_every_seed_001_field() -> None:
                 },
                 "properties": {
                     "contents": CONTENTS,
+                    "content_ids": ["SKU-DLX", "SKU-BRK"],
                     "content_type": "product",
                     "currency": "USD",
                     "value": Decimal("433.00"),
-                    "num_items": 3,
+                    "num_items": 2,
                     "order_id": "576461413038785752",
                     "shop_id": "7494049642642441621",
                     "event_channel": "store",
+                    "description": "COMPLETED",
                 },
                 "page": {
                     "url": "https://hotel.example/checkout",
@@ -141,7 +153,8 @@ def test_events_2_0_golden_payload_has_every_seed_001_field() -> None:
 
 def test_offline_golden_payload_has_every_seed_004_field() -> None:
     """The Commanders Act TikTok Offline Events destination's table: event_set_id, ISO-8601
-    timestamp, context.user lists, properties."""
+    timestamp, context.user lists, properties; no `content_type` or `num_items`, which
+    neither that table nor a public source lists."""
     settings = attrs.evolve(SETTINGS, api=EventsApi.OFFLINE)
     [body] = build_bodies([(hotel_order(), EFFECT, FULL_DATA)], settings)
     assert body == {
@@ -151,11 +164,9 @@ def test_offline_golden_payload_has_every_seed_004_field() -> None:
         "timestamp": "2026-11-23T09:30:00Z",
         "context": {"user": {"emails": [EMAIL_HASH], "phone_numbers": [PHONE_HASH]}},
         "properties": {
-            "contents": CONTENTS,
-            "content_type": "product",
+            "contents": OFFLINE_CONTENTS,
             "currency": "USD",
             "value": Decimal("433.00"),
-            "num_items": 3,
             "order_id": "576461413038785752",
             "shop_id": "7494049642642441621",
             "event_channel": "store",
@@ -369,3 +380,143 @@ def test_the_event_is_named_after_the_status_by_the_adapter_settings() -> None:
     cancelled = attrs.evolve(EFFECT, status=OrderStatus.CANCELLED)
     with pytest.raises(InvalidPayload, match="no Events API event for CANCELLED"):
         build_bodies([(hotel_order(), cancelled, None)], SETTINGS)
+
+
+# The Commanders Act TikTok Events API destination's field table, all 41 rows:
+# (its property, the TikTok property it fills), in the table's order.
+EVENTS_API_ROWS = [
+    ("partners.tiktok.event_source", "event_source"),
+    ("Pixel Id / App Id", "event_source_id"),
+    ("event_name", "data.0.event"),
+    ("context.event_timestamp", "data.0.event_time"),
+    ("id", "data.0.event_id"),
+    ("partners.tiktok.ttclid", "data.0.user.ttclid"),
+    ("user.id", "data.0.user.external_id"),
+    ("partners.tiktok.ttp", "data.0.user.ttp"),
+    ("context.page.url", "data.0.page.url"),
+    ("context.page.referrer", "data.0.page.referrer"),
+    ("context.device.advertising_id", "data.0.user.idfa"),
+    ("context.device.idfv", "data.0.user.idfv"),
+    ("context.device.att_status", "data.0.user.att_status"),
+    ("context.device.advertising_id", "data.0.user.gaid"),
+    ("context.app.namespace", "data.0.app.app_id"),
+    ("context.app.name", "data.0.app.app_name"),
+    ("context.app.version", "data.0.app.app_version"),
+    ("user.email", "data.0.user.email"),
+    ("user.phone", "data.0.user.phone"),
+    ("context.device.ip", "data.0.user.ip"),
+    ("context.device.user_agent", "data.0.user.user_agent"),
+    ("context.device.language", "data.0.user.locale"),
+    ("partners.tiktok.ldu", "data.0.limited_data_use"),
+    ("items.X.content_type", "data.0.properties.contents.0.content_type"),
+    ("items.X.id", "data.0.properties.contents.0.content_id"),
+    ("items.X.id", "data.0.properties.content_ids"),
+    ("items.X.product.price", "data.0.properties.contents.0.price"),
+    ("items.X.quantity", "data.0.properties.contents.0.quantity"),
+    ("items.X.product.name", "data.0.properties.contents.0.content_name"),
+    ("items.X.product.category_1", "data.0.properties.contents.0.content_category"),
+    ("items.X.product.brand", "data.0.properties.contents.0.brand"),
+    ("search_term", "data.0.properties.search_string"),
+    ("id", "data.0.properties.order_id"),
+    ("partners.tiktok.shop_id", "data.0.properties.shop_id"),
+    ("status", "data.0.properties.status"),
+    ("content_type", "data.0.properties.content_type"),
+    ("currency", "data.0.properties.currency"),
+    ("event_name", "data.0.properties.description"),
+    ("value", "data.0.properties.value"),
+    ("items.length", "data.0.properties.num_items"),
+    ("Test Event Code", "test_event_code"),
+]
+
+DEVICE_DATA = attrs.evolve(
+    FULL_DATA,
+    advertising_id="6D92078A-8246-4BA4-AE5B-76104861E7DC",
+    idfv="599F9C00-92DC-4B5C-9464-7971F01F8370",
+    att_status="AUTHORIZED",
+    app_id="com.harbour.hotel",
+    app_name="Harbour Hotel",
+    app_version="4.2.0",
+    search_string="deluxe king",
+    status="paid",
+)
+
+
+def _at(body: object, path: str) -> object:
+    for part in path.split("."):
+        if isinstance(body, list):
+            body = body[int(part)]
+        else:
+            assert isinstance(body, dict), path
+            assert part in body, path
+            body = body[part]
+    return body
+
+
+def test_every_one_of_the_41_events_api_rows_is_produced() -> None:
+    """41 of 41: with the data for a row given, its TikTok property is in the body. iOS
+    fills `idfa` / `idfv` / `att_status`; `gaid` is Android's, so that row is checked on
+    an Android event of the same order."""
+    assert len(EVENTS_API_ROWS) == 41
+    settings = attrs.evolve(
+        SETTINGS, limited_data_use=True, test_environment=True, test_event_code="TEST1"
+    )
+    ios, android = (
+        build_bodies(
+            [(hotel_order(), EFFECT, attrs.evolve(DEVICE_DATA, device_platform=p))], settings
+        )[0]
+        for p in ("iOS", "Android")
+    )
+    for source, target in EVENTS_API_ROWS:
+        body = android if target.endswith(".gaid") else ios
+        assert _at(body, target) is not None, (source, target)
+    assert _at(ios, "data.0.user.idfa") == "6D92078A-8246-4BA4-AE5B-76104861E7DC"
+    assert _at(android, "data.0.user.gaid") == "6D92078A-8246-4BA4-AE5B-76104861E7DC"
+    assert "idfa" not in _at(android, "data.0.user")  # type: ignore[operator]
+    assert "gaid" not in _at(ios, "data.0.user")  # type: ignore[operator]
+    assert _at(ios, "data.0.properties.content_ids") == ["SKU-DLX", "SKU-BRK"]
+    assert _at(ios, "data.0.app") == {
+        "app_id": "com.harbour.hotel",
+        "app_name": "Harbour Hotel",
+        "app_version": "4.2.0",
+    }
+
+
+def test_device_ids_are_sent_clear_unless_the_setting_hashes_them() -> None:
+    """Only email, phone and external id are hashed by the public rule; device ids go as
+    given, or as SHA-256 of the lowercased id with `hash_advertising_ids`."""
+    data = attrs.evolve(DEVICE_DATA, device_platform="ios")
+    hashed = attrs.evolve(SETTINGS, hash_advertising_ids=True)
+    user = build_bodies([(hotel_order(), EFFECT, data)], hashed)[0]["data"][0]["user"]
+    expected = hashlib.sha256(b"6d92078a-8246-4ba4-ae5b-76104861e7dc").hexdigest()
+    assert user["idfa"] == expected
+    assert user["att_status"] == "AUTHORIZED"
+    assert "6D92078A" not in encode_json(user).decode()
+
+
+def test_a_zero_idfa_and_no_platform_send_no_device_id() -> None:
+    """iOS without tracking permission gives an all-zero IDFA: not an id. Without a
+    platform the advertising id's field is unknown, so none is sent."""
+    zero = attrs.evolve(
+        DEVICE_DATA,
+        device_platform="iOS",
+        advertising_id="00000000-0000-0000-0000-000000000000",
+        att_status="DENIED",
+    )
+    user = build_bodies([(hotel_order(), EFFECT, zero)], SETTINGS)[0]["data"][0]["user"]
+    assert "idfa" not in user
+    assert user["att_status"] == "DENIED"
+    none = build_bodies([(hotel_order(), EFFECT, DEVICE_DATA)], SETTINGS)[0]["data"][0]["user"]
+    assert not {"idfa", "idfv", "att_status", "gaid"} & set(none)
+
+
+def test_an_unknown_att_status_is_refused_naming_it() -> None:
+    with pytest.raises(InvalidPayload, match="att_status"):
+        EventData(att_status="MAYBE")
+
+
+def test_the_category_join_is_a_setting() -> None:
+    """Events 2.0 defaults to category 1 (seed table); depth and separator are settings."""
+    settings = attrs.evolve(SETTINGS, content_category_depth=3, category_separator=" > ")
+    [body] = build_bodies([(hotel_order(), EFFECT, FULL_DATA)], settings)
+    categories = [c["content_category"] for c in body["data"][0]["properties"]["contents"]]
+    assert categories == ["Travel > Hotels > Rooms", "Travel > Food"]

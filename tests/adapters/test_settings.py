@@ -264,3 +264,41 @@ def _as_table(policy: Policy, unit: str) -> dict[str, Any]:
 @given(policies(), st.sampled_from("smhd"))
 def test_a_policy_written_as_a_table_reads_back_the_same(policy: Policy, unit: str) -> None:
     assert policy_from_mapping(_as_table(policy, unit)) == policy
+
+
+def test_the_tiktok_reason_codes_and_vocabulary_load_from_the_partners_file(
+    tmp_path: Path,
+) -> None:
+    """Reason-code maps and `TikTokVocabulary` are settings a partners file can give."""
+    from adapters.settings import load_partners
+    from lifecycle import Initiator, ReturnStatus
+
+    path = tmp_path / "partners.json"
+    path.write_text(
+        json.dumps(
+            {
+                "tiktok_shop": {
+                    "app_key": "k",
+                    "app_secret": "s",
+                    "shop_cipher": "c",
+                    "access_token": "a",
+                    "refresh_token": "r",
+                    "settings": {
+                        "cancel_reason_codes": {"no stock": "ecom_order_x"},
+                        "vocabulary": {
+                            "roles": {"BUYER": "BUYER", "TIKTOK": "PLATFORM"},
+                            "return_goals": {"RETURN_X": "REJECTED", "PROPOSAL": None},
+                            "shipped_display_statuses": ["SHIPPED"],
+                        },
+                    },
+                }
+            }
+        )
+    )
+    partners = load_partners(path)
+    assert partners.tiktok_shop is not None
+    settings = partners.tiktok_shop.settings
+    assert settings.cancel_reason_codes == {"no stock": "ecom_order_x"}
+    assert settings.vocabulary.roles["TIKTOK"] is Initiator.PLATFORM
+    assert settings.vocabulary.return_goals == {"RETURN_X": ReturnStatus.REJECTED, "PROPOSAL": None}
+    assert settings.vocabulary.shipped_display_statuses == frozenset({"SHIPPED"})

@@ -18,14 +18,17 @@ from adapters.errors import AuthenticationError, RejectedError, RetryableError
 from adapters.http import InvalidPayload, MoneyFormat, RetryPolicy
 from adapters.partners.sfcc import (
     CARTRIDGE_PRESET,
+    ORDER_MANAGEMENT_PRESET,
     PRESETS,
     SEED_PRESET,
     AsyncSfccClient,
     CreateOrderBody,
+    PriceAdjustment,
     ProductLineItem,
     SfccClient,
     SfccResult,
     SfccSettings,
+    ShippingTotal,
     Totals,
     build_create_body,
     build_return_body,
@@ -83,6 +86,17 @@ ORDER_PATH = "/s/TikTokSite/dw/shop/v22_6/orders/00000001"
 
 
 def expected_create(status: dict[str, Any]) -> dict[str, Any]:
+    """The hotel order as int_social_checkout's create controller reads it.
+
+    Worked by hand: 202309 unit lines add up per product; each keeps its sale
+    price (ROOM-DLX 2 x 180.00, BREAKFAST 20.00) after the seller's 30.00 and
+    TikTok's 10.00, which are spread by sale price with the largest remainder
+    (30.00: 14.21 + 14.21 + 1.58; 10.00: 4.74 + 4.74 + 0.52) and sent as line
+    price adjustments on top of `net_price` (the price before them); the tax
+    38.00 is spread the same way (18.00 + 18.00 + 2.00). The cartridge's total,
+    397.90 - 28.42 - 9.48 + 36.00 + 22.10 - 1.58 - 0.52 + 2.00 + 15.00 shipping,
+    is TikTok's 433.00.
+    """
     address = {
         "first_name": "Jane",
         "last_name": "Doe",
@@ -97,41 +111,58 @@ def expected_create(status: dict[str, Any]) -> dict[str, Any]:
         "c_externalOrderId": "576461413038785752",
         "currency": "USD",
         "customer": {
-            "customer_email": " Jane.Doe@Example.COM ",
+            "customer_email": "Jane.Doe@Example.COM",
             "customer_name": "Jane Doe",
             "billing_address": address,
         },
         "shipment": {"shipping_address": address},
         "product_lineitems": [
-            {"product_id": "ROOM-DLX", "quantity": 2, "net_price": Decimal("360.00")},
-            {"product_id": "BREAKFAST", "quantity": 1, "net_price": Decimal("20.00")},
+            {
+                "product_id": "ROOM-DLX",
+                "quantity": 2,
+                "net_price": Decimal("397.90"),
+                "tax": Decimal("36.00"),
+                "price_adjustments": [
+                    {"net_price": Decimal("-28.42"), "promotion_id": "TikTokSellerDiscount"},
+                    {"net_price": Decimal("-9.48"), "promotion_id": "TikTokPlatformDiscount"},
+                ],
+            },
+            {
+                "product_id": "BREAKFAST",
+                "quantity": 1,
+                "net_price": Decimal("22.10"),
+                "tax": Decimal("2.00"),
+                "price_adjustments": [
+                    {"net_price": Decimal("-1.58"), "promotion_id": "TikTokSellerDiscount"},
+                    {"net_price": Decimal("-0.52"), "promotion_id": "TikTokPlatformDiscount"},
+                ],
+            },
         ],
-        "totals": {"adjusted_shipping_total": Decimal("15.00")},
+        "totals": {"adjusted_shipping_total": {"net_price": Decimal("15.00")}},
         "payment": {"payment_method": "SOCIAL_PAY"},
         "c_buyerNote": "late arrival",
         **status,
     }
 
 
-def test_create_body_seed_preset_golden() -> None:
-    """TikTok for SFCC: Order Management: external id, status New, SOCIAL_PAY; 202309 unit
-    lines add up per product."""
+def test_create_body_order_management_preset_golden() -> None:
+    """TikTok for SFCC: Order Management: external id, status New, SOCIAL_PAY, trimmed
+    e-mail; 202309 unit lines add up per product."""
     assert build_create_body(hotel_order(), CREATE, SETTINGS) == expected_create(
         {"c_externalOrderStatus": "New"}
     )
 
 
 def test_create_body_cartridge_preset_golden() -> None:
-    assert build_create_body(hotel_order(), CREATE, CARTRIDGE) == expected_create(
-        {"c_externalChannelOrderStatus": 3}
-    )
+    """The cartridge's controller sets status NEW itself: the body does not carry it."""
+    assert build_create_body(hotel_order(), CREATE, CARTRIDGE) == expected_create({})
 
 
 def test_create_body_money_as_strings() -> None:
     settings = attrs.evolve(SETTINGS, money=MoneyFormat.STRING)
     body = build_create_body(hotel_order(), CREATE, settings)
-    assert body["product_lineitems"][0]["net_price"] == "360.00"
-    assert body["totals"] == {"adjusted_shipping_total": "15.00"}
+    assert body["product_lineitems"][0]["net_price"] == "397.90"
+    assert body["totals"] == {"adjusted_shipping_total": {"net_price": "15.00"}}
 
 
 @pytest.mark.parametrize(
@@ -145,11 +176,7 @@ def test_create_body_money_as_strings() -> None:
         (
             CARTRIDGE,
             CANCEL,
-            {
-                "c_externalChannelOrderStatus": 6,
-                "c_orderAction": "cancel_order",
-                "c_orderTag": "cancel after shipped",
-            },
+            {"c_orderAction": "cancel_order", "c_orderTag": "cancel after shipped"},
         ),
         (
             CARTRIDGE,
@@ -157,13 +184,32 @@ def test_create_body_money_as_strings() -> None:
                 CANCEL,
                 external_status=SfccStatus.PARTIALLY_CANCELLED,
                 cancelled_after_shipped=False,
+                line_item_ids=("L3",),
             ),
-            {"c_externalChannelOrderStatus": 7, "c_orderAction": "cancel_order"},
+            {
+                "c_orderAction": "cancel",
+                "c_cancelInfo": {"cancelItems": {"BREAKFAST": {"quantity": 1}}},
+            },
+        ),
+        (
+            SETTINGS,
+            attrs.evolve(
+                CANCEL,
+                external_status=SfccStatus.PARTIALLY_CANCELLED,
+                cancelled_after_shipped=False,
+                line_item_ids=("L3",),
+            ),
+            {
+                "c_externalOrderStatus": "PARTIALLY_CANCELLED",
+                "product_items": [
+                    {"product_id": "BREAKFAST", "c_externalLineItemStatus": "CANCELLED"}
+                ],
+            },
         ),
         (
             CARTRIDGE,
             UpdateSfccOrderStatus(ORDER_ID, 8, external_status=SfccStatus.COMPLETED),
-            {"c_externalChannelOrderStatus": 5},
+            {"c_orderAction": "update", "c_externalChannelOrderStatus": 5},
         ),
         (SETTINGS, UpdateSfccOrderStatus(ORDER_ID, 8, external_status=SfccStatus.COMPLETED), None),
         (
@@ -173,12 +219,13 @@ def test_create_body_money_as_strings() -> None:
         ),
     ],
     ids=[
-        "seed-cancel-after-shipped",
+        "order-management-cancel-after-shipped",
         "cartridge-cancel",
         "cartridge-partial",
+        "order-management-partial",
         "cartridge-completed",
-        "seed-completed-skipped",
-        "seed-cancel",
+        "order-management-completed-skipped",
+        "order-management-cancel",
     ],
 )
 def test_status_bodies_per_preset(
@@ -189,8 +236,10 @@ def test_status_bodies_per_preset(
 
 
 def test_shipping_body_golden() -> None:
-    """Shipped lines by product, with carrier and tracking; order shipping status."""
+    """Shipped lines by product, with carrier and tracking; order shipping status; the
+    cartridge's neutral action, without which afterPATCH ignores both."""
     assert build_shipping_body(hotel_order(), SHIP, CARTRIDGE) == {
+        "c_orderAction": "update",
         "shipping_status": "part_shipped",
         "product_items": [
             {
@@ -201,22 +250,25 @@ def test_shipping_body_golden() -> None:
             }
         ],
     }
-    assert (
-        build_shipping_body(hotel_order(), SHIP, SETTINGS)["product_items"][0][
-            "c_externalLineItemStatus"
-        ]
-        == "shipped"
-    )
+    seed = build_shipping_body(hotel_order(), SHIP, SETTINGS)
+    assert "c_orderAction" not in seed
+    assert seed["product_items"][0]["c_externalLineItemStatus"] == "shipped"
 
 
 def test_return_body_only_where_the_preset_has_a_return_action() -> None:
+    """A line return is the cartridge's `return` with `c_returnCase.returnItems`."""
     assert build_return_body(hotel_order(), RETURN, CARTRIDGE) == {
-        "c_orderAction": "return_order",
-        "product_items": [{"product_id": "BREAKFAST"}],
+        "c_orderAction": "return",
+        "c_returnCase": {"returnItems": {"BREAKFAST": {"quantity": 1}}},
     }
     assert build_return_body(hotel_order(), RETURN, SETTINGS) is None
-    assert set(PRESETS) == {"seed", "cartridge"}
-    assert PRESETS["seed"] is SEED_PRESET
+
+
+def test_presets_by_name_keep_seed_as_an_alias() -> None:
+    """`seed` is the deprecated name of the TikTok for SFCC: Order Management preset."""
+    assert set(PRESETS) == {"order_management", "seed", "cartridge"}
+    assert PRESETS["seed"] is SEED_PRESET is ORDER_MANAGEMENT_PRESET
+    assert PRESETS["cartridge"] is CARTRIDGE_PRESET
 
 
 money = st.decimals(min_value=0, max_value=10**6, places=2)
@@ -225,8 +277,21 @@ money = st.decimals(min_value=0, max_value=10**6, places=2)
 @given(
     st.builds(
         CreateOrderBody,
-        product_lineitems=st.lists(st.builds(ProductLineItem, net_price=money)).map(tuple),
-        totals=st.builds(Totals, adjusted_shipping_total=st.none() | money),
+        product_lineitems=st.lists(
+            st.builds(
+                ProductLineItem,
+                net_price=money,
+                tax=st.none() | money,
+                price_adjustments=st.lists(
+                    st.builds(PriceAdjustment, net_price=money.map(lambda m: -m))
+                ).map(tuple),
+            )
+        ).map(tuple),
+        totals=st.builds(
+            Totals,
+            adjusted_shipping_total=st.none() | st.builds(ShippingTotal, money),
+            price_adjustments=st.lists(st.builds(PriceAdjustment, net_price=money)).map(tuple),
+        ),
     ),
     st.sampled_from(list(MoneyFormat)),
 )
@@ -409,7 +474,7 @@ def test_async_client_shares_the_auth_flow() -> None:
 # --- end to end --------------------------------------------------------------------------------
 
 
-def _sandbox_settings(server: SandboxServer, preset: Any = SEED_PRESET) -> SfccSettings:
+def _sandbox_settings(server: SandboxServer, preset: Any = ORDER_MANAGEMENT_PRESET) -> SfccSettings:
     return attrs.evolve(
         SETTINGS, base_url=server.url, token_url=server.url + TOKEN_PATH, preset=preset
     )

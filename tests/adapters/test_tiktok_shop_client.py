@@ -212,7 +212,10 @@ def test_cancel_order_whole_and_by_lines(fake: FakeTikTok) -> None:
     created = client.cancel_order("O1", reason="out_of_stock")
     client.cancel_order("O1", ["L1"])
     whole, lines = fake.calls(CANCEL)
-    assert body(whole) == {"order_id": "O1", "cancel_reason": "out_of_stock"}
+    assert body(whole) == {
+        "order_id": "O1",
+        "cancel_reason": "ecom_order_to_ship_canceled_reason_out_of_stock",
+    }
     assert body(lines) == {
         "order_id": "O1",
         "cancel_reason": "seller_reason_code",
@@ -226,6 +229,46 @@ def test_cancel_order_without_any_reason_is_refused_before_sending(fake: FakeTik
     with pytest.raises(ValueError, match="cancel_reason"):
         client.cancel_order("O1")
     assert fake.seen == []
+
+
+@pytest.mark.parametrize(
+    ("reason", "sent"),
+    [
+        ("Out of stock", "ecom_order_to_ship_canceled_reason_out_of_stock"),
+        ("out-of-stock ", "ecom_order_to_ship_canceled_reason_out_of_stock"),
+        (
+            "ecom_order_to_ship_canceled_reason_change_payment_method",
+            "ecom_order_to_ship_canceled_reason_change_payment_method",
+        ),
+        ("the buyer phoned and asked us to stop", "seller_reason_code"),
+        ("", "seller_reason_code"),
+    ],
+)
+def test_cancel_reasons_go_to_tiktok_as_codes_never_as_free_text(
+    fake: FakeTikTok, reason: str, sent: str
+) -> None:
+    """Our words map to TikTok's codes (settings); a code passes; free text never leaves."""
+    fake.on("POST", CANCEL, lambda r: envelope({"cancel_id": "C9"}))
+    make_client(fake).cancel_order("O1", reason=reason)
+    assert body(fake.calls(CANCEL)[0])["cancel_reason"] == sent
+
+
+def test_free_text_without_a_default_code_is_refused_before_sending(fake: FakeTikTok) -> None:
+    client = make_client(fake, TikTokShopSettings(base_url=BASE))
+    with pytest.raises(ValueError, match="cancel_reason code"):
+        client.cancel_order("O1", reason="customer changed their mind")
+    with pytest.raises(ValueError, match="reject_reason code"):
+        client.reject_cancellation("C1", "K", "we already packed it, sorry")
+    assert fake.seen == []
+
+
+def test_reject_reason_words_map_to_tiktok_codes(fake: FakeTikTok) -> None:
+    fake.on("POST", f"{CANCEL}/C1/reject", lambda r: envelope())
+    settings = TikTokShopSettings(
+        base_url=BASE, reject_reason_codes={"too late": "seller_reject_apply_x"}
+    )
+    make_client(fake, settings).reject_cancellation("C1", "K", "Too late")
+    assert body(fake.seen[0]) == {"reject_reason": "seller_reject_apply_x"}
 
 
 def test_approve_and_reject_cancellation_carry_the_idempotency_key(fake: FakeTikTok) -> None:
@@ -560,7 +603,12 @@ def test_cancel_effects(fake: FakeTikTok) -> None:
     client.execute(reject)
     whole, part, approved, rejected = fake.seen
     assert "order_line_item_ids" not in body(whole)
-    assert body(part) == {"order_id": "O1", "cancel_reason": "oos", "order_line_item_ids": ["L2"]}
+    # "oos" is free text, not one of TikTok's codes: the configured default goes instead.
+    assert body(part) == {
+        "order_id": "O1",
+        "cancel_reason": "seller_reason_code",
+        "order_line_item_ids": ["L2"],
+    }
     assert (
         approved.url.params["idempotency_key"]
         == approve.idempotency_key

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from adapters.errors import InboundError, InvalidSignature, MalformedPayload, UnknownValue
 from adapters.partners.tiktok_shop import (
+    ROLES,
     USED_WEBHOOK_TYPES,
     AuthorizationExpiring,
     Cancellation,
@@ -32,9 +33,11 @@ from adapters.partners.tiktok_shop import (
     SellerDeauthorized,
     TikTokReturnStatus,
     TikTokShopSettings,
+    TikTokVocabulary,
     UnusedWebhook,
     WebhookType,
     cancellation_change,
+    order_from_detail,
     parse_webhook,
     read_webhook,
     return_change,
@@ -242,7 +245,57 @@ def test_return_webhook_accepts_both_spellings_of_reject() -> None:
         assert isinstance(webhook, ReturnStatusChanged)
         assert webhook.return_type is ReturnType.REFUND
         assert webhook.at == moment(3)
-        assert webhook.return_status in (TikTokReturnStatus.REJECT, TikTokReturnStatus.REJECT_ALT)
+        assert webhook.return_status is TikTokReturnStatus.REJECT
+
+
+def _return_webhook(status: str, role: str = "BUYER") -> bytes:
+    return json.dumps(
+        envelope(
+            12,
+            {
+                "order_id": "O1",
+                "return_id": "R1",
+                "return_role": role,
+                "return_type": "REFUND",
+                "return_status": status,
+                "create_time": seconds(1),
+                "update_time": seconds(3),
+            },
+        )
+    ).encode()
+
+
+def test_the_vocabulary_is_a_setting_roles_spellings_and_goals() -> None:
+    """Roles, return-status spellings and goals are `TikTokVocabulary` settings: a shop
+    whose TikTok says `CUSTOMER` and `RETURN_REJECTED` is read with its own tables."""
+    vocabulary = TikTokVocabulary(
+        roles={**ROLES, "CUSTOMER": Initiator.BUYER},
+        return_status_spellings={"RETURN_REJECTED": "RETURN_OR_REFUND_REQUEST_REJECT"},
+    )
+    webhook = parse_webhook(
+        _return_webhook("RETURN_REJECTED", role="CUSTOMER"), vocabulary=vocabulary
+    )
+    assert isinstance(webhook, ReturnStatusChanged)
+    assert webhook.return_status is TikTokReturnStatus.REJECT
+    assert webhook.role is Initiator.BUYER
+    with pytest.raises(UnknownValue, match="RETURN_REJECTED"):
+        parse_webhook(_return_webhook("RETURN_REJECTED"))
+    with pytest.raises(UnknownValue, match="CUSTOMER"):
+        parse_webhook(_return_webhook("RETURN_OR_REFUND_REQUEST_REJECT", role="CUSTOMER"))
+
+
+def test_shipped_display_statuses_are_a_setting() -> None:
+    detail = {
+        "id": "O1",
+        "status": "IN_TRANSIT",
+        "create_time": seconds(1),
+        "payment": {"currency": "USD"},
+        "line_items": [{"id": "L1", "display_status": "SHIPPED"}],
+    }
+    assert order_from_detail(detail).lines[0].status is LineStatus.OPEN
+    vocabulary = TikTokVocabulary(shipped_display_statuses={"SHIPPED"})
+    shipped = order_from_detail(detail, vocabulary=vocabulary)
+    assert shipped.lines[0].status is LineStatus.SHIPPED
 
 
 def test_package_webhook_with_two_orders_in_one_package_names_both() -> None:

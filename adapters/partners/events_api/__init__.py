@@ -3,10 +3,12 @@
 from adapters._util import publish as _publish
 
 from ._client import (
+    ATT_STATUSES,
     EVENT_NAMES,
     EVENTS_URL,
     OFFLINE_URL,
     PARTNER,
+    App,
     AsyncEventsApiClient,
     Content,
     Event,
@@ -38,10 +40,12 @@ from ._client import (
 )
 
 __all__ = [
+    "ATT_STATUSES",
     "EVENTS_URL",
     "EVENT_NAMES",
     "OFFLINE_URL",
     "PARTNER",
+    "App",
     "AsyncEventsApiClient",
     "Content",
     "Event",

@@ -65,10 +65,12 @@ from adapters.http._retry import RetryPolicy
 from lifecycle import LineStatus, Order, OrderLine, OrderStatus, ReportTikTokEvent
 
 __all__ = [
+    "ATT_STATUSES",
     "EVENTS_URL",
     "EVENT_NAMES",
     "OFFLINE_URL",
     "PARTNER",
+    "App",
     "AsyncEventsApiClient",
     "Content",
     "Event",
@@ -196,6 +198,18 @@ class LineDetails:
     content_type: str | None = None
 
 
+ATT_STATUSES: frozenset[str] = frozenset(
+    {"AUTHORIZED", "DENIED", "NOT_DETERMINED", "RESTRICTED", "NOT_APPLICABLE"}
+)
+"""`user.att_status` values (Commanders Act TikTok Events API destination, note [9])."""
+
+
+def _att_status(_instance: object, _attribute: Any, value: str | None) -> None:
+    if value is not None and value not in ATT_STATUSES:
+        reason = f"must be one of {', '.join(sorted(ATT_STATUSES))}, got {value!r}"
+        raise InvalidPayload(PARTNER, [Problem("user.att_status", reason)])
+
+
 @frozen
 class EventData:
     """What the Events API can use that the order does not carry; all optional.
@@ -206,12 +220,24 @@ class EventData:
         Region for numbers without a country code; default the recipient's
         `region_code`.
     lines:
-        `LineDetails` by SKU id (or seller SKU): categories 1..5 are joined
-        with `>` into `content_category` (Commanders Act TikTok Offline Events destination).
+        `LineDetails` by SKU id (or seller SKU): its categories make
+        `content_category` (`EventsApiSettings.content_category_depth`).
     value:
         `properties.value`; default the order's `total_amount`.
     oms:
         The OMS's own data that `{{path}}` templates in `field_map` read.
+    device_platform, advertising_id, idfv, att_status:
+        The device (Commanders Act TikTok Events API destination, notes [8]-[10]):
+        on `iOS` the advertising id is `user.idfa`, with `user.idfv` and
+        `user.att_status` (one of `ATT_STATUSES`); on `Android` it is
+        `user.gaid`. Without a platform none is sent. An all-zero id (iOS
+        without tracking permission) is not an id and is not sent.
+    app_id, app_name, app_version:
+        `app.app_id` (required for app events), `app.app_name`, `app.app_version`.
+    search_string, status, description:
+        `properties.search_string`, `properties.status` and
+        `properties.description`; `description` defaults to the lifecycle
+        status the event reports (the destination maps its own event name there).
     """
 
     email: str | None = field(default=None, repr=False)
@@ -229,6 +255,16 @@ class EventData:
     value: Decimal | None = None
     lines: Mapping[str, LineDetails] = field(factory=dict, converter=frozen_mapping, hash=False)
     oms: Mapping[str, Any] = field(factory=dict, converter=frozen_mapping, repr=False, hash=False)
+    device_platform: str | None = None
+    advertising_id: str | None = field(default=None, repr=False)
+    idfv: str | None = field(default=None, repr=False)
+    att_status: str | None = field(default=None, validator=_att_status)
+    app_id: str | None = None
+    app_name: str | None = None
+    app_version: str | None = None
+    search_string: str | None = None
+    status: str | None = None
+    description: str | None = None
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -266,9 +302,23 @@ class EventsApiSettings:
     limited_data_use:
         Events API 2.0 `limited_data_use`. Default False.
     max_batch:
-        Events per Events API 2.0 request. Default 1000, TikTok's documented
-        maximum for `data[]` at the time of writing; lower it if your account
-        is told otherwise. The `OFFLINE` format sends one event per request.
+        Events per Events API 2.0 request. Default 1000: Hightouch's TikTok
+        destination documentation allows "up to 1,000 per call"; TikTok's own
+        limit for `data[]` is **unconfirmed** here, so lower it if your
+        account is told otherwise. The `OFFLINE` format sends one event per
+        request.
+    content_category_depth, category_separator:
+        How many of a product's categories 1..5 make `content_category`, and
+        what joins them. Default `None`: each format's own table, category 1
+        only for Events 2.0 (Commanders Act TikTok Events API destination),
+        1..5 joined with `>` for `OFFLINE` (its Offline Events destination).
+    hash_advertising_ids:
+        Send `idfa`, `idfv` and `gaid` as SHA-256 hex (of the lowercased id).
+        Default False: the rule the public integrations follow (Commanders
+        Act's TikTok Events API destination, note [6]; Hightouch's TikTok
+        destination) hashes email, phone and external id only, and sends
+        device ids as they are; TikTok's own wording for device ids is
+        **unconfirmed** here.
     content_type:
         `contents[].content_type` unless `LineDetails` says otherwise:
         `product` (default) or `product_group` (Commanders Act TikTok Events API destination).
@@ -300,6 +350,11 @@ class EventsApiSettings:
     test_event_code: str | None = field(default=None, validator=_no_live_test_code)
     limited_data_use: bool = False
     max_batch: int = field(default=1000, validator=attrs.validators.ge(1))
+    content_category_depth: int | None = field(
+        default=None, validator=attrs.validators.optional(attrs.validators.in_(range(1, 6)))
+    )
+    category_separator: str = ">"
+    hash_advertising_ids: bool = False
     content_type: str = "product"
     money: MoneyFormat = field(default=MoneyFormat.NUMBER, converter=MoneyFormat)
     auth_codes: frozenset[int] = frozenset({40105})
@@ -308,6 +363,13 @@ class EventsApiSettings:
     event_names: Mapping[OrderStatus, str] = field(
         default=EVENT_NAMES, converter=frozen_mapping, hash=False
     )
+
+    @property
+    def category_depth(self) -> int:
+        """`content_category_depth`, or the format's own: 1 (Events 2.0) or 5 (Offline)."""
+        if self.content_category_depth is not None:
+            return self.content_category_depth
+        return 5 if self.api is EventsApi.OFFLINE else 1
 
     @property
     def endpoint(self) -> str:
@@ -329,6 +391,17 @@ class User:
     ip: str | None = None
     user_agent: str | None = None
     locale: str | None = None
+    idfa: str | None = None
+    idfv: str | None = None
+    att_status: str | None = None
+    gaid: str | None = None
+
+
+@frozen
+class App:
+    app_id: str | None = None
+    app_name: str | None = None
+    app_version: str | None = None
 
 
 @frozen
@@ -345,6 +418,7 @@ class Content:
 @frozen
 class Properties:
     contents: tuple[Content, ...] = ()
+    content_ids: tuple[str, ...] = ()
     content_type: str | None = None
     currency: str | None = None
     value: Decimal | None = None
@@ -352,6 +426,9 @@ class Properties:
     order_id: str | None = None
     shop_id: str | None = None
     event_channel: str | None = None
+    search_string: str | None = None
+    status: str | None = None
+    description: str | None = None
 
 
 @frozen
@@ -371,6 +448,7 @@ class Event:
     properties: Properties
     limited_data_use: bool
     page: Page | None = None
+    app: App | None = None
 
 
 @frozen
@@ -423,7 +501,7 @@ def _content_key(line: OrderLine) -> str:
     return line.sku_id or line.seller_sku or line.product_id or line.line_item_id
 
 
-def _contents(order: Order, data: EventData, default_type: str) -> tuple[Content, ...]:
+def _contents(order: Order, data: EventData, settings: EventsApiSettings) -> tuple[Content, ...]:
     """One content per SKU and price; quantities add up (a 202309 line is one unit)."""
     grouped: dict[tuple[str, Decimal], Content] = {}
     for line in order.lines:
@@ -440,8 +518,11 @@ def _contents(order: Order, data: EventData, default_type: str) -> tuple[Content
         grouped[(key, line.sale_price)] = Content(
             content_id=key,
             content_name=line.product_name or None,
-            content_type=details.content_type or default_type,
-            content_category=">".join(details.categories[:5]) or None,
+            content_type=details.content_type or settings.content_type,
+            content_category=settings.category_separator.join(
+                details.categories[: settings.category_depth]
+            )
+            or None,
             price=line.sale_price,
             quantity=line.quantity,
             brand=details.brand,
@@ -449,18 +530,60 @@ def _contents(order: Order, data: EventData, default_type: str) -> tuple[Content
     return tuple(grouped.values())
 
 
-def _properties(order: Order, data: EventData, settings: EventsApiSettings) -> Properties:
-    contents = _contents(order, data, settings.content_type)
+def _offline_properties(order: Order, data: EventData, settings: EventsApiSettings) -> Properties:
+    """The rows both tables share, all the Offline Events destination's table has (no
+    `content_type`, `num_items`: neither it nor a public source lists them)."""
     return Properties(
-        contents=contents,
-        content_type=settings.content_type,
+        contents=_contents(order, data, settings),
         currency=order.currency,
         value=order.total_amount if data.value is None else data.value,
-        num_items=sum(content.quantity or 0 for content in contents),
         order_id=order.order_id,
         shop_id=order.shop_id,
         event_channel=data.event_channel,
     )
+
+
+def _properties(
+    order: Order, effect: ReportTikTokEvent, data: EventData, settings: EventsApiSettings
+) -> Properties:
+    """Events 2.0 `properties`: the shared rows and the rest of the destination's table."""
+    shared = _offline_properties(order, data, settings)
+    return attrs.evolve(
+        shared,
+        content_ids=tuple(dict.fromkeys(c.content_id for c in shared.contents if c.content_id)),
+        content_type=settings.content_type,
+        num_items=len(shared.contents),  # `items.length`: the item entries, not their quantities
+        search_string=data.search_string,
+        status=data.status,
+        description=effect.status.value if data.description is None else data.description,
+    )
+
+
+_NO_ADVERTISING_ID = re.compile(r"[0-]+")
+
+
+def _device_id(value: str | None, settings: EventsApiSettings) -> str | None:
+    """A device id as TikTok takes it: clear, or hashed where the setting says so."""
+    if value is None or not value.strip() or _NO_ADVERTISING_ID.fullmatch(value.strip()):
+        return None
+    clear = value.strip()
+    if not settings.hash_advertising_ids or is_sha256_hex(clear):
+        return clear.lower() if is_sha256_hex(clear) else clear
+    return _sha256(clear.lower())
+
+
+def _device(data: EventData, settings: EventsApiSettings) -> dict[str, str | None]:
+    """`idfa` / `idfv` / `att_status` on iOS, `gaid` on Android (destination notes [8], [10])."""
+    platform = (data.device_platform or "").strip().lower()
+    if platform == "ios":
+        return {
+            "idfa": _device_id(data.advertising_id, settings),
+            "idfv": _device_id(data.idfv, settings),
+            "att_status": data.att_status,
+        }
+    if platform == "android":
+        return {"gaid": _device_id(data.advertising_id, settings)}
+    return {}
 
 
 def _email(order: Order, data: EventData) -> str | None:
@@ -497,6 +620,7 @@ def build_event(
     """The Events API 2.0 event for `effect`, personal data hashed. Pure."""
     data = data or EventData()
     page = Page(data.page_url, data.page_referrer)
+    app = App(data.app_id, data.app_name, data.app_version)
     return Event(
         event=event_name(effect, settings),
         event_time=int(effect.event_time.timestamp()),
@@ -510,10 +634,12 @@ def build_event(
             ip=data.ip,
             user_agent=data.user_agent,
             locale=data.locale,
+            **_device(data, settings),
         ),
-        properties=_properties(order, data, settings),
+        properties=_properties(order, effect, data, settings),
         limited_data_use=settings.limited_data_use,
         page=None if page == Page() else page,
+        app=None if app == App() else app,
     )
 
 
@@ -533,7 +659,7 @@ def build_offline_event(
         event_id=event_id(effect, settings),
         timestamp=moment.replace("+00:00", "Z"),
         context=OfflineContext(OfflineUser((email,) if email else (), (phone,) if phone else ())),
-        properties=_properties(order, data, settings),
+        properties=_offline_properties(order, data, settings),
         test_event_code=settings.test_event_code if settings.test_environment else None,
     )
 

@@ -2,8 +2,10 @@
 
 from adapters._util import publish as _publish
 
+from ._amounts import LineAmounts, OrderAmounts, minor_unit, order_amounts, spread
 from ._client import (
     CARTRIDGE_PRESET,
+    ORDER_MANAGEMENT_PRESET,
     PARTNER,
     PRESETS,
     SEED_PRESET,
@@ -13,6 +15,7 @@ from ._client import (
     CreateOrderBody,
     Customer,
     Payment,
+    PriceAdjustment,
     ProductIdSource,
     ProductLineItem,
     SfccClient,
@@ -21,6 +24,7 @@ from ._client import (
     SfccResult,
     SfccSettings,
     Shipment,
+    ShippingTotal,
     Totals,
     build_create_body,
     build_return_body,
@@ -31,6 +35,7 @@ from ._client import (
 
 __all__ = [
     "CARTRIDGE_PRESET",
+    "ORDER_MANAGEMENT_PRESET",
     "PARTNER",
     "PRESETS",
     "SEED_PRESET",
@@ -39,7 +44,10 @@ __all__ = [
     "AsyncSfccClient",
     "CreateOrderBody",
     "Customer",
+    "LineAmounts",
+    "OrderAmounts",
     "Payment",
+    "PriceAdjustment",
     "ProductIdSource",
     "ProductLineItem",
     "SfccClient",
@@ -48,12 +56,16 @@ __all__ = [
     "SfccResult",
     "SfccSettings",
     "Shipment",
+    "ShippingTotal",
     "Totals",
     "build_create_body",
     "build_return_body",
     "build_shipping_body",
     "build_status_body",
     "converter",
+    "minor_unit",
+    "order_amounts",
+    "spread",
 ]
 
 _publish(__name__, globals())

@@ -5,24 +5,30 @@ It carries out the lifecycle's SFCC effects:
 
 - `CreateSfccOrder`: after the hold, create the external order
   ("CreateExternalOrder" in TikTok for SFCC: Order Management;
-  `OrderCreate-Social` in Salesforce's social-channel cartridge) with the
-  TikTok order id as `c_externalOrderId`, status `New` and payment method
-  `SfccSettings.payment_method` (`SOCIAL_PAY`). SFCC refuses a second order with the same
-  external id and answers with the existing order number: that counts as
+  `OrderCreate-Social` in Salesforce's social channel cartridge) with the
+  TikTok order id as `c_externalOrderId` and payment method
+  `SfccSettings.payment_method` (`SOCIAL_PAY`). The body adds up to TikTok's
+  `total_amount`: line tax, the seller's and TikTok's discounts as price
+  adjustments, shipping (`_amounts`). SFCC refuses a second order with the
+  same external id and answers with the existing order number: that counts as
   success (`SfccResult.created` is False), so a retried effect is harmless.
 - `UpdateSfccOrderStatus`: OCAPI `PATCH /orders/{order_no}` with the external
-  status (`CANCELLED`, tagged *cancel after shipped* where it applies).
+  status, or the cartridge's cancel action (whole order) or partial cancel
+  action (the lines and quantities), tagged *cancel after shipped* where it
+  applies.
 - `UpdateSfccShipping`: the same PATCH with the shipped lines, carrier and
   tracking number and the order's shipping status.
-- `UpdateSfccReturn`: the cartridge's `c_orderAction = return_order`;
+- `UpdateSfccReturn`: the cartridge's `return` action with the returned lines;
   TikTok for SFCC: Order Management names no return attribute, so under
-  `SEED_PRESET` it is skipped.
+  `ORDER_MANAGEMENT_PRESET` it is skipped.
 
 The attribute names and values differ between TikTok for SFCC: Order
 Management and the cartridge; both are real in the field, so they are
-`SfccPreset`s: `SEED_PRESET` (the names of TikTok for SFCC: Order Management,
-`c_externalOrderStatus`: `New` / `CANCELLED`) and `CARTRIDGE_PRESET`
-(`c_externalChannelOrderStatus` with integer codes, `c_orderAction`).
+`SfccPreset`s: `ORDER_MANAGEMENT_PRESET` (the names of TikTok for SFCC: Order
+Management, `c_externalOrderStatus`: `New` / `CANCELLED`; `SEED_PRESET` is its
+deprecated alias) and `CARTRIDGE_PRESET` (`c_externalChannelOrderStatus` with
+integer codes, updates routed by `c_orderAction` as the cartridge's
+`afterPATCH` reads them).
 
 Authentication is `SfccClientCredentials`, an `httpx.Auth` doing OAuth 2
 client credentials against Salesforce's Account Manager: fetched once,
@@ -69,7 +75,6 @@ from adapters.http._retry import RetryPolicy, status_error
 from lifecycle import (
     CreateSfccOrder,
     Effect,
-    LineStatus,
     Order,
     OrderLine,
     Recipient,
@@ -80,8 +85,11 @@ from lifecycle import (
     UpdateSfccShipping,
 )
 
+from ._amounts import OrderAmounts, minor_unit, order_amounts
+
 __all__ = [
     "CARTRIDGE_PRESET",
+    "ORDER_MANAGEMENT_PRESET",
     "PARTNER",
     "PRESETS",
     "SEED_PRESET",
@@ -91,6 +99,7 @@ __all__ = [
     "CreateOrderBody",
     "Customer",
     "Payment",
+    "PriceAdjustment",
     "ProductIdSource",
     "ProductLineItem",
     "SfccClient",
@@ -99,6 +108,7 @@ __all__ = [
     "SfccResult",
     "SfccSettings",
     "Shipment",
+    "ShippingTotal",
     "Totals",
     "build_create_body",
     "build_return_body",
@@ -121,6 +131,18 @@ class SfccPreset:
     A lifecycle status missing from `status_values` is not sent (the update is
     skipped and `SfccResult.skipped` says so) rather than sent with a guessed
     value.
+
+    With an `order_action_attribute`, updates are routed the way Salesforce's
+    social channel cartridge routes them (int_social_checkout,
+    `hooks/order/orderPatch.js`, `afterPATCH`): `cancel_action` cancels the
+    whole order, `partial_cancel_action` the lines named in
+    `cancel_info_attribute.cancel_items_key`, `return_action` returns the lines
+    named in `return_case_attribute.return_items_key`, and every other update
+    (shipping, completion) carries `update_action`, since `afterPATCH` applies
+    `product_items` and `shipping_status` only when an action is set and is
+    neither a cancel nor a return. The action stays on the order: a later PATCH
+    without one would run the last cancel or return again. The cartridge's
+    hooks set the status themselves, so routed updates do not send it.
     """
 
     name: str
@@ -135,22 +157,45 @@ class SfccPreset:
     return_action: str | None = None
     tag_attribute: str | None = "c_orderTag"
     cancelled_after_shipped_tag: str = "cancel after shipped"
+    status_on_create: bool = True
+    partial_cancel_action: str | None = None
+    update_action: str | None = None
+    cancel_info_attribute: str = "c_cancelInfo"
+    cancel_items_key: str = "cancelItems"
+    return_case_attribute: str = "c_returnCase"
+    return_items_key: str = "returnItems"
+    line_cancelled_value: str | int | None = None
+
+    @property
+    def routes_actions(self) -> bool:
+        return self.order_action_attribute is not None
 
 
-SEED_PRESET = SfccPreset(
-    name="seed",
+ORDER_MANAGEMENT_PRESET = SfccPreset(
+    name="order_management",
     status_attribute="c_externalOrderStatus",
-    status_values={SfccStatus.NEW: "New", SfccStatus.CANCELLED: "CANCELLED"},
+    status_values={
+        SfccStatus.NEW: "New",
+        SfccStatus.CANCELLED: "CANCELLED",
+        SfccStatus.PARTIALLY_CANCELLED: "PARTIALLY_CANCELLED",
+    },
     line_shipped_value="shipped",
+    line_cancelled_value="CANCELLED",
 )
 """`c_externalOrderStatus` = `New` on creation, `CANCELLED` on cancellation.
 
 These are the names TikTok for SFCC: Order Management uses. It names no
-value for completion or partial cancellation, so those updates are skipped.
-The *cancel after shipped* tag goes into `c_orderTag` (the cartridge's tag
-attribute); its text is **unconfirmed**, a setting of
+value for completion, so that update is skipped. It names none for a partial
+cancellation either: that update sets the status to `PARTIALLY_CANCELLED`
+and each cancelled line's `c_externalLineItemStatus` to `CANCELLED`, both
+**unconfirmed**, settings of the preset (`status_values`,
+`line_cancelled_value`). The *cancel after shipped* tag goes into `c_orderTag`
+(the cartridge's tag attribute); its text is **unconfirmed**, a setting of
 the preset. The line status value `shipped` is **unconfirmed**.
 """
+
+SEED_PRESET = ORDER_MANAGEMENT_PRESET
+"""Deprecated alias of `ORDER_MANAGEMENT_PRESET` (`PRESETS["seed"]` still finds it)."""
 
 CARTRIDGE_PRESET = SfccPreset(
     name="cartridge",
@@ -164,19 +209,36 @@ CARTRIDGE_PRESET = SfccPreset(
     line_shipped_value=2,
     order_action_attribute="c_orderAction",
     cancel_action="cancel_order",
-    return_action="return_order",
+    partial_cancel_action="cancel",
+    return_action="return",
+    update_action="update",
+    status_on_create=False,
 )
-"""Salesforce's TikTok social-channel cartridge: integer external status codes.
+"""Salesforce's social channel cartridge: integer external status codes, routed PATCHes.
 
-NEW 3, COMPLETED 5, CANCELLED 6, CANCELLED_PARTIAL 7; `c_orderAction` routes a
-PATCH to the cartridge's cancel (`cancel_order`) or return (`return_order`)
-hook. Shipped lines carry 2, `dw.order.Order.SHIPPING_STATUS_SHIPPED` (the
-cartridge writes `SHIPPING_STATUS_NOTSHIPPED` there on creation).
+`OrderUtilCode.EXTERNAL_ORDER_STATUS`: NEW 3, COMPLETED 5, CANCELLED 6,
+CANCELLED_PARTIAL 7; the create controller sets NEW itself, so the create
+body does not carry it. `afterPATCH` (int_social_checkout,
+`hooks/order/orderPatch.js`) routes `c_orderAction`: `cancel_order` to
+`processCancelOrder` (every line, status 6), `cancel` to `processCancel`
+(the products in `c_cancelInfo.cancelItems`, status 7), `return` to
+`processReturn` (the products in `c_returnCase.returnItems`) and
+`return_order` to `processReturnOrder` (every line; not used: a return names
+its lines) (int_order_no_oms, `orderCancel.js`, `orderReturn.js`). Any other
+action applies `product_items` and `shipping_status`: the cartridge documents
+no value for it, so `update_action` is `update` (**unconfirmed**; any value but
+those four works). Shipped lines carry 2, `dw.order.Order.SHIPPING_STATUS_SHIPPED`
+(the cartridge writes `SHIPPING_STATUS_NOTSHIPPED` there on creation).
 """
 
 PRESETS: Mapping[str, SfccPreset] = MappingProxyType(
-    {SEED_PRESET.name: SEED_PRESET, CARTRIDGE_PRESET.name: CARTRIDGE_PRESET}
+    {
+        ORDER_MANAGEMENT_PRESET.name: ORDER_MANAGEMENT_PRESET,
+        "seed": ORDER_MANAGEMENT_PRESET,
+        CARTRIDGE_PRESET.name: CARTRIDGE_PRESET,
+    }
 )
+"""The presets by name; `seed` is the deprecated name of `order_management`."""
 
 
 class ProductIdSource(enum.StrEnum):
@@ -209,7 +271,8 @@ class SfccSettings:
     client_id, client_secret:
         The Account Manager API client; the secret never reaches a `repr`.
     preset:
-        `SEED_PRESET` (default) or `CARTRIDGE_PRESET`, or your own.
+        `ORDER_MANAGEMENT_PRESET` (default; `SEED_PRESET` is its deprecated
+        alias) or `CARTRIDGE_PRESET`, or your own.
     api_version:
         OCAPI version of the PATCH route; default `v22_6`, the version the
         cartridge was built on.
@@ -242,6 +305,20 @@ class SfccSettings:
     money:
         Amounts as JSON numbers (default; the cartridge does arithmetic on
         them) or decimal strings.
+    seller_discount_promotion_id, platform_discount_promotion_id:
+        The `promotion_id` of the line price adjustments that carry the
+        seller's and TikTok's discounts: `TikTokSellerDiscount` and
+        `TikTokPlatformDiscount` (our names: the cartridge takes any id that is
+        not one of the site's real promotions; two adjustments on one line need
+        two ids).
+    rest_promotion_id:
+        The `promotion_id` of the order-level adjustment that brings the SFCC
+        total to TikTok's `total_amount` (a fee of TikTok's the lines do not
+        carry). Default none: the cartridge then uses its site preference
+        `tiktokDefaultPromoID`, the only order-level id its
+        `removePriceAdjustments` keeps.
+    address_separator:
+        Joins TikTok's `address_line2..4` into SFCC's `address2`; default `", "`.
     token_margin:
         A token this close to expiry is renewed first. Default 60 s.
     """
@@ -250,7 +327,7 @@ class SfccSettings:
     site_id: str
     client_id: str
     client_secret: str = field(repr=False)
-    preset: SfccPreset = SEED_PRESET
+    preset: SfccPreset = ORDER_MANAGEMENT_PRESET
     api_version: str = "v22_6"
     token_url: str = "https://account.demandware.com/dwsso/oauth2/access_token"
     scope: str | None = None
@@ -269,6 +346,10 @@ class SfccSettings:
     payment_method: str = "SOCIAL_PAY"
     money: MoneyFormat = field(default=MoneyFormat.NUMBER, converter=MoneyFormat)
     token_margin: timedelta = timedelta(seconds=60)
+    seller_discount_promotion_id: str = "TikTokSellerDiscount"
+    platform_discount_promotion_id: str = "TikTokPlatformDiscount"
+    rest_promotion_id: str | None = None
+    address_separator: str = ", "
 
     def create_url(self) -> str:
         return self.base_url.rstrip("/") + self.create_path.format(site_id=self.site_id)
@@ -377,13 +458,17 @@ class SfccClientCredentials(httpx.Auth):
 
 
 # --- the wire shape -----------------------------------------------------------------------------
+# What int_social_checkout's create controller and `OrderCreateHelper` read, field by field.
 
 
 @frozen
 class Address:
+    """`setAddressFields`: `first_name`, `last_name`, `address1`, `address2`, `city`, ..."""
+
     first_name: str | None = None
     last_name: str | None = None
     address1: str | None = None
+    address2: str | None = None
     city: str | None = None
     state_code: str | None = None
     postal_code: str | None = None
@@ -405,15 +490,35 @@ class Shipment:
 
 
 @frozen
+class PriceAdjustment:
+    """`applyPriceAdjustments`: `net_price` (negative for a discount), `promotion_id`, `tax`."""
+
+    net_price: Decimal
+    promotion_id: str | None = None
+
+
+@frozen
 class ProductLineItem:
+    """`addItemsToBasket`: the line's price is `net_price / quantity`; `tax` only when > 0."""
+
     product_id: str
     quantity: int
+    net_price: Decimal
+    tax: Decimal | None = None
+    price_adjustments: tuple[PriceAdjustment, ...] = ()
+
+
+@frozen
+class ShippingTotal:
+    """`setShippingCost` reads `adjusted_shipping_total.net_price` (and taxes it at 0)."""
+
     net_price: Decimal
 
 
 @frozen
 class Totals:
-    adjusted_shipping_total: Decimal | None = None
+    adjusted_shipping_total: ShippingTotal | None = None
+    price_adjustments: tuple[PriceAdjustment, ...] = ()
 
 
 @frozen
@@ -465,14 +570,22 @@ def converter(money: MoneyFormat = MoneyFormat.NUMBER) -> cattrs.Converter:
 # --- building -----------------------------------------------------------------------------------
 
 
-def _address(recipient: Recipient | None) -> Address | None:
+def _address(recipient: Recipient | None, separator: str) -> Address | None:
+    """TikTok's address lines 1-4 as `address1` and the rest joined as `address2`.
+
+    Without address lines (an order stored before they were read, a partner
+    that sends only `full_address`) `address1` is the whole `full_address`.
+    """
     if recipient is None:
         return None
     first, _, last = recipient.name.strip().partition(" ")
+    lines = recipient.address_lines
+    address1 = lines[0] if lines else recipient.full_address.strip()
     return Address(
         first_name=first or None,
-        last_name=last or None,
-        address1=recipient.full_address or None,
+        last_name=last.strip() or None,
+        address1=address1 or None,
+        address2=separator.join(lines[1:]) or None,
         city=recipient.city or None,
         state_code=recipient.state or None,
         postal_code=recipient.zipcode or None,
@@ -486,68 +599,176 @@ def _product_id(line: OrderLine, source: ProductIdSource) -> str:
     return primary or line.sku_id or line.seller_sku or line.product_id or line.line_item_id
 
 
-def _line_items(order: Order, source: ProductIdSource) -> tuple[ProductLineItem, ...]:
-    """One SFCC line per product: 202309 lines are single units, so they add up."""
-    grouped: dict[str, ProductLineItem] = {}
-    for line in order.lines:
-        if line.status is LineStatus.CANCELLED:
-            continue
-        product = _product_id(line, source)
-        price = line.sale_price * line.quantity
-        found = grouped.get(product)
-        if found is not None:
-            price += found.net_price
-        quantity = line.quantity + (found.quantity if found else 0)
-        grouped[product] = ProductLineItem(product, quantity, price)
-    return tuple(grouped.values())
+@attrs.define
+class _Group:
+    """One SFCC product line being summed from TikTok's unit lines."""
+
+    quantity: int = 0
+    net_price: Decimal = Decimal(0)
+    tax: Decimal = Decimal(0)
+    seller: Decimal = Decimal(0)
+    platform: Decimal = Decimal(0)
+
+
+def _line_items(amounts: OrderAmounts, settings: SfccSettings) -> tuple[ProductLineItem, ...]:
+    """One SFCC line per product: 202309 lines are single units, so they add up.
+
+    The cartridge finds a line by product id (`getProductLineItems(product_id)`),
+    so two TikTok lines of one product must be one SFCC line. Its unit price
+    is `net_price / quantity` in whole minor units: a price that does not
+    divide is rounded up and the difference added to the seller's discount,
+    so the line still comes to its sale price.
+    """
+    groups: dict[str, _Group] = {}
+    for share in amounts.lines:
+        group = groups.setdefault(_product_id(share.line, settings.product_id_source), _Group())
+        group.quantity += share.line.quantity
+        group.net_price += share.net_price
+        group.tax += share.tax
+        group.seller += share.seller_discount
+        group.platform += share.platform_discount
+    quantum = minor_unit(amounts.currency)
+    items = []
+    for product, group in groups.items():
+        # The cartridge prices a line per unit (`net_price / quantity`), and SFCC
+        # keeps unit prices in whole cents: round the price up to a multiple of
+        # the quantity and let the seller's adjustment absorb those cents.
+        step = quantum * group.quantity
+        short = (step - group.net_price % step) % step  # Decimal's % keeps the sign: stay >= 0
+        group.net_price += short
+        group.seller += short
+        adjustments = tuple(
+            PriceAdjustment(-amount, promotion)
+            for amount, promotion in (
+                (group.seller, settings.seller_discount_promotion_id),
+                (group.platform, settings.platform_discount_promotion_id),
+            )
+            if amount
+        )
+        tax = group.tax if group.tax > 0 else None
+        items.append(ProductLineItem(product, group.quantity, group.net_price, tax, adjustments))
+    return tuple(items)
 
 
 def build_create_body(
     order: Order, effect: CreateSfccOrder, settings: SfccSettings
 ) -> dict[str, Any]:
-    """The create-order body: lines at their sale price, shipping, the payment method. Pure.
+    """The create-order body, adding up to TikTok's `total_amount`. Pure.
 
-    The preset's status attribute is set to its `NEW` value too (TikTok for SFCC:
-    Order Management: the order is created with `c_externalOrderStatus` `New`).
+    Lines at their price before discounts with the seller's and TikTok's
+    discounts as price adjustments and their tax (`order_amounts`), shipping
+    as `adjusted_shipping_total.net_price`, what is left of the total as an
+    order-level price adjustment, the payment method, the trimmed e-mail.
+    Under a preset with `status_on_create` the status attribute is set to its
+    `NEW` value too (TikTok for SFCC: Order Management: the order is created
+    with `c_externalOrderStatus` `New`); the cartridge sets it itself.
     """
-    address = _address(order.recipient)
-    name = order.recipient.name if order.recipient and order.recipient.name else None
+    address = _address(order.recipient, settings.address_separator)
+    name = order.recipient.name.strip() if order.recipient and order.recipient.name else None
+    amounts = order_amounts(order)
+    rest = (PriceAdjustment(amounts.rest, settings.rest_promotion_id),) if amounts.rest else ()
     body = CreateOrderBody(
         external_order_id=order.order_id,
         currency=order.currency,
-        customer=Customer(order.buyer_email or None, name, address),
+        customer=Customer(order.buyer_email.strip() or None, name or None, address),
         shipment=Shipment(address, settings.shipping_method),
-        product_lineitems=_line_items(order, settings.product_id_source),
-        totals=Totals(order.shipping_fee),
+        product_lineitems=_line_items(amounts, settings),
+        totals=Totals(ShippingTotal(amounts.shipping), rest),
         payment=Payment(settings.payment_method),
         buyer_note=order.buyer_message or None,
     )
     unstructured: dict[str, Any] = converter(settings.money).unstructure(body)
     value = settings.preset.status_values.get(effect.external_status)
-    if value is not None:
+    if value is not None and settings.preset.status_on_create:
         unstructured[settings.preset.status_attribute] = value
     return unstructured
 
 
-def _line_id(order: Order, line_item_id: str, settings: SfccSettings) -> str:
-    return _product_id(order.line(line_item_id), settings.product_id_source)
+def _quantities(
+    order: Order, line_item_ids: tuple[str, ...], settings: SfccSettings
+) -> dict[str, int]:
+    """How many units of each SFCC product `line_item_ids` name, in first-seen order."""
+    counts: dict[str, int] = {}
+    for line_item_id in dict.fromkeys(line_item_ids):
+        line = order.line(line_item_id)
+        product = _product_id(line, settings.product_id_source)
+        counts[product] = counts.get(product, 0) + line.quantity
+    return counts
+
+
+def _items(counts: Mapping[str, int], reason: str) -> dict[str, dict[str, Any]]:
+    """The cartridge's item map: product id -> `quantity` and, when known, `reason`.
+
+    `orderCancel.js` / `orderReturn.js` take the products from the map's keys;
+    the order-management variants of those hooks read `quantity` and `reason`.
+    """
+    return {
+        product: {"quantity": quantity, **({"reason": reason} if reason else {})}
+        for product, quantity in counts.items()
+    }
+
+
+def _cancel_body(
+    order: Order, effect: UpdateSfccOrderStatus, settings: SfccSettings
+) -> dict[str, Any] | None:
+    preset = settings.preset
+    partial = effect.external_status is SfccStatus.PARTIALLY_CANCELLED
+    body: dict[str, Any]
+    if preset.order_action_attribute and (
+        preset.partial_cancel_action if partial else preset.cancel_action
+    ):
+        action = preset.partial_cancel_action if partial else preset.cancel_action
+        body = {preset.order_action_attribute: action}
+        if partial:
+            counts = _quantities(order, effect.line_item_ids, settings)
+            body[preset.cancel_info_attribute] = {
+                preset.cancel_items_key: _items(counts, effect.reason)
+            }
+        elif effect.reason:
+            body[preset.cancel_info_attribute] = {"reason": effect.reason}
+    else:
+        value = preset.status_values.get(effect.external_status)
+        if value is None:
+            return None
+        body = {preset.status_attribute: value}
+        if partial and preset.line_cancelled_value is not None:
+            products = _quantities(order, effect.line_item_ids, settings)
+            body[settings.line_items_attribute] = [
+                {
+                    settings.line_id_attribute: p,
+                    preset.line_status_attribute: preset.line_cancelled_value,
+                }
+                for p in products
+            ]
+    if effect.cancelled_after_shipped and preset.tag_attribute:
+        body[preset.tag_attribute] = preset.cancelled_after_shipped_tag
+    return body
+
+
+def _with_update_action(body: dict[str, Any], preset: SfccPreset) -> dict[str, Any]:
+    """`body` with the preset's neutral order action, which `afterPATCH` needs to apply it."""
+    if preset.order_action_attribute and preset.update_action:
+        return {preset.order_action_attribute: preset.update_action, **body}
+    return body
 
 
 def build_status_body(
     order: Order, effect: UpdateSfccOrderStatus, settings: SfccSettings
 ) -> dict[str, Any] | None:
-    """The PATCH for an external status, or `None` when the preset has no value for it. Pure."""
+    """The PATCH for an external status, or `None` when the preset has no value for it. Pure.
+
+    A cancellation is the preset's cancel action (the whole order) or partial
+    cancel action (the products and quantities cancelled) where it routes
+    actions, else its status value; other statuses set the status attribute
+    (with the neutral update action where the preset routes actions).
+    """
+    if effect.external_status in (SfccStatus.CANCELLED, SfccStatus.PARTIALLY_CANCELLED):
+        return _cancel_body(order, effect, settings)
     preset = settings.preset
     value = preset.status_values.get(effect.external_status)
     if value is None:
         return None
-    body: dict[str, Any] = {preset.status_attribute: value}
-    cancelling = effect.external_status in (SfccStatus.CANCELLED, SfccStatus.PARTIALLY_CANCELLED)
-    if cancelling and preset.order_action_attribute and preset.cancel_action:
-        body[preset.order_action_attribute] = preset.cancel_action
-    if cancelling and effect.cancelled_after_shipped and preset.tag_attribute:
-        body[preset.tag_attribute] = preset.cancelled_after_shipped_tag
-    return body
+    return _with_update_action({preset.status_attribute: value}, preset)
 
 
 def build_shipping_body(
@@ -557,9 +778,9 @@ def build_shipping_body(
     preset = settings.preset
     carrier = effect.shipping_provider_name or effect.shipping_provider_id
     lines = []
-    for line_item_id in dict.fromkeys(_line_id(order, i, settings) for i in effect.line_item_ids):
+    for product in _quantities(order, effect.line_item_ids, settings):
         line: dict[str, Any] = {
-            settings.line_id_attribute: line_item_id,
+            settings.line_id_attribute: product,
             preset.line_status_attribute: preset.line_shipped_value,
         }
         if carrier:
@@ -567,23 +788,37 @@ def build_shipping_body(
         if effect.tracking_number:
             line[preset.tracking_attribute] = effect.tracking_number
         lines.append(line)
-    return {
+    body = {
         settings.shipping_status_attribute: settings.shipping_status_values[effect.shipping_status],
         settings.line_items_attribute: lines,
     }
+    return _with_update_action(body, preset)
+
+
+def _return_reason(order: Order, return_id: str) -> str:
+    try:
+        return order.return_request(return_id).reason
+    except KeyError:
+        return ""
 
 
 def build_return_body(
     order: Order, effect: UpdateSfccReturn, settings: SfccSettings
 ) -> dict[str, Any] | None:
-    """The PATCH that routes a return to the cartridge's hook; `None` under a preset without one."""
+    """The PATCH that returns the request's products; `None` under a preset without a return.
+
+    The cartridge's `return` action with `c_returnCase.returnItems`: product
+    id -> quantity (and the buyer's reason, when known). Pure.
+    """
     preset = settings.preset
     if not (preset.order_action_attribute and preset.return_action):
         return None
-    products = dict.fromkeys(_line_id(order, i, settings) for i in effect.line_item_ids)
+    counts = _quantities(order, effect.line_item_ids, settings)
     return {
         preset.order_action_attribute: preset.return_action,
-        settings.line_items_attribute: [{settings.line_id_attribute: p} for p in products],
+        preset.return_case_attribute: {
+            preset.return_items_key: _items(counts, _return_reason(order, effect.return_id))
+        },
     }
 
 

@@ -18,6 +18,8 @@ from adapters.errors import (
 )
 
 from ._client import (
+    CANCEL_REASON_CODES,
+    REJECT_REASON_CODES,
     AsyncTikTokShopClient,
     Cancellation,
     CancellationCreated,
@@ -27,11 +29,11 @@ from ._client import (
     ShippingProvider,
     TikTokShopClient,
     TikTokShopSettings,
+    reason_code,
 )
 from ._orders import (
     ADDRESS_LEVELS,
     CONVERTER,
-    ROLES,
     TikTokDistrict,
     TikTokLineItem,
     TikTokOrder,
@@ -44,9 +46,16 @@ from ._orders import (
     to_order,
 )
 from ._signing import TikTokShopAuth, TokenSet, signature
+from ._vocabulary import (
+    DEFAULT_VOCABULARY,
+    RETURN_GOALS,
+    RETURN_STATUS_SPELLINGS,
+    ROLES,
+    SHIPPED_DISPLAY_STATUSES,
+    TikTokVocabulary,
+)
 from ._webhooks import (
     CANCELLATION_GOALS,
-    RETURN_GOALS,
     USED_WEBHOOK_TYPES,
     AuthorizationExpiring,
     CancellationStatusChanged,
@@ -74,9 +83,14 @@ from ._webhooks import (
 __all__ = [
     "ADDRESS_LEVELS",
     "CANCELLATION_GOALS",
+    "CANCEL_REASON_CODES",
     "CONVERTER",
+    "DEFAULT_VOCABULARY",
+    "REJECT_REASON_CODES",
     "RETURN_GOALS",
+    "RETURN_STATUS_SPELLINGS",
     "ROLES",
+    "SHIPPED_DISPLAY_STATUSES",
     "USED_WEBHOOK_TYPES",
     "AsyncTikTokShopClient",
     "AuthorizationExpiring",
@@ -106,6 +120,7 @@ __all__ = [
     "TikTokShopAuth",
     "TikTokShopClient",
     "TikTokShopSettings",
+    "TikTokVocabulary",
     "TokenSet",
     "UnusedWebhook",
     "Webhook",
@@ -116,6 +131,7 @@ __all__ = [
     "order_from_detail",
     "parse_webhook",
     "read_webhook",
+    "reason_code",
     "return_change",
     "signature",
     "to_order",

@@ -17,13 +17,16 @@ the partner, HTTP status, TikTok's code and message, and `request_id`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import httpx
 from attrs import field, frozen
 
+from adapters._util import frozen_mapping
 from adapters.errors import (
     LookupFailed,
     MalformedPayload,
@@ -48,9 +51,50 @@ from lifecycle import (
 
 from ._orders import TikTokOrder, structure
 from ._signing import PARTNER, TikTokShopAuth
+from ._vocabulary import DEFAULT_VOCABULARY, TikTokVocabulary
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+CANCEL_REASON_CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "out of stock": "ecom_order_to_ship_canceled_reason_out_of_stock",
+        "change payment method": "ecom_order_to_ship_canceled_reason_change_payment_method",
+    }
+)
+"""Default `TikTokShopSettings.cancel_reason_codes` (codes from public SDK samples)."""
+
+REJECT_REASON_CODES: Mapping[str, str] = MappingProxyType(
+    {
+        "product has been packed": "seller_reject_apply_product_has_been_packed",
+        "packed": "seller_reject_apply_product_has_been_packed",
+        "agreement with the buyer": (
+            "seller_reject_apply_you_have_reached_an_agreement_with_the_buyer"
+        ),
+    }
+)
+"""Default `TikTokShopSettings.reject_reason_codes` (codes from public SDK samples)."""
+
+_CODE_SHAPE = re.compile(r"[a-z][a-z0-9]*(?:_[a-z0-9]+)+")
+
+
+def _words(reason: str) -> str:
+    return " ".join(re.split(r"[\s_-]+", reason.strip().lower())).strip()
+
+
+def reason_code(reason: str, codes: Mapping[str, str], default: str | None) -> str | None:
+    """TikTok's reason code for our `reason`: looked up, passed on when it is a code, else
+    `default`. Free text never comes back. Pure."""
+    text = reason.strip()
+    if not text:
+        return default
+    found = {_words(word): code for word, code in codes.items()}.get(_words(text))
+    if found:
+        return found
+    if text in codes.values() or _CODE_SHAPE.fullmatch(text):
+        return text
+    return default
 
 
 @frozen
@@ -70,14 +114,29 @@ class TikTokShopSettings:
     search_page_size:
         `page_size` of Search Orders, Search Cancellations and Search Returns.
         **Unconfirmed** maximum; 50.
+    cancel_reason_codes, reject_reason_codes:
+        Our reason words -> TikTok's reason code for Cancel Order
+        (`cancel_reason`) and Reject Cancellation (`reject_reason`). TikTok
+        takes codes, never free text: an effect's reason is looked up here
+        (case, spaces, `-` and `_` ignored); a reason that already is one of
+        these codes, or is shaped like one (`seller_reject_apply_...`: lower
+        case words joined by `_`), is sent as it is; anything else is not sent
+        and the default below is used. Defaults (`CANCEL_REASON_CODES`,
+        `REJECT_REASON_CODES`) hold codes seen in public SDK samples
+        (hsib19/tiktok-shop-sdk, TikTok Shop Partner Center samples); which
+        codes a region accepts is **unconfirmed**: Get Reject Reasons lists
+        them for a shop.
     default_cancel_reason, default_reject_reason:
-        TikTok's reason codes for Cancel Order and Reject Cancellation, used
-        when the effect carries none. TikTok's lists differ by region and are
-        not in the public record: no default; a call without one is refused
-        before it is sent.
+        TikTok's reason codes used when the effect's reason is empty or not a
+        code. TikTok's lists differ by region and are not in the public
+        record: no default; a call without a code is refused before it is
+        sent.
     ship_handover_method:
         Ship Package's `handover_method` (`PICKUP` / `DROP_OFF`); left out by
         default, so TikTok's own default applies.
+    vocabulary:
+        Which TikTok strings mean what (roles, return statuses, shipped line
+        statuses): `TikTokVocabulary`, its defaults **unconfirmed** tables.
     return_decisions:
         Approve Return's `decision` per `return_type`. **Unconfirmed** (public
         SDKs): `APPROVE_REFUND` for refunds, `APPROVE_RETURN` for returns,
@@ -91,6 +150,13 @@ class TikTokShopSettings:
     search_page_size: int = 50
     default_cancel_reason: str | None = None
     default_reject_reason: str | None = None
+    cancel_reason_codes: Mapping[str, str] = field(
+        default=CANCEL_REASON_CODES, converter=frozen_mapping, hash=False
+    )
+    reject_reason_codes: Mapping[str, str] = field(
+        default=REJECT_REASON_CODES, converter=frozen_mapping, hash=False
+    )
+    vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY
     ship_handover_method: str | None = None
     return_decisions: Mapping[str, str] = field(
         factory=lambda: {
@@ -385,11 +451,15 @@ class Calls:
         self, order_id: str, line_item_ids: Sequence[str] | None, reason: str = ""
     ) -> Call[CancellationCreated]:
         """Cancel Order: the whole order (`line_item_ids=None`) or those lines."""
-        cancel_reason = reason or self.settings.default_cancel_reason
+        settings = self.settings
+        cancel_reason = reason_code(
+            reason, settings.cancel_reason_codes, settings.default_cancel_reason
+        )
         if not cancel_reason:
             raise ValueError(
-                "Cancel Order needs a cancel_reason: give the effect a reason or set"
-                " TikTokShopSettings.default_cancel_reason to one of TikTok's reason codes"
+                "Cancel Order needs a cancel_reason code: map the effect's reason in"
+                " TikTokShopSettings.cancel_reason_codes or set default_cancel_reason"
+                " to one of TikTok's reason codes"
             )
         body: dict[str, Any] = {"order_id": order_id, "cancel_reason": cancel_reason}
         if line_item_ids is not None:
@@ -405,11 +475,14 @@ class Calls:
     def reject_cancellation(
         self, cancel_id: str, idempotency_key: str, reason: str = "", comment: str = ""
     ) -> Call[None]:
-        reject_reason = reason or self.settings.default_reject_reason
+        settings = self.settings
+        reject_reason = reason_code(
+            reason, settings.reject_reason_codes, settings.default_reject_reason
+        )
         if not reject_reason:
             raise ValueError(
-                "Reject Cancellation needs a reject_reason: give the effect a reason or set"
-                " TikTokShopSettings.default_reject_reason"
+                "Reject Cancellation needs a reject_reason code: map the effect's reason in"
+                " TikTokShopSettings.reject_reason_codes or set default_reject_reason"
             )
         body = {"reject_reason": reject_reason, **({"comment": comment} if comment else {})}
         path = f"/return_refund/202309/cancellations/{cancel_id}/reject"

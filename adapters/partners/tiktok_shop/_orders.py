@@ -26,6 +26,8 @@ from attrs import field, frozen
 from adapters.errors import MalformedPayload, UnknownValue
 from lifecycle import Initiator, LineStatus, Order, OrderLine, OrderStatus, Recipient
 
+from ._vocabulary import DEFAULT_VOCABULARY, TikTokVocabulary
+
 T = TypeVar("T")
 
 # --------------------------------------------------------------------------- TikTok's shape
@@ -63,6 +65,10 @@ class TikTokRecipientAddress:
     postal_code: str | None = field(default=None, repr=False)
     region_code: str | None = None
     district_info: tuple[TikTokDistrict, ...] = ()
+    address_line1: str | None = field(default=None, repr=False)
+    address_line2: str | None = field(default=None, repr=False)
+    address_line3: str | None = field(default=None, repr=False)
+    address_line4: str | None = field(default=None, repr=False)
 
 
 @frozen
@@ -81,6 +87,8 @@ class TikTokLineItem:
     tracking_number: str | None = None
     shipping_provider_id: str | None = None
     shipping_provider_name: str | None = None
+    seller_discount: Decimal = Decimal(0)
+    platform_discount: Decimal = Decimal(0)
 
 
 @frozen
@@ -211,18 +219,6 @@ def structure(raw: Any, cls: type[T], what: str) -> T:
 
 # --------------------------------------------------------------------------- to ours and back
 
-#: TikTok's `cancellation_initiator` and webhook roles, as the lifecycle's initiators.
-#: `SYSTEM` is TikTok itself. **Unconfirmed**: public SDKs type these as free strings.
-ROLES: Mapping[str, Initiator] = MappingProxyType(
-    {
-        "BUYER": Initiator.BUYER,
-        "SELLER": Initiator.SELLER,
-        "SYSTEM": Initiator.PLATFORM,
-        "PLATFORM": Initiator.PLATFORM,
-        "OPERATOR": Initiator.PLATFORM,
-    }
-)
-
 #: Recipient fields by `district_info[].address_level_name` (lower case). **Unconfirmed**:
 #: TikTok's level names differ by region (US: Country / State / County / City).
 ADDRESS_LEVELS: Mapping[str, str] = MappingProxyType(
@@ -237,15 +233,12 @@ ADDRESS_LEVELS: Mapping[str, str] = MappingProxyType(
 )
 _LEVEL_NAMES = {"state": "State", "city": "City", "district": "District", "town": "Town"}
 
-_SHIPPED_DISPLAY = frozenset({"AWAITING_COLLECTION", "IN_TRANSIT", "DELIVERED", "COMPLETED"})
 
-
-def initiator_for(role: str, what: str) -> Initiator:
+def initiator_for(
+    role: str, what: str, vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY
+) -> Initiator:
     """A TikTok role string as an `Initiator`, or `UnknownValue` naming it."""
-    try:
-        return ROLES[role.upper()]
-    except KeyError:
-        raise UnknownValue(what, role, tuple(ROLES)) from None
+    return vocabulary.initiator(role, what)
 
 
 def order_status(value: str) -> OrderStatus:
@@ -256,15 +249,15 @@ def order_status(value: str) -> OrderStatus:
         raise UnknownValue("order status", value, tuple(OrderStatus)) from None
 
 
-def _line_status(display_status: str | None) -> LineStatus:
+def _line_status(display_status: str | None, vocabulary: TikTokVocabulary) -> LineStatus:
     if display_status == "CANCELLED":
         return LineStatus.CANCELLED
-    if display_status in _SHIPPED_DISPLAY:
+    if display_status in vocabulary.shipped_display_statuses:
         return LineStatus.SHIPPED
     return LineStatus.OPEN
 
 
-def _line(item: TikTokLineItem) -> OrderLine:
+def _line(item: TikTokLineItem, vocabulary: TikTokVocabulary) -> OrderLine:
     return OrderLine(
         line_item_id=item.id,
         sku_id=item.sku_id or "",
@@ -273,11 +266,13 @@ def _line(item: TikTokLineItem) -> OrderLine:
         sale_price=item.sale_price,
         original_price=item.original_price,
         product_id=item.product_id or "",
-        status=_line_status(item.display_status),
+        status=_line_status(item.display_status, vocabulary),
         package_id=item.package_id or None,
         tracking_number=item.tracking_number or None,
         shipping_provider_id=item.shipping_provider_id or None,
         shipping_provider_name=item.shipping_provider_name or None,
+        seller_discount=item.seller_discount,
+        platform_discount=item.platform_discount,
     )
 
 
@@ -293,6 +288,10 @@ def _recipient(address: TikTokRecipientAddress, levels: Mapping[str, str]) -> Re
         zipcode=address.postal_code or "",
         phone=address.phone_number or "",
         region_code=address.region_code or "",
+        address_line1=address.address_line1 or "",
+        address_line2=address.address_line2 or "",
+        address_line3=address.address_line3 or "",
+        address_line4=address.address_line4 or "",
         **places,
     )
 
@@ -321,6 +320,7 @@ def to_order(
     shop_id: str | None = None,
     address_levels: Mapping[str, str] = ADDRESS_LEVELS,
     hold_legacy_flow: bool = True,
+    vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY,
 ) -> Order:
     """TikTok's order object as the lifecycle's `Order`.
 
@@ -339,7 +339,7 @@ def to_order(
             shop_id=shop_id,
             currency=order.payment.currency,
             created_at=order.create_time,
-            lines=[_line(item) for item in order.line_items],
+            lines=[_line(item, vocabulary) for item in order.line_items],
             status=_status(order, hold_legacy_flow),
             paid_at=order.paid_time,
             updated_at=order.update_time,
@@ -356,7 +356,9 @@ def to_order(
             else _recipient(order.recipient_address, address_levels),
             buyer_email=order.buyer_email or "",
             buyer_message=order.buyer_message or "",
-            cancelled_by=initiator_for(initiator, "cancellation_initiator") if initiator else None,
+            cancelled_by=vocabulary.initiator(initiator, "cancellation_initiator")
+            if initiator
+            else None,
         )
     except (TypeError, ValueError) as error:
         if isinstance(error, UnknownValue):
@@ -365,11 +367,18 @@ def to_order(
 
 
 def order_from_detail(
-    raw: Any, *, shop_id: str | None = None, hold_legacy_flow: bool = True
+    raw: Any,
+    *,
+    shop_id: str | None = None,
+    hold_legacy_flow: bool = True,
+    vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY,
 ) -> Order:
     """One raw Get Order Detail order object (parsed JSON) as an `Order`."""
     return to_order(
-        structure(raw, TikTokOrder, "order"), shop_id=shop_id, hold_legacy_flow=hold_legacy_flow
+        structure(raw, TikTokOrder, "order"),
+        shop_id=shop_id,
+        hold_legacy_flow=hold_legacy_flow,
+        vocabulary=vocabulary,
     )
 
 
@@ -400,6 +409,8 @@ def _line_item(line: OrderLine, status: OrderStatus) -> TikTokLineItem:
         tracking_number=line.tracking_number,
         shipping_provider_id=line.shipping_provider_id,
         shipping_provider_name=line.shipping_provider_name,
+        seller_discount=line.seller_discount,
+        platform_discount=line.platform_discount,
     )
 
 
@@ -416,6 +427,10 @@ def _address(recipient: Recipient) -> TikTokRecipientAddress:
         postal_code=recipient.zipcode or None,
         region_code=recipient.region_code or None,
         district_info=districts,
+        address_line1=recipient.address_line1 or None,
+        address_line2=recipient.address_line2 or None,
+        address_line3=recipient.address_line3 or None,
+        address_line4=recipient.address_line4 or None,
     )
 
 

@@ -18,7 +18,7 @@ Three steps, each usable alone:
    lifecycle `Command`s it implies, all with origin TikTok and the webhook's
    own time, so nothing is echoed back to TikTok. This module only maps
    TikTok's statuses to the lifecycle's (`CANCELLATION_GOALS`,
-   `RETURN_GOALS`); the lifecycle's one search finds the events
+   `TikTokVocabulary.return_goals`); the lifecycle's one search finds the events
    (`reconcile`, `reconcile_cancellation`, `reconcile_return`).
 
 Webhooks arrive late, twice or out of order. A webhook whose news the order
@@ -51,7 +51,6 @@ from lifecycle import (
     OrderStatus,
     Origin,
     Policy,
-    ReturnStatus,
     ReturnType,
     Step,
     reconcile,
@@ -60,7 +59,8 @@ from lifecycle import (
 )
 
 from ._client import Cancellation, Return
-from ._orders import initiator_for, order_status, structure
+from ._orders import order_status, structure
+from ._vocabulary import DEFAULT_VOCABULARY, TikTokVocabulary
 
 _HEX_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
@@ -149,11 +149,10 @@ class CancelStatus(enum.StrEnum):
 
 
 class TikTokReturnStatus(enum.StrEnum):
-    """`return_status` of a return webhook, both spellings of the rejection included."""
+    """`return_status` of a return webhook (other spellings: `TikTokVocabulary`)."""
 
     PENDING = "RETURN_OR_REFUND_REQUEST_PENDING"
     REJECT = "RETURN_OR_REFUND_REQUEST_REJECT"
-    REJECT_ALT = "REFUND_OR_RETURN_REQUEST_REJECT"
     AWAITING_BUYER_SHIP = "AWAITING_BUYER_SHIP"
     BUYER_SHIPPED_ITEM = "BUYER_SHIPPED_ITEM"
     REJECT_RECEIVE_PACKAGE = "REJECT_RECEIVE_PACKAGE"
@@ -172,23 +171,6 @@ CANCELLATION_GOALS: Mapping[CancelStatus, frozenset[CancellationStatus]] = {
     CancelStatus.CANCEL: frozenset({CancellationStatus.WITHDRAWN, CancellationStatus.REJECTED}),
     CancelStatus.COMPLETE: frozenset({CancellationStatus.APPROVED}),
 }
-
-#: The lifecycle's return status each TikTok return status means. `SUCCESS` and
-#: `COMPLETE` as refunded is **unconfirmed** (TikTok's descriptions are terse);
-#: `AWAITING_BUYER_RESPONSE` (the seller proposed something) implies no event.
-RETURN_GOALS: Mapping[TikTokReturnStatus, ReturnStatus | None] = {
-    TikTokReturnStatus.PENDING: ReturnStatus.REQUESTED,
-    TikTokReturnStatus.REJECT: ReturnStatus.REJECTED,
-    TikTokReturnStatus.REJECT_ALT: ReturnStatus.REJECTED,
-    TikTokReturnStatus.AWAITING_BUYER_SHIP: ReturnStatus.AWAITING_BUYER_SHIPMENT,
-    TikTokReturnStatus.BUYER_SHIPPED_ITEM: ReturnStatus.BUYER_SHIPPED,
-    TikTokReturnStatus.REJECT_RECEIVE_PACKAGE: ReturnStatus.REJECTED,
-    TikTokReturnStatus.SUCCESS: ReturnStatus.REFUNDED,
-    TikTokReturnStatus.CANCEL: ReturnStatus.CANCELLED,
-    TikTokReturnStatus.COMPLETE: ReturnStatus.REFUNDED,
-    TikTokReturnStatus.AWAITING_BUYER_RESPONSE: None,
-}
-
 
 # --------------------------------------------------------------------------- parsed webhooks
 
@@ -252,7 +234,7 @@ class ReturnStatusChanged:
     timestamp: datetime
     order_id: str
     return_id: str
-    return_status: TikTokReturnStatus
+    return_status: str  # a `TikTokReturnStatus` for the statuses this library names
     return_type: ReturnType | None = None
     role: Initiator | None = None
     create_time: datetime | None = None
@@ -475,11 +457,19 @@ def _known(enum_type: type[enum.StrEnum], value: str, what: str) -> Any:
         raise UnknownValue(what, value, tuple(e.value for e in enum_type)) from None
 
 
-def _role(value: str | None, what: str) -> Initiator | None:
-    return initiator_for(value, what) if value else None
+def _role(value: str | None, what: str, vocabulary: TikTokVocabulary) -> Initiator | None:
+    return vocabulary.initiator(value, what) if value else None
 
 
-def _order_status_change(envelope: _Envelope) -> OrderStatusChanged:
+def _return_status(value: str, vocabulary: TikTokVocabulary) -> str:
+    spelled = vocabulary.return_status(value)
+    try:
+        return TikTokReturnStatus(spelled)
+    except ValueError:
+        return spelled  # a status the vocabulary adds
+
+
+def _order_status_change(envelope: _Envelope, _vocabulary: TikTokVocabulary) -> OrderStatusChanged:
     data = structure(envelope.data, _OrderStatusData, "data")
     return OrderStatusChanged(
         envelope.shop_id,
@@ -491,7 +481,9 @@ def _order_status_change(envelope: _Envelope) -> OrderStatusChanged:
     )
 
 
-def _cancellation_change(envelope: _Envelope) -> CancellationStatusChanged:
+def _cancellation_change(
+    envelope: _Envelope, vocabulary: TikTokVocabulary
+) -> CancellationStatusChanged:
     data = structure(envelope.data, _CancellationData, "data")
     return CancellationStatusChanged(
         envelope.shop_id,
@@ -499,28 +491,28 @@ def _cancellation_change(envelope: _Envelope) -> CancellationStatusChanged:
         data.order_id,
         data.cancel_id,
         _known(CancelStatus, data.cancel_status, "cancel_status"),
-        _role(data.cancellations_role, "cancellations_role"),
+        _role(data.cancellations_role, "cancellations_role", vocabulary),
         data.create_time,
         data.update_time,
     )
 
 
-def _return_change(envelope: _Envelope) -> ReturnStatusChanged:
+def _return_change(envelope: _Envelope, vocabulary: TikTokVocabulary) -> ReturnStatusChanged:
     data = structure(envelope.data, _ReturnData, "data")
     return ReturnStatusChanged(
         envelope.shop_id,
         envelope.timestamp,
         data.order_id,
         data.return_id,
-        _known(TikTokReturnStatus, data.return_status, "return_status"),
+        _return_status(data.return_status, vocabulary),
         _known(ReturnType, data.return_type, "return_type") if data.return_type else None,
-        _role(data.return_role, "return_role"),
+        _role(data.return_role, "return_role", vocabulary),
         data.create_time,
         data.update_time,
     )
 
 
-def _package_update(envelope: _Envelope) -> PackageUpdated:
+def _package_update(envelope: _Envelope, _vocabulary: TikTokVocabulary) -> PackageUpdated:
     data = structure(envelope.data, _PackageData, "data")
     packages = tuple(PackageRef(p.package_id, p.order_id_list) for p in data.package_list)
     return PackageUpdated(
@@ -533,25 +525,25 @@ def _package_update(envelope: _Envelope) -> PackageUpdated:
     )
 
 
-def _address_update(envelope: _Envelope) -> RecipientAddressUpdated:
+def _address_update(envelope: _Envelope, _vocabulary: TikTokVocabulary) -> RecipientAddressUpdated:
     data = structure(envelope.data, _AddressData, "data")
     return RecipientAddressUpdated(
         envelope.shop_id, envelope.timestamp, data.order_id, data.update_time
     )
 
 
-def _deauthorized(envelope: _Envelope) -> SellerDeauthorized:
+def _deauthorized(envelope: _Envelope, _vocabulary: TikTokVocabulary) -> SellerDeauthorized:
     return SellerDeauthorized(envelope.shop_id, envelope.timestamp, envelope.data)
 
 
-def _expiring(envelope: _Envelope) -> AuthorizationExpiring:
+def _expiring(envelope: _Envelope, _vocabulary: TikTokVocabulary) -> AuthorizationExpiring:
     data = structure(envelope.data, _ExpiringData, "data")
     return AuthorizationExpiring(
         envelope.shop_id, envelope.timestamp, data.expiration_time, data.message or ""
     )
 
 
-_PARSERS: Mapping[WebhookType, Callable[[_Envelope], Webhook]] = {
+_PARSERS: Mapping[WebhookType, Callable[[_Envelope, TikTokVocabulary], Webhook]] = {
     WebhookType.ORDER_STATUS_CHANGE: _order_status_change,
     WebhookType.RECIPIENT_ADDRESS_UPDATE: _address_update,
     WebhookType.PACKAGE_UPDATE: _package_update,
@@ -589,8 +581,10 @@ def _check_text(raw: Mapping[str, Any]) -> None:
                 ) from None
 
 
-def parse_webhook(raw_body: bytes) -> Webhook:
+def parse_webhook(raw_body: bytes, *, vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY) -> Webhook:
     """The webhook in `raw_body`; raises `MalformedPayload` or `UnknownValue` naming the fault.
+
+    Roles and return statuses are read with `vocabulary`.
 
     `MalformedPayload` means the body is not a TikTok envelope (not JSON, no
     integer `type`, no `shop_id` or `timestamp`) or a used type lacks a
@@ -616,7 +610,7 @@ def parse_webhook(raw_body: bytes) -> Webhook:
     parser = _PARSERS.get(known)
     if parser is None:
         return UnusedWebhook(envelope.shop_id, envelope.timestamp, kind, known.name)
-    return parser(envelope)
+    return parser(envelope, vocabulary)
 
 
 def webhook_order_ids(webhook: Webhook) -> tuple[str, ...]:
@@ -629,11 +623,16 @@ def webhook_order_ids(webhook: Webhook) -> tuple[str, ...]:
 
 
 def read_webhook(
-    headers: Mapping[str, str], raw_body: bytes, app_key: str, app_secret: str
+    headers: Mapping[str, str],
+    raw_body: bytes,
+    app_key: str,
+    app_secret: str,
+    *,
+    vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY,
 ) -> Webhook:
     """`verify_webhook`, then `parse_webhook`: nothing is parsed before the signature holds."""
     verify_webhook(headers, raw_body, app_key, app_secret)
-    return parse_webhook(raw_body)
+    return parse_webhook(raw_body, vocabulary=vocabulary)
 
 
 # --------------------------------------------------------------------------- commands
@@ -652,6 +651,7 @@ def webhook_commands(
     *,
     policy: Policy = DEFAULT_POLICY,
     cancelled_by: Initiator | None = None,
+    vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY,
 ) -> tuple[Command, ...]:
     """The lifecycle commands `webhook` implies for `order` (as stored), in order.
 
@@ -698,7 +698,7 @@ def webhook_commands(
             policy=policy,
         )
         return _commands(order, steps, webhook.at)
-    goal = RETURN_GOALS[webhook.return_status]
+    goal = vocabulary.return_goal(webhook.return_status)
     if goal is None:
         return ()  # a proposal awaiting the buyer
     steps = reconcile_return(
@@ -720,7 +720,10 @@ def webhook_commands(
 
 
 def cancellation_change(
-    cancellation: Cancellation, shop_id: str, at: datetime
+    cancellation: Cancellation,
+    shop_id: str,
+    at: datetime,
+    vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY,
 ) -> CancellationStatusChanged:
     """A Search Cancellations result as the change a type 11 webhook reports, with its lines.
 
@@ -733,7 +736,7 @@ def cancellation_change(
         cancellation.order_id,
         cancellation.cancel_id,
         _known(CancelStatus, cancellation.cancel_status, "cancel_status"),
-        _role(cancellation.role, "role"),
+        _role(cancellation.role, "role", vocabulary),
         cancellation.create_time,
         cancellation.update_time,
         cancellation.line_item_ids,
@@ -741,7 +744,9 @@ def cancellation_change(
     )
 
 
-def return_change(found: Return, shop_id: str, at: datetime) -> ReturnStatusChanged:
+def return_change(
+    found: Return, shop_id: str, at: datetime, vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY
+) -> ReturnStatusChanged:
     """A Search Returns result as the change a type 12 webhook reports, with its lines.
 
     `at` is when the result was read. Raises `UnknownValue` for a status,
@@ -752,9 +757,9 @@ def return_change(found: Return, shop_id: str, at: datetime) -> ReturnStatusChan
         at,
         found.order_id,
         found.return_id,
-        _known(TikTokReturnStatus, found.return_status, "return_status"),
+        _return_status(found.return_status, vocabulary),
         _known(ReturnType, found.return_type, "return_type") if found.return_type else None,
-        _role(found.role, "role"),
+        _role(found.role, "role", vocabulary),
         found.create_time,
         found.update_time,
         found.line_item_ids,
