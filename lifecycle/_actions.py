@@ -50,6 +50,7 @@ from ._model import (
     ReturnRequest,
     ReturnStatus,
     ReturnType,
+    _unchecked_make,
     make_record,
     replace_line,
     replace_order,
@@ -83,6 +84,10 @@ class _Draft:
 
     changes: dict[str, Any]
     effects: list[Effect]
+
+
+#: `Outcome(...)` without attrs' `__init__`: `perform` builds one per transition.
+_outcome = _unchecked_make(Outcome)
 
 
 def _set_lines(order: Order, ids: Iterable[str], **changes: Any) -> tuple[OrderLine, ...]:
@@ -387,4 +392,4 @@ def perform(ctx: Context, target: OrderStatus) -> Outcome:
     effects = draft.effects
     if target is not order.status:
         effects += _status_reports(ctx, following, version)
-    return Outcome(following, tuple(effects))
+    return _outcome(following, tuple(effects))
