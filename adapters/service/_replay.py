@@ -202,7 +202,8 @@ def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
     if "tick" in raw:
         return "tick", tuple(service.tick(parse_time(raw["tick"], "tick")))
     if raw.keys() >= _WEBHOOK_KEYS:
-        return "webhook", (service.webhook(text.encode()),)
+        # Decoded once: the identity and the decision read this same object.
+        return "webhook", (service._webhook(text.encode(), raw),)
     raise BadLine(
         "not an input: expected a TikTok webhook envelope (type, shop_id, timestamp, data),"
         " order_detail, a Get Order Detail response (code, data.orders), command or tick"
