@@ -353,6 +353,8 @@ def attempt(
     For searches that try many events (`reconcile`, `due_timers`): building an
     `IllegalTransition` lists every allowed event, which such a search never reads.
     """
+    if TABLE.get((order.status, event)) is None:
+        return None  # no transition at all: skip the context and the refusal's sentence
     try:
         ctx = context(
             order, event, initiator=initiator, now=now, origin=origin, policy=policy, params=params
