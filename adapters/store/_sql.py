@@ -71,6 +71,11 @@ class SqlStore(ABC):
     def _transaction(self) -> AbstractContextManager[Executor]:
         """A transaction that holds the write lock from its start, committed on exit."""
 
+    def _reading(self) -> AbstractContextManager[Executor]:
+        """A transaction that only reads. By default `_transaction`; SQLite reads
+        in a deferred one, so that a reader never queues behind a writer's lock."""
+        return self._transaction()
+
     @abstractmethod
     def _ts(self, moment: datetime) -> Any:
         """A time as the engine stores it."""
@@ -128,7 +133,7 @@ class SqlStore(ABC):
             return latest
 
     def schema_version(self) -> int:
-        with self._transaction() as execute:
+        with self._reading() as execute:
             return int(execute("SELECT MAX(version) FROM schema_version").fetchone()[0])
 
     # ------------------------------------------------------------------ inbox
@@ -229,7 +234,7 @@ class SqlStore(ABC):
         if order_id is not None:
             sql += " AND order_id = ?"
             params.append(order_id)
-        with self._transaction() as execute:
+        with self._reading() as execute:
             rows = execute(sql + " ORDER BY id", params).fetchall()
         return self._inbox_entries(rows)
 
@@ -244,7 +249,7 @@ class SqlStore(ABC):
         if order_id is not None:
             sql += " WHERE order_id = ?"
             params = (order_id,)
-        with self._transaction() as execute:
+        with self._reading() as execute:
             rows = execute(sql + " ORDER BY id", params).fetchall()
         return self._inbox_entries(rows)
 
@@ -254,7 +259,7 @@ class SqlStore(ABC):
         if kind is not None:
             sql += " AND kind = ?"
             params.append(kind)
-        with self._transaction() as execute:
+        with self._reading() as execute:
             rows = execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
         return self._inbox_entries(rows)
 
@@ -265,7 +270,7 @@ class SqlStore(ABC):
         order was seeded was rejected, yet its envelope still names the shop.
         A payload that is not an envelope with a shop is passed over.
         """
-        with self._transaction() as execute:
+        with self._reading() as execute:
             rows = execute(
                 "SELECT payload FROM inbox WHERE order_id = ? AND kind = 'webhook'"
                 " AND duplicate_of IS NULL ORDER BY id",
@@ -318,12 +323,12 @@ class SqlStore(ABC):
 
     def version(self, order_id: str) -> int | None:
         """The stored order's version, without reading the order itself."""
-        with self._transaction() as execute:
+        with self._reading() as execute:
             row = execute("SELECT version FROM orders WHERE order_id = ?", (order_id,)).fetchone()
         return None if row is None else int(row[0])
 
     def load(self, order_id: str) -> Order | None:
-        with self._transaction() as execute:
+        with self._reading() as execute:
             row = execute("SELECT body FROM orders WHERE order_id = ?", (order_id,)).fetchone()
         return None if row is None else order_from_json(row[0])
 
@@ -409,7 +414,7 @@ class SqlStore(ABC):
         )
 
     def due_orders(self, now: datetime, limit: int = 500) -> list[str]:
-        with self._transaction() as execute:
+        with self._reading() as execute:
             rows = execute(
                 "SELECT order_id FROM orders WHERE next_timer_at IS NOT NULL"
                 " AND next_timer_at <= ? ORDER BY next_timer_at, order_id LIMIT ?",
@@ -418,7 +423,7 @@ class SqlStore(ABC):
         return [r[0] for r in rows]
 
     def orders(self) -> list[OrderSummary]:
-        with self._transaction() as execute:
+        with self._reading() as execute:
             rows = execute(
                 "SELECT order_id, status, version, next_timer_at, updated_at FROM orders"
                 " ORDER BY order_id"
@@ -435,7 +440,7 @@ class SqlStore(ABC):
         ]
 
     def history(self, order_id: str) -> list[Transition]:
-        with self._transaction() as execute:
+        with self._reading() as execute:
             rows = execute(
                 "SELECT order_id, version, event, source, target, initiator, origin, at,"
                 " reason, params FROM transitions WHERE order_id = ? ORDER BY version",
@@ -492,7 +497,7 @@ class SqlStore(ABC):
 
     def _count_by(self, table: str, column: str, order_ids: Sequence[str]) -> dict[str, int]:
         counts: dict[str, int] = {}
-        with self._transaction() as execute:
+        with self._reading() as execute:
             for start in range(0, len(order_ids), 500):
                 chunk = order_ids[start : start + 500]
                 rows = execute(
@@ -517,7 +522,7 @@ class SqlStore(ABC):
         sql = f"SELECT {self._OUTBOX_COLUMNS} FROM outbox"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        with self._transaction() as execute:
+        with self._reading() as execute:
             rows = execute(sql + " ORDER BY id", params).fetchall()
         return [self._entry(r) for r in rows]
 
@@ -543,7 +548,7 @@ class SqlStore(ABC):
         return claimed
 
     def holds(self, entry_id: int, token: str, now: datetime) -> bool:
-        with self._transaction() as execute:
+        with self._reading() as execute:
             row = execute(
                 "SELECT 1 FROM outbox WHERE id = ? AND status = ? AND lease_token = ?"
                 " AND next_attempt_at > ?",
@@ -754,14 +759,14 @@ class SqlStore(ABC):
         if status is not None:
             sql += " WHERE status = ?"
             params = (status.value,)
-        with self._transaction() as execute:
+        with self._reading() as execute:
             rows = execute(sql + " ORDER BY id", params).fetchall()
         return [self._read(r) for r in rows]
 
     # ------------------------------------------------------------------ marks
 
     def mark(self, name: str) -> str | None:
-        with self._transaction() as execute:
+        with self._reading() as execute:
             row = execute("SELECT value FROM marks WHERE name = ?", (name,)).fetchone()
         return None if row is None else str(row[0])
 
@@ -775,7 +780,7 @@ class SqlStore(ABC):
             )
 
     def refs(self, order_id: str) -> dict[str, str]:
-        with self._transaction() as execute:
+        with self._reading() as execute:
             rows = execute(
                 "SELECT system, ref FROM external_refs WHERE order_id = ?", (order_id,)
             ).fetchall()
