@@ -150,6 +150,12 @@ class PostgresStore(SqlStore):
             kind = StoreUnavailable if unavailable else StoreFailed
             raise kind(self._where, reason) from error
 
+    def _many(self, execute: Executor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        # On the batch's own connection: psycopg pipelines `executemany`.
+        with self._local.conn.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
+            return int(cursor.rowcount)
+
     def _ts(self, moment: datetime) -> datetime:
         if moment.utcoffset() is None:
             raise ValueError(f"times must be timezone-aware, got {moment!r}")

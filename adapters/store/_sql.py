@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 from adapters.errors import (
     AlreadyProcessed,
     SchemaTooNew,
+    StoreError,
     StoreNotFound,
     VersionConflict,
 )
@@ -318,8 +320,45 @@ class SqlStore(ABC):
         batch wrote is kept only when it ends; a crash inside it loses the
         whole batch, which a replay then redoes (its inputs are deduplicated).
         """
-        with self._transaction():
-            yield
+        batches = self._open_batches()
+        thread = threading.get_ident()
+        if thread in batches:  # a batch inside a batch is part of it
+            with self._transaction():
+                yield
+            return
+        with self._transaction() as execute:
+            bodies = batches[thread] = _Bodies()
+            try:
+                yield
+                self._write_bodies(execute, bodies)
+            finally:
+                del batches[thread]
+
+    def _open_batches(self) -> dict[int, _Bodies]:
+        """The batches open on this store, by thread (each thread has its own transaction)."""
+        batches: dict[int, _Bodies] | None = self.__dict__.get("_batches")
+        if batches is None:
+            batches = self.__dict__.setdefault("_batches", {})
+        return batches
+
+    def _bodies(self) -> _Bodies | None:
+        """The current thread's open batch, if any."""
+        batches = self.__dict__.get("_batches")
+        return batches.get(threading.get_ident()) if batches else None
+
+    def _write_bodies(self, execute: Executor, bodies: _Bodies) -> None:
+        """Write the body of every order the batch changed, once each, as it stands now."""
+        rows = [
+            (bodies.body(order), order.order_id, order.version) for order in bodies.orders.values()
+        ]
+        sql = "UPDATE orders SET body = ? WHERE order_id = ? AND version = ?"
+        if rows and self._many(execute, sql, rows) != len(rows):
+            # The batch holds every row it changed: nothing else can have moved one.
+            raise StoreError(f"{self._where}: an order changed in this batch was changed again")
+
+    def _many(self, execute: Executor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """One statement for many rows (backends pipeline it); the rows it changed."""
+        return sum(execute(sql, row).rowcount for row in rows)
 
     def version(self, order_id: str) -> int | None:
         """The stored order's version, without reading the order itself."""
@@ -328,17 +367,37 @@ class SqlStore(ABC):
         return None if row is None else int(row[0])
 
     def load(self, order_id: str) -> Order | None:
+        bodies = self._bodies()
+        if bodies is not None and order_id in bodies.orders:
+            return bodies.orders[order_id]  # changed in this batch: its body is written at the end
         with self._reading() as execute:
             row = execute("SELECT body FROM orders WHERE order_id = ?", (order_id,)).fetchone()
         return None if row is None else order_from_json(row[0])
 
     def commit(self, change: Change, now: datetime) -> None:
         order = change.order
-        body = order_to_json(order)
+        # Inside a batch an order's body is written once, when the batch ends: the
+        # order moves several times in one batch, and serialising it is the cost.
+        bodies = self._bodies()
+        deferred = bodies is not None and change.expected_version is not None
+        body = "" if deferred else order_to_json(order)
         timer = None if change.next_timer_at is None else self._ts(change.next_timer_at)
         updated = None if order.updated_at is None else self._ts(order.updated_at)
         with self._transaction() as execute:
-            if change.expected_version is None:
+            if deferred:
+                cursor = execute(
+                    "UPDATE orders SET status = ?, version = ?, next_timer_at = ?,"
+                    " updated_at = ? WHERE order_id = ? AND version = ?",
+                    (
+                        order.status.value,
+                        order.version,
+                        timer,
+                        updated,
+                        order.order_id,
+                        change.expected_version,
+                    ),
+                )
+            elif change.expected_version is None:
                 cursor = execute(
                     "INSERT INTO orders (order_id, status, version, body, next_timer_at,"
                     " updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (order_id) DO NOTHING",
@@ -382,7 +441,13 @@ class SqlStore(ABC):
             snapshots: dict[int, str] = {}
             for effect in change.effects:
                 if effect.version not in snapshots:
-                    snapshots[effect.version] = order_to_json(change.order_at(effect.version))
+                    at_version = change.order_at(effect.version)
+                    if bodies is not None:
+                        snapshots[effect.version] = bodies.body(at_version)
+                    elif at_version is order:
+                        snapshots[effect.version] = body
+                    else:
+                        snapshots[effect.version] = order_to_json(at_version)
                 self._enqueue(execute, effect, snapshots[effect.version], now)
             if change.inbox_id is not None and not self._finish(
                 execute,
@@ -393,6 +458,8 @@ class SqlStore(ABC):
                 order.order_id,
             ):
                 raise AlreadyProcessed(change.inbox_id)
+        if bodies is not None:
+            bodies.orders[order.order_id] = order
 
     def _enqueue(self, execute: Executor, effect: Effect, snapshot: str, now: datetime) -> None:
         execute(
@@ -791,6 +858,25 @@ class SqlStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Bodies:
+    """What a batch keeps: the orders it changed, and the bodies it serialised, by version.
+
+    An outbox row's order copy and the order's own body at the batch's end are
+    often the same order at the same version: it is serialised once.
+    """
+
+    def __init__(self) -> None:
+        self.orders: dict[str, Order] = {}
+        self._texts: dict[tuple[str, int], str] = {}
+
+    def body(self, order: Order) -> str:
+        key = (order.order_id, order.version)
+        text = self._texts.get(key)
+        if text is None:
+            text = self._texts[key] = order_to_json(order)
+        return text
 
 
 def _jsonable(value: Any) -> Any:

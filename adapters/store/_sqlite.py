@@ -172,6 +172,10 @@ class SqliteStore(SqlStore):
             finally:
                 self._depth = depth
 
+    def _many(self, execute: Executor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        with self._lock:  # inside the batch's transaction, on its one connection
+            return self._conn.executemany(sql, rows).rowcount
+
     def _ts(self, moment: datetime) -> str:
         return _utc_text(moment)
 
