@@ -10,12 +10,14 @@ ratio says what the library costs above the database's own work.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from bench._harness import Paired, table, verdict
@@ -46,9 +48,13 @@ sys.exit(code)
 """
 
 
-def _run_replay(source: Path, database: Path) -> tuple[float, int]:
-    """Seconds and peak RSS (bytes) of one `order-lifecycle replay` process."""
-    command = [sys.executable, "-c", _REPLAY_AND_REPORT, str(source), f"sqlite:///{database}"]
+def _run_replay(source: Path, database: Path | str) -> tuple[float, int]:
+    """Seconds and peak RSS (bytes) of one `order-lifecycle replay` process.
+
+    `database` is a SQLite file, or a database URL (PostgreSQL).
+    """
+    url = database if isinstance(database, str) else f"sqlite:///{database}"
+    command = [sys.executable, "-c", _REPLAY_AND_REPORT, str(source), url]
     start = time.perf_counter()
     result = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - start
@@ -161,3 +167,109 @@ def bench_replay(quick: bool) -> tuple[str, list[tuple[str, bool]]]:
         ),
     )
     return text, checks
+
+
+#: The PostgreSQL the `replay_postgres` benchmark may use (never set in CI): a DSN.
+POSTGRES_DSN = "ORDER_LIFECYCLE_BENCH_POSTGRES"
+
+
+def _schema_url(dsn: str, schema: str) -> str:
+    separator = "&" if "?" in dsn else "?"
+    return f"{dsn}{separator}options=-csearch_path%3D{schema}"
+
+
+def _raw_postgres(dsn: str, ours: str, count: int, *, pipelined: bool) -> float:
+    """Seconds for plain psycopg to write our rows again, in replay's batches of inputs.
+
+    `pipelined`: one `executemany` per table per batch (psycopg pipelines it);
+    otherwise one `execute` per row, as a naive loop would.
+    """
+    import psycopg
+
+    target = f"raw_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        rows = {
+            name: conn.execute(f"SELECT * FROM {ours}.{name} ORDER BY 1").fetchall()
+            for name in TABLES
+        }
+        conn.execute(f"CREATE SCHEMA {target}")
+        for name in TABLES:
+            conn.execute(f"CREATE TABLE {target}.{name} (LIKE {ours}.{name} INCLUDING ALL)")
+    try:
+        with psycopg.connect(dsn) as conn:
+            statements = {
+                name: f"INSERT INTO {target}.{name} VALUES"
+                f" ({', '.join(['%s'] * len(rows[name][0]))})"
+                for name in TABLES
+                if rows[name]
+            }
+            cursors = dict.fromkeys(TABLES, 0)
+            start = time.perf_counter()
+            with conn.cursor() as cursor:
+                for number in range(1, count + 1):
+                    for name, sql in statements.items():
+                        upto = len(rows[name]) * number // count
+                        chunk = rows[name][cursors[name] : upto]
+                        if pipelined and (number % BATCH == 0 or number == count):
+                            # Written once per batch, everything since the last one.
+                            cursor.executemany(sql, rows[name][cursors[name] : upto])
+                            cursors[name] = upto
+                        elif not pipelined:
+                            for row in chunk:
+                                cursor.execute(sql, row)
+                            cursors[name] = upto
+                    if number % BATCH == 0 or number == count:
+                        conn.commit()
+            return time.perf_counter() - start
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {target} CASCADE")
+
+
+def bench_replay_postgres(quick: bool) -> tuple[str, list[tuple[str, bool]]]:
+    """Replay into PostgreSQL against raw psycopg, when `ORDER_LIFECYCLE_BENCH_POSTGRES` is set."""
+    dsn = os.environ.get(POSTGRES_DSN, "")
+    title = "Replay into PostgreSQL (order-lifecycle replay)"
+    header = ("what", "ours", "raw psycopg", "ours vs raw: min / median / max", "target")
+    if not dsn:
+        return table(title, [(f"skipped: set {POSTGRES_DSN} to a DSN", "", "", "", "")], header), []
+    import psycopg
+
+    count, rounds = (3_000, 1) if quick else (30_000, 3)
+    results: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "in.jsonl"
+        _write_inputs(source, count)
+        for round_ in range(rounds):
+            schema = f"bench_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(f"CREATE SCHEMA {schema}")
+            try:
+                seconds, _ = _run_replay(source, _schema_url(dsn, schema))
+                for pipelined in (True, False) if round_ % 2 else (False, True):
+                    raw = _raw_postgres(dsn, schema, count, pipelined=pipelined)
+                    results[pipelined].append((seconds, raw))
+            finally:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    rows = []
+    medians = {}
+    for pipelined, name in ((True, "pipelined executemany"), (False, "execute per row")):
+        runs = results[pipelined]
+        paired_ = Paired(
+            statistics.median(s for s, _ in runs),
+            statistics.median(r for _, r in runs),
+            tuple(r / s for s, r in runs),
+        )
+        medians[pipelined] = paired_.median
+        rows.append(
+            (
+                f"{count:,} inputs vs raw psycopg, {name} ({rounds} rounds)",
+                f"{count / paired_.candidate:,.0f} inputs/s",
+                f"{count / paired_.reference:,.0f} inputs' rows/s",
+                paired_.spread(),
+                ">= 0.5x" if pipelined else "",
+            )
+        )
+    checks = [("replay at least 0.5x pipelined raw psycopg", medians[True] >= 0.5)]
+    return table(title, rows + [(c, verdict(ok), "", "", "") for c, ok in checks], header), checks
