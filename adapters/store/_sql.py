@@ -73,6 +73,15 @@ class SqlStore(ABC):
     def _transaction(self) -> AbstractContextManager[Executor]:
         """A transaction that holds the write lock from its start, committed on exit."""
 
+    def _one_write(self) -> AbstractContextManager[Executor]:
+        """A transaction for a call that writes with one statement at most (on any path).
+
+        By default `_transaction`. SQLite undoes a failed statement itself and
+        keeps the transaction going, so inside a batch such a call needs no
+        savepoint of its own (two statements fewer per input of a replay).
+        """
+        return self._transaction()
+
     def _reading(self) -> AbstractContextManager[Executor]:
         """A transaction that only reads. By default `_transaction`; SQLite reads
         in a deferred one, so that a reader never queues behind a writer's lock."""
@@ -143,7 +152,8 @@ class SqlStore(ABC):
     def receive(
         self, kind: str, dedup_key: str, payload: str, received_at: datetime, order_id: str | None
     ) -> Receipt:
-        with self._transaction() as execute:
+        # One write on every path: the insert, or else the count of a repeat.
+        with self._one_write() as execute:
             row = execute(
                 "INSERT INTO inbox (kind, dedup_key, payload, received_at, order_id)"
                 " VALUES (?, ?, ?, ?, ?)"

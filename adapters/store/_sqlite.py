@@ -111,8 +111,31 @@ class SqliteStore(SqlStore):
             with self._locked_transaction() as execute:
                 yield execute
         except sqlite3.Error as error:
-            kind = StoreUnavailable if isinstance(error, sqlite3.OperationalError) else StoreFailed
-            raise kind(self._where, _why(self.path, error)) from error
+            raise self._failure(error) from error
+
+    def _failure(self, error: sqlite3.Error) -> StoreFailed:
+        """A driver error as the store's own: `StoreUnavailable` when the file is out of reach."""
+        kind = StoreUnavailable if isinstance(error, sqlite3.OperationalError) else StoreFailed
+        return kind(self._where, _why(self.path, error))
+
+    @contextmanager
+    def _one_write(self) -> Iterator[Executor]:
+        # Inside a batch: no savepoint, since a statement that fails undoes itself
+        # (SQLite's statement journal) and the batch's transaction goes on.
+        with self._lock:
+            if not self._depth:
+                with self._transaction() as execute:
+                    yield execute
+                return
+            try:
+                conn = self._conn
+
+                def execute(sql: str, params: Sequence[Any] = ()) -> Cursor:
+                    return conn.execute(sql, tuple(params))
+
+                yield execute
+            except sqlite3.Error as error:
+                raise self._failure(error) from error
 
     @contextmanager
     def _reading(self) -> Iterator[Executor]:
@@ -138,8 +161,7 @@ class SqliteStore(SqlStore):
                     raise
                 conn.execute("COMMIT")
         except sqlite3.Error as error:
-            kind = StoreUnavailable if isinstance(error, sqlite3.OperationalError) else StoreFailed
-            raise kind(self._where, _why(self.path, error)) from error
+            raise self._failure(error) from error
 
     @contextmanager
     def _locked_transaction(self) -> Iterator[Executor]:

@@ -621,3 +621,26 @@ def test_replaying_in_batches_gives_what_replaying_input_by_input_gives(tmp_path
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_sqlite_batch_receives_inputs_without_a_savepoint_each(tmp_path: object) -> None:
+    """A receive writes one statement, which SQLite undoes itself if it fails: no savepoint.
+
+    A commit (several writes) still takes one, so a conflict undoes it alone.
+    """
+    store = SqliteStore(f"{tmp_path}/savepoints.db")
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    try:
+        with store.batch():
+            first = store.receive("webhook", "k1", "{}", NOW, "B5")
+            again = store.receive("webhook", "k1", "{}", NOW, "B5")
+            store.commit(Change(new_order(order_id="B5"), None, (), (), None), NOW)
+    finally:
+        store._conn.set_trace_callback(None)
+    assert again == attrs.evolve(first, state=ReceiptState.PENDING)
+    savepoints = [s for s in statements if s.startswith("SAVEPOINT")]
+    assert savepoints == ["SAVEPOINT s1"]  # the commit's, none for the receives
+    assert store.version("B5") == 0
+    assert [entry.dedup_key for entry in store.inbox()] == ["k1"]
+    store.close()
