@@ -223,7 +223,7 @@ def bench_apply(quick: bool) -> tuple[str, list[tuple[str, bool]]]:
     path = paired(_our_path, transitions_path, number=number // 2, rounds=rounds)
     floor = paired(dict_path, transitions_path, number=number // 2, rounds=rounds)
     send = paired(
-        bare_send_pair, bare_send_pair, number=10, rounds=max(rounds, 5), setup=fresh_send_pair
+        bare_send_pair, bare_send_pair, number=40, rounds=max(rounds, 5), setup=fresh_send_pair
     )
     rows = [
         (

@@ -372,6 +372,10 @@ class SqlStore(ABC):
 
     def version(self, order_id: str) -> int | None:
         """The stored order's version, without reading the order itself."""
+        bodies = self._bodies()
+        if bodies is not None and order_id in bodies.orders:
+            # Changed in this batch, whose transaction holds the row: it cannot move.
+            return bodies.orders[order_id].version
         with self._reading() as execute:
             row = execute("SELECT version FROM orders WHERE order_id = ?", (order_id,)).fetchone()
         return None if row is None else int(row[0])
@@ -390,7 +394,8 @@ class SqlStore(ABC):
         # order moves several times in one batch, and serialising it is the cost.
         bodies = self._bodies()
         deferred = bodies is not None and change.expected_version is not None
-        body = "" if deferred else order_to_json(order)
+        serialise = order_to_json if bodies is None else bodies.body
+        body = "" if deferred else serialise(order)
         timer = None if change.next_timer_at is None else self._ts(change.next_timer_at)
         updated = None if order.updated_at is None else self._ts(order.updated_at)
         with self._transaction() as execute:

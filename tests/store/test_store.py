@@ -231,6 +231,7 @@ def test_a_batch_writes_each_order_body_once_and_reads_its_own_changes(
             Change(released_.order, 1, released_.order.history[1:], released_.effects, None), NOW
         )
         assert store.load("B4") == released_.order
+        assert store.version("B4") == 2
         assert serialised == [("B4", 2)]  # the outbox row's copy, and nothing else yet
     assert serialised == [("B4", 2)]  # the body at the end is that same copy
     assert store.version("B4") == 2
