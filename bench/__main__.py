@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[bool], tuple[str, list[tuple[str, bool]]]]] = {
     "apply": core.bench_apply,
     "memory": core.bench_memory,
     "replay": replay.bench_replay,
+    "replay_postgres": replay.bench_replay_postgres,
     "dispatch": dispatch.bench_dispatch,
     "latency": latency.bench_latency,
 }

@@ -60,3 +60,62 @@ class Slot:
 
     def __init__(self, state: str | None = None) -> None:
         self.state = state
+
+
+class Shipment:
+    """The model of `guarded_transitions_ship`: a state, open lines and a history list."""
+
+    def __init__(self) -> None:
+        self.state = OrderStatus.AWAITING_SHIPMENT.value
+        self.open_lines = ["L1", "L2"]
+        self.history: list[dict[str, Any]] = []
+
+
+def guarded_transitions_ship() -> tuple[Shipment, Any]:
+    """`transitions` shipping an order as a library user would write it: guarded, recorded.
+
+    The `ship` transition has two conditions (the initiator is not the buyer; the
+    lines are open) and an `after` callback that appends a history record of the
+    event, both states, the initiator, the time and the parameters. Reset
+    `model.state` to ship again.
+    """
+    from transitions import EventData, Machine
+
+    model = Shipment()
+
+    def seller_ships(event: EventData) -> bool:
+        return event.kwargs["initiator"] != "BUYER"
+
+    def lines_are_open(event: EventData) -> bool:
+        return all(line in model.open_lines for line in event.kwargs.get("lines", model.open_lines))
+
+    def record(event: EventData) -> None:
+        kwargs = dict(event.kwargs)
+        model.history.append(
+            {
+                "event": event.event.name,
+                "source": event.transition.source,
+                "target": event.transition.dest,
+                "initiator": kwargs.pop("initiator"),
+                "at": kwargs.pop("now"),
+                "params": kwargs,
+            }
+        )
+
+    machine = Machine(
+        model=model,
+        states=[status.value for status in OrderStatus],
+        transitions=[
+            {
+                "trigger": "ship",
+                "source": OrderStatus.AWAITING_SHIPMENT.value,
+                "dest": OrderStatus.AWAITING_COLLECTION.value,
+                "conditions": [seller_ships, lines_are_open],
+                "after": record,
+            }
+        ],
+        initial=OrderStatus.AWAITING_SHIPMENT.value,
+        auto_transitions=False,
+        send_event=True,
+    )
+    return model, machine

@@ -17,7 +17,6 @@ the Events API only when the policy says the shop reports to that feed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -52,19 +51,18 @@ from ._model import (
     EMPTY,
     CancellationRequest,
     CancellationStatus,
-    HistoryRecord,
     Initiator,
     LineStatus,
     Order,
     OrderLine,
     OrderStatus,
-    Origin,
     ReturnRequest,
     ReturnStatus,
     ReturnType,
+    _unchecked_make,
+    make_record,
     replace_line,
     replace_order,
-    replace_record,
     replace_request,
     replace_return,
 )
@@ -103,10 +101,17 @@ class _Draft:
     effects: list[Effect]
 
 
+#: `Outcome(...)` without attrs' `__init__`: `perform` builds one per transition.
+_outcome = _unchecked_make(Outcome)
+
+
 def _set_lines(order: Order, ids: Iterable[str], **changes: Any) -> tuple[OrderLine, ...]:
     chosen = set(ids)
     return tuple(
-        replace_line(line, changes) if line.line_item_id in chosen else line for line in order.lines
+        [
+            replace_line(line, changes) if line.line_item_id in chosen else line
+            for line in order.lines
+        ]
     )
 
 
@@ -475,54 +480,38 @@ def first_seen_actions(order: Order) -> tuple[OmsAction, ...]:
     return tuple(actions)
 
 
-#: A template whose every field `perform` replaces: records are built without re-validation.
-_RECORD = HistoryRecord(
-    "",
-    OrderStatus.UNPAID,
-    OrderStatus.UNPAID,
-    Initiator.BUYER,
-    Origin.OMS,
-    datetime(1970, 1, 1, tzinfo=UTC),
-)
-
-
 def perform(ctx: Context, target: OrderStatus) -> Outcome:
     """Build the next order and its effects for a transition already judged legal."""
     order = ctx.order
     version = order.version + 1
     draft = _ACTIONS[ctx.event](ctx, version, target)
-    given = ctx.params.given
-    record = replace_record(
-        _RECORD,
-        {
-            "event": ctx.event,
-            "source": order.status,
-            "target": target,
-            "initiator": ctx.initiator,
-            "origin": ctx.origin,
-            "at": ctx.now,
-            "reason": ctx.params.reason,
-            "params": MappingProxyType({k: v for k, v in given.items() if k != "reason"})
-            if given
-            else EMPTY,
-        },
+    params = ctx.params
+    given = params.given
+    now = ctx.now
+    record = make_record(
+        event=ctx.event,
+        source=order.status,
+        target=target,
+        initiator=ctx.initiator,
+        origin=ctx.origin,
+        at=now,
+        reason=params.reason,
+        params=MappingProxyType({k: v for k, v in given.items() if k != "reason"})
+        if given
+        else EMPTY,
     )
-    updated_at = ctx.now if order.updated_at is None else max(order.updated_at, ctx.now)
-    following = replace_order(
-        order,
-        {
-            **draft.changes,
-            "status": target,
-            "updated_at": updated_at,
-            "history": (*order.history, record),
-            "version": version,
-        },
-    )
+    updated_at = order.updated_at
+    changes = draft.changes
+    changes["status"] = target
+    changes["updated_at"] = now if updated_at is None or updated_at < now else updated_at
+    changes["history"] = (*order.history, record)
+    changes["version"] = version
+    following = replace_order(order, changes)
     effects = draft.effects
     if target is not order.status:
-        effects = [*effects, *_status_reports(ctx, following, version)]
+        effects += _status_reports(ctx, following, version)
     oms = _OMS_ACTIONS.get(ctx.event)
     actions = () if oms is None else tuple(oms(ctx, following, version))
     if actions and ctx.policy.push_oms_actions:
-        effects = [*effects, *actions]
-    return Outcome(following, tuple(effects), actions)
+        effects += actions
+    return _outcome(following, tuple(effects), actions)

@@ -3,7 +3,8 @@
 Webhooks get lost and arrive out of order. When TikTok reports an order
 status, a cancellation request's status or a return's status that the order
 has not reached, these functions find the shortest legal sequence of events
-that reaches it, through the one `search` of `_search`, as TikTok's reports
+that reaches it, through the one `search` of `_search` (a status one event
+away is taken directly, with the answer the search gives), as TikTok's reports
 (origin TIKTOK), so nothing is echoed back to TikTok. Each returns `()` when
 the order already reflects the report and raises `NoLegalPath` when no legal
 sequence explains it: re-read the order detail and reconcile from that.
@@ -11,6 +12,7 @@ sequence explains it: re-read the order detail and reconcile from that.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +33,7 @@ from ._search import (
     RETURN_PROGRESS,
     STATUS_MOVES,
     Step,
+    one_step,
     search,
     steps,
 )
@@ -67,19 +70,22 @@ def reconcile(
         raise StaleObservation(order.order_id, goal, observed_at, order.updated_at)
     if order.status.is_final:
         raise NoLegalPath(order.order_id, order.status, goal, f"{order.status} is final")
-    path = search(
-        order,
-        lambda o: o.status is goal,
-        steps(STATUS_MOVES, cancelled_by),
-        at=observed_at,
-        policy=policy,
-    )
+    moves = _status_moves(cancelled_by)
+    path = one_step(order, goal, moves, at=observed_at, policy=policy)
+    if path is None:
+        path = search(order, lambda o: o.status is goal, moves, at=observed_at, policy=policy)
     if path is not None:
         return path
     why = _NO_PATH
     if goal is OrderStatus.PARTIALLY_SHIPPING:
         why = "the report does not say which lines shipped; re-read the order detail"
     raise NoLegalPath(order.order_id, order.status, goal, why)
+
+
+@functools.cache
+def _status_moves(cancelled_by: Initiator | None) -> tuple[Step, ...]:
+    """`STATUS_MOVES` as steps, built once per canceller: every status report asks."""
+    return steps(STATUS_MOVES, cancelled_by)
 
 
 def _cancellation_reached(cancel_id: str, status: CancellationStatus) -> Callable[[Order], bool]:

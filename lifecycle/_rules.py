@@ -33,6 +33,7 @@ from ._model import (
     ReturnRequest,
     ReturnStatus,
     ReturnType,
+    _unchecked_make,
 )
 from ._policy import Policy
 from .errors import ParameterError
@@ -133,6 +134,10 @@ class Params:
     requested_at: datetime | None = None
 
 
+#: `Params(...)` without attrs' `__init__`: every field is given, none is validated.
+make_params = _unchecked_make(Params)
+
+
 @frozen
 class Context:
     """Everything a rule may look at. Rules never look at anything else."""
@@ -162,6 +167,10 @@ class Context:
     def to_tiktok_shop(self) -> bool:
         """Whether the change must be sent to TikTok Shop: the seller's own act, from the OMS."""
         return self.initiator is Initiator.SELLER and self.origin is Origin.OMS
+
+
+#: `Context(...)` without attrs' `__init__`, for the core's own hot paths.
+make_context = _unchecked_make(Context)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -273,6 +282,18 @@ EVENT_LINES: Mapping[str, Callable[[Order, Initiator, tuple[str, ...] | None], L
 }
 
 _NOT_TEXT = frozenset({"line_item_ids", "return_type"})
+#: The text fields of `Params` when no parameter gives them (`requested_at` is a time).
+_NO_TEXT: Mapping[str, str | None] = {
+    "cancel_id": None,
+    "return_id": None,
+    "package_id": None,
+    "tracking_number": None,
+    "shipping_provider_id": None,
+    "shipping_provider_name": None,
+    "reason": "",
+    "return_tracking_number": None,
+    "requested_at": None,
+}
 
 
 def resolve_params(
@@ -283,19 +304,23 @@ def resolve_params(
     Raises `ParameterError` naming the first thing wrong.
     """
     given: dict[str, Any] = {}
-    text: dict[str, str] = {}
+    fields: dict[str, Any] = dict(_NO_TEXT)
     line_item_ids: tuple[str, ...] | None = None
     return_type = ReturnType.RETURN_AND_REFUND
     if raw:
         accepted = EVENT_PARAMS[event]
-        unknown = sorted(set(raw) - accepted)
-        if unknown:
+        if not accepted.issuperset(raw):
+            unknown = sorted(set(raw) - accepted)
             raise ParameterError(
                 f"{event} takes no parameter {', '.join(unknown)};"
                 f" it takes {', '.join(sorted(accepted))}"
             )
         given = {k: v for k, v in raw.items() if v is not None}
-        text = {k: _text(k, v) for k, v in given.items() if k not in _NOT_TEXT}
+        for name, value in given.items():
+            if name not in _NOT_TEXT:
+                fields[name] = (
+                    value if value.__class__ is str and value.strip() else _text(name, value)
+                )
         if "line_item_ids" in given:
             line_item_ids = given["line_item_ids"] = _ids(order, given["line_item_ids"])
         if "return_type" in given:
@@ -306,35 +331,26 @@ def resolve_params(
                     f"unknown return_type {given['return_type']!r}; expected one of"
                     f" {', '.join(t.value for t in ReturnType)}"
                 ) from None
+        if fields["requested_at"] is not None:
+            fields["requested_at"] = _moment("requested_at", fields["requested_at"])
 
     lines, whole = EVENT_LINES.get(event, _named)(order, initiator, line_item_ids)
-    cancel_id = text.get("cancel_id")
-    return_id = text.get("return_id")
     if event in RETURN_FROM:
+        return_id = fields["return_id"]
         if return_id is None:
-            return_id = _default_return(order, event)
+            return_id = fields["return_id"] = _default_return(order, event)
         elif return_id not in {r.return_id for r in order.returns}:
             raise ParameterError(f"order {order.order_id} has no return {return_id}")
         if return_id is not None:
             lines = order.return_request(return_id).line_item_ids
 
-    return Params(
+    return make_params(
         given=given,
         line_item_ids=line_item_ids,
         lines=lines,
         whole=whole,
-        cancel_id=cancel_id,
-        return_id=return_id,
         return_type=return_type,
-        package_id=text.get("package_id"),
-        tracking_number=text.get("tracking_number"),
-        shipping_provider_id=text.get("shipping_provider_id"),
-        shipping_provider_name=text.get("shipping_provider_name"),
-        reason=text.get("reason", ""),
-        return_tracking_number=text.get("return_tracking_number"),
-        requested_at=_moment("requested_at", text["requested_at"])
-        if "requested_at" in text
-        else None,
+        **fields,
     )
 
 
@@ -446,7 +462,12 @@ def partial_cancel_permitted(ctx: Context) -> str | None:
 def lines_are_open(ctx: Context) -> str | None:
     """An event on lines needs every one of them still open (not shipped, not cancelled)."""
     order = ctx.order
-    closed = [i for i in ctx.params.lines if order.line(i).status is not LineStatus.OPEN]
+    lines = ctx.params.lines
+    if lines and {
+        line.line_item_id for line in order.lines if line.status is LineStatus.OPEN
+    }.issuperset(lines):
+        return None
+    closed = [i for i in lines if order.line(i).status is not LineStatus.OPEN]
     if closed:
         states = ", ".join(f"{i} is {order.line(i).status}" for i in closed)
         return refusal(ctx, f"line {states}")
@@ -636,8 +657,13 @@ def only_tiktok_refunds(ctx: Context) -> str | None:
 # --------------------------------------------------------------------------- selectors
 
 
-def _open_after(ctx: Context) -> frozenset[str]:
-    return frozenset(ctx.order.open_line_ids) - set(ctx.params.lines)
+def _open_after(ctx: Context) -> set[str]:
+    lines = ctx.params.lines
+    return {
+        line.line_item_id
+        for line in ctx.order.lines
+        if line.status is LineStatus.OPEN and line.line_item_id not in lines
+    }
 
 
 def cancels_whole_order(ctx: Context) -> bool:

@@ -21,9 +21,17 @@ from typing import Any
 
 from attrs import field, frozen
 
-from ._model import CancellationStatus, Initiator, Order, Origin, ReturnStatus, frozen_params
+from ._model import (
+    CancellationStatus,
+    Initiator,
+    Order,
+    OrderStatus,
+    Origin,
+    ReturnStatus,
+    frozen_params,
+)
 from ._policy import Policy
-from ._table import attempt
+from ._table import TABLE, attempt
 
 
 @frozen
@@ -159,6 +167,36 @@ def search(
             if state not in seen:
                 seen.add(state)
                 queue.append((outcome.order, (*path, step)))
+    return None
+
+
+def one_step(
+    order: Order, goal: OrderStatus, moves: Sequence[Step], *, at: datetime, policy: Policy
+) -> tuple[Step, ...] | None:
+    """`search` for an order status one legal event away: the same answer, or `None`.
+
+    Most reports name the status right after the order's own, so this tries
+    only the moves whose declared transition out of the order's status goes
+    to `goal`, in `moves` order, without a queue or trial orders for the rest.
+    `search` tries every move at depth one in that same order first, so the
+    first move that gets there is the path it would return. `None`: the goal
+    is not one event away, ask `search`.
+    """
+    for step in moves:
+        entries = TABLE.get((order.status, step.event))
+        if not entries or not any(entry.target is goal for entry in entries):
+            continue
+        outcome = attempt(
+            order,
+            step.event,
+            initiator=step.initiator,
+            origin=Origin.TIKTOK,
+            now=at,
+            policy=policy,
+            **step.params,
+        )
+        if outcome is not None and outcome.order.status is goal:
+            return (step,)
     return None
 
 

@@ -27,6 +27,7 @@ from ._rules import (
     Context,
     Guard,
     Selector,
+    make_context,
     missing_params,
     resolve_params,
 )
@@ -97,6 +98,8 @@ class _CompiledTable(Mapping[tuple[OrderStatus, str], tuple[Entry, ...]]):
             from ._machine import OrderMachine
 
             self._table = compile_table(OrderMachine)
+            # From now on `TABLE.get` is the dict's own: the fast path asks it on every event.
+            self.get = self._table.get  # type: ignore[method-assign, assignment]
         return self._table
 
     def __getitem__(self, key: tuple[OrderStatus, str]) -> tuple[Entry, ...]:
@@ -187,6 +190,8 @@ def aware(now: datetime) -> datetime:
     """`now` in UTC: every time enters the core in UTC, so that arithmetic on it
     (the hold, the deadlines) is elapsed time, never wall-clock time across a
     daylight-saving change. Raises `NaiveTime` for a time without its offset."""
+    if now.__class__ is datetime and now.tzinfo is UTC:
+        return now  # already in UTC: most times are, and this runs on every event
     if not isinstance(now, datetime) or now.utcoffset() is None:
         raise NaiveTime(f"now must be a timezone-aware datetime, got {now!r}")
     return now.astimezone(UTC)
@@ -212,7 +217,7 @@ def context(
     except ParameterError as error:
         allowed = allowed_events(order, who, now=now, origin=where, policy=policy)
         raise InvalidParameters(event, order.status, who, str(error), allowed) from None
-    return Context(order, event, who, where, aware(now), policy, resolved)
+    return make_context(order, event, who, where, aware(now), policy, resolved)
 
 
 def judge(ctx: Context) -> Decision:
@@ -348,6 +353,8 @@ def attempt(
     For searches that try many events (`reconcile`, `due_timers`): building an
     `IllegalTransition` lists every allowed event, which such a search never reads.
     """
+    if TABLE.get((order.status, event)) is None:
+        return None  # no transition at all: skip the context and the refusal's sentence
     try:
         ctx = context(
             order, event, initiator=initiator, now=now, origin=origin, policy=policy, params=params

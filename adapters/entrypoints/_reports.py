@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, TextIO
 
 from adapters.partners.oms import action_document
@@ -63,7 +64,7 @@ def order_documents(store: Store, report: ReplayReport) -> list[dict[str, Any]]:
             rejected[order_id].append({"line": line, "error_type": error_type, "reason": reason})
     replay_keys = (*REPLAY_KEYS, "waiting")
     documents = []
-    for order_id in report.order_ids:
+    for order_id in report.iter_order_ids():
         document = order_document(store, order_id, rejected.get(order_id, []))
         documents.append({key: document[key] for key in replay_keys})
     return documents
@@ -75,9 +76,14 @@ def replay_summary(store: Store, report: ReplayReport, out: TextIO) -> None:
     Statuses are counted from the orders as stored; an order some input named
     but the store does not hold (its seeding was rejected) is counted apart.
     """
-    order_ids = report.order_ids
-    statuses = Counter(store.status_counts(order_ids))
-    kinds = Counter(store.effect_counts(order_ids))
+    # Counted a chunk of orders at a time: the ids are read from disk, never all held.
+    statuses: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()
+    ids = report.iter_order_ids()
+    while chunk := list(islice(ids, 5_000)):
+        statuses.update(store.status_counts(chunk))
+        kinds.update(store.effect_counts(chunk))
+    touched = report.orders_touched
     outcomes = report.outcomes()
     out.write(f"{report.inputs} inputs: ")
     out.write(", ".join(f"{count} {name}" for name, count in sorted(outcomes.items())) + "\n")
@@ -86,13 +92,15 @@ def replay_summary(store: Store, report: ReplayReport, out: TextIO) -> None:
     for status in OrderStatus:
         if statuses[status.value]:
             out.write(f"  {status.value:<22}{statuses[status.value]:>5}\n")
-    if len(order_ids) > stored:
-        out.write(f"  {'(not in the store)':<22}{len(order_ids) - stored:>5}\n")
+    if touched > stored:
+        out.write(f"  {'(not in the store)':<22}{touched - stored:>5}\n")
     out.write(f"\neffects by kind ({sum(kinds.values())} effects)\n")
     for kind, count in sorted(kinds.items()):
         out.write(f"  {kind:<28}{count:>5}\n")
     waiting: Counter[str] = Counter(
-        entry.order_id or "-" for entry in store.waiting() if entry.order_id in set(order_ids)
+        entry.order_id or "-"
+        for entry in store.waiting()
+        if entry.order_id is not None and report.touched(entry.order_id)
     )
     if waiting:
         out.write(f"\ninputs still waiting ({sum(waiting.values())})\n")

@@ -73,9 +73,11 @@ from adapters.partners.tiktok_shop import (
     SellerDeauthorized,
     TikTokVocabulary,
     UnusedWebhook,
+    Webhook,
     cancellation_change,
     order_from_detail,
     parse_webhook,
+    parse_webhook_object,
     return_change,
     verify_webhook,
     webhook_commands,
@@ -251,10 +253,14 @@ class OrderService:
         raw = body.encode() if isinstance(body, str) else body
         if headers is not None and self.app_key and self.app_secret:
             verify_webhook(headers, raw, self.app_key, self.app_secret)
-        key, payload, order = _webhook_identity(raw)
+        return self._webhook(raw, _decoded(raw))
+
+    def _webhook(self, raw: bytes, envelope: Any) -> Result:
+        """`webhook` for a body decoded once (`_decoded`): identity and decision share it."""
+        key, payload, order = _webhook_identity(raw, envelope)
 
         def decide(stored: Order | None) -> _Plan:
-            return self._decide_webhook(raw, stored, None)
+            return self._decide_webhook(raw, stored, None, envelope)
 
         return self._process("webhook", key, payload, order, decide, in_turn=True)
 
@@ -274,8 +280,9 @@ class OrderService:
             body.decode("utf-8")
         except UnicodeDecodeError:
             raise MalformedPayload("the webhook body is not UTF-8") from None
-        self._check_timestamp(parse_webhook(body, vocabulary=self.vocabulary).timestamp)
-        key, payload, order_id = _webhook_identity(body)
+        envelope = _decoded(body)
+        self._check_timestamp(_parse(body, envelope, self.vocabulary).timestamp)
+        key, payload, order_id = _webhook_identity(body, envelope)
         receipt = self.store.receive("webhook", key, payload, self.clock(), order_id)
         self.telemetry.input_received("webhook")
         return Accepted(receipt.inbox_id, receipt.state, order_id)
@@ -568,8 +575,10 @@ class OrderService:
             )
         return None
 
-    def _decide_webhook(self, raw: bytes, stored: Order | None, waited: str | None) -> _Plan:
-        webhook = parse_webhook(raw, vocabulary=self.vocabulary)
+    def _decide_webhook(
+        self, raw: bytes, stored: Order | None, waited: str | None, envelope: Any = None
+    ) -> _Plan:
+        webhook = _parse(raw, envelope, self.vocabulary)
         if isinstance(webhook, UnusedWebhook):
             return _Plan(
                 InputOutcome.IGNORED,
@@ -961,12 +970,30 @@ def _unknown_kind(kind: str) -> Callable[[Order | None], _Plan]:
     return decide
 
 
-def _webhook_identity(raw: bytes) -> tuple[str, str, str | None]:
-    """A webhook's dedup key, its payload as kept, and the order it names (if any)."""
+def _decoded(raw: bytes) -> Any:
+    """The webhook body decoded once, or `None` when it is not JSON."""
     try:
-        envelope = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        envelope = None
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+
+
+def _parse(raw: bytes, envelope: Any, vocabulary: TikTokVocabulary) -> Webhook:
+    """The webhook from its decoded body; from the bytes when that did not decode.
+
+    An undecodable body (or a bare `null`) goes through `parse_webhook`, so its
+    error says what is wrong with the body.
+    """
+    if envelope is None:
+        return parse_webhook(raw, vocabulary=vocabulary)
+    return parse_webhook_object(envelope, vocabulary=vocabulary)
+
+
+def _webhook_identity(raw: bytes, envelope: Any) -> tuple[str, str, str | None]:
+    """A webhook's dedup key, its payload as kept, and the order it names (if any).
+
+    `envelope` is the body decoded (`_decoded`), `None` when it is not JSON.
+    """
     data = envelope.get("data") if isinstance(envelope, dict) else None
     order_id = data.get("order_id") if isinstance(data, dict) else None
     notification = envelope.get("tts_notification_id") if isinstance(envelope, dict) else None

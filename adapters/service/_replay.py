@@ -24,8 +24,9 @@ caller reports it and goes on with the next line.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from datetime import datetime
 from itertools import islice
@@ -57,16 +58,63 @@ class LineResult:
     reason: str = ""
 
 
+class _Touched:
+    """The orders a replay touched, each once, in the order first touched.
+
+    Kept in a private temporary SQLite database (deleted when closed), not in
+    memory: a replay of ten million inputs touches millions of orders, and
+    its memory must not grow with them. The latest ids are also kept in a
+    small dict, since an order's inputs come close together.
+    """
+
+    _RECENT = 4096
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", check_same_thread=False)
+        self._db.execute(
+            "CREATE TABLE touched (seq INTEGER PRIMARY KEY, order_id TEXT NOT NULL UNIQUE)"
+        )
+        self._recent: dict[str, None] = {}
+        self._count = 0
+
+    def add(self, order_id: str) -> None:
+        recent = self._recent
+        if order_id in recent:
+            return
+        recent[order_id] = None
+        if len(recent) > self._RECENT:
+            del recent[next(iter(recent))]
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO touched (order_id) VALUES (?)", (order_id,)
+        )
+        self._count += cursor.rowcount
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, order_id: object) -> bool:
+        if order_id in self._recent:
+            return True
+        found = self._db.execute("SELECT 1 FROM touched WHERE order_id = ?", (order_id,))
+        return found.fetchone() is not None
+
+    def __iter__(self) -> Iterator[str]:
+        cursor = self._db.execute("SELECT order_id FROM touched ORDER BY seq")
+        while rows := cursor.fetchmany(1000):
+            for (order_id,) in rows:
+                yield order_id
+
+
 @define
 class ReplayReport:
-    """What a replay did, kept as counts: its size does not grow with the inputs.
+    """What a replay did, kept as counts: its memory does not grow with the inputs.
 
     Only the rejected inputs and bad lines are listed (with their line
-    numbers), and the orders touched, once each.
+    numbers), and the orders touched, once each, on disk (`iter_order_ids`).
     """
 
     inputs: int = 0
-    _orders: dict[str, None] = field(factory=dict, repr=False)  # ordered, each once
+    _orders: _Touched = field(factory=_Touched, repr=False, eq=False)
     _counts: Counter[str] = field(factory=Counter)
     _rejected: list[tuple[int, str | None, str, str]] = field(factory=list)
 
@@ -74,6 +122,19 @@ class ReplayReport:
     def order_ids(self) -> list[str]:
         """The orders the replay touched, in the order it first touched them."""
         return list(self._orders)
+
+    def iter_order_ids(self) -> Iterator[str]:
+        """`order_ids` one at a time, read from disk: for replays of millions of orders."""
+        return iter(self._orders)
+
+    @property
+    def orders_touched(self) -> int:
+        """How many distinct orders the replay touched."""
+        return len(self._orders)
+
+    def touched(self, order_id: str) -> bool:
+        """Whether the replay touched `order_id`."""
+        return order_id in self._orders
 
     def add(self, line: LineResult) -> None:
         """Count one line's results; list it if it was bad or rejected.
@@ -98,7 +159,7 @@ class ReplayReport:
         if result.outcome is InputOutcome.REJECTED:
             self._rejected.append((line, result.order_id, result.error_type, result.reason))
         if result.order_id is not None:
-            self._orders.setdefault(result.order_id)
+            self._orders.add(result.order_id)
         for resumed in result.resumed:
             # An earlier input that waited for this one: it is counted once, as
             # what became of it in the end (rejections listed under this line).
@@ -202,7 +263,8 @@ def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
     if "tick" in raw:
         return "tick", tuple(service.tick(parse_time(raw["tick"], "tick")))
     if raw.keys() >= _WEBHOOK_KEYS:
-        return "webhook", (service.webhook(text.encode()),)
+        # Decoded once: the identity and the decision read this same object.
+        return "webhook", (service._webhook(text.encode(), raw),)
     raise BadLine(
         "not an input: expected a TikTok webhook envelope (type, shop_id, timestamp, data),"
         " order_detail, a Get Order Detail response (code, data.orders), command or tick"

@@ -146,11 +146,34 @@ class PostgresStore(SqlStore):
                 finally:
                     self._local.conn = None
         except psycopg.Error as error:
-            password = psycopg.conninfo.conninfo_to_dict(self._dsn).get("password")
-            reason = _reason(error, str(password) if password else None)
-            unavailable = isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
-            kind = StoreUnavailable if unavailable else StoreFailed
-            raise kind(self._where, reason) from error
+            raise self._failure(error) from error
+
+    def _failure(self, error: psycopg.Error) -> StoreFailed:
+        password = psycopg.conninfo.conninfo_to_dict(self._dsn).get("password")
+        reason = _reason(error, str(password) if password else None)
+        unavailable = isinstance(error, psycopg.OperationalError | psycopg.InterfaceError)
+        kind = StoreUnavailable if unavailable else StoreFailed
+        return kind(self._where, reason)
+
+    @contextmanager
+    def _reading(self) -> Iterator[Executor]:
+        # Inside a batch a read joins its transaction without a savepoint: it has
+        # nothing to undo, and a savepoint and its release are two round trips.
+        current = getattr(self._local, "conn", None)
+        if current is None:
+            with self._transaction() as execute:
+                yield execute
+            return
+        try:
+            yield _executor(current)
+        except psycopg.Error as error:
+            raise self._failure(error) from error
+
+    def _many(self, execute: Executor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        # On the batch's own connection: psycopg pipelines `executemany`.
+        with self._local.conn.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
+            return int(cursor.rowcount)
 
     def _ts(self, moment: datetime) -> datetime:
         if moment.utcoffset() is None:

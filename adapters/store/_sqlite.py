@@ -3,9 +3,11 @@
 Several processes may share one database file: every write transaction
 starts with `BEGIN IMMEDIATE`, so writers queue on SQLite's lock (up to
 `busy_timeout`) instead of failing half way, and WAL lets readers go on
-meanwhile. Times are stored as UTC ISO-8601 text, which sorts as time does.
-A file that cannot be opened is reported as `CannotOpenStore` naming its
-path; with `create=False` a missing file is `StoreNotFound` and is not created.
+meanwhile: a call that only reads starts a deferred transaction, which
+takes no write lock and never queues behind a writer. Times are stored as
+UTC ISO-8601 text, which sorts as time does. A file that cannot be opened is
+reported as `CannotOpenStore` naming its path; with `create=False` a missing
+file is `StoreNotFound` and is not created.
 """
 
 from __future__ import annotations
@@ -109,8 +111,57 @@ class SqliteStore(SqlStore):
             with self._locked_transaction() as execute:
                 yield execute
         except sqlite3.Error as error:
-            kind = StoreUnavailable if isinstance(error, sqlite3.OperationalError) else StoreFailed
-            raise kind(self._where, _why(self.path, error)) from error
+            raise self._failure(error) from error
+
+    def _failure(self, error: sqlite3.Error) -> StoreFailed:
+        """A driver error as the store's own: `StoreUnavailable` when the file is out of reach."""
+        kind = StoreUnavailable if isinstance(error, sqlite3.OperationalError) else StoreFailed
+        return kind(self._where, _why(self.path, error))
+
+    @contextmanager
+    def _one_write(self) -> Iterator[Executor]:
+        # Inside a batch: no savepoint, since a statement that fails undoes itself
+        # (SQLite's statement journal) and the batch's transaction goes on.
+        with self._lock:
+            if not self._depth:
+                with self._transaction() as execute:
+                    yield execute
+                return
+            try:
+                conn = self._conn
+
+                def execute(sql: str, params: Sequence[Any] = ()) -> Cursor:
+                    return conn.execute(sql, tuple(params))
+
+                yield execute
+            except sqlite3.Error as error:
+                raise self._failure(error) from error
+
+    @contextmanager
+    def _reading(self) -> Iterator[Executor]:
+        # A deferred transaction takes no write lock: under WAL it reads a snapshot
+        # while another process writes, instead of queueing on `BEGIN IMMEDIATE`
+        # (up to `busy_timeout`). Inside a transaction of this store (a `batch`)
+        # the read joins it: it sees the batch's writes, and has nothing to undo.
+        try:
+            with self._lock:
+                conn = self._conn
+
+                def execute(sql: str, params: Sequence[Any] = ()) -> Cursor:
+                    return conn.execute(sql, tuple(params))
+
+                if self._depth:
+                    yield execute
+                    return
+                conn.execute("BEGIN DEFERRED")
+                try:
+                    yield execute
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise self._failure(error) from error
 
     @contextmanager
     def _locked_transaction(self) -> Iterator[Executor]:
@@ -142,6 +193,10 @@ class SqliteStore(SqlStore):
                 conn.execute(commit)
             finally:
                 self._depth = depth
+
+    def _many(self, execute: Executor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        with self._lock:  # inside the batch's transaction, on its one connection
+            return self._conn.executemany(sql, rows).rowcount
 
     def _ts(self, moment: datetime) -> str:
         return _utc_text(moment)

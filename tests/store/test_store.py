@@ -204,6 +204,46 @@ def test_a_batch_commits_once_and_a_failing_call_inside_undoes_only_itself(store
     assert (store.version("B1"), store.version("B2"), store.version("nope")) == (0, 0, None)
 
 
+def test_a_batch_writes_each_order_body_once_and_reads_its_own_changes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inside `batch` an order moved three times is serialised once, at the end.
+
+    `load` inside the batch answers the order as the batch left it, the outbox
+    row keeps the order at its effect's version, and after the batch the
+    stored body is the last order, at the stored version.
+    """
+    from adapters.store import _sql
+
+    serialised: list[tuple[str, int]] = []
+    real = _sql.order_to_json
+
+    def counting(order: object) -> str:
+        serialised.append((order.order_id, order.version))  # type: ignore[attr-defined]
+        return real(order)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_sql, "order_to_json", counting)
+    unpaid = new_order(order_id="B4")
+    store.commit(Change(unpaid, None, (), (), None), NOW)
+    on_hold = apply(unpaid, "pay", initiator=Initiator.BUYER, now=T0)
+    released_ = apply(on_hold.order, "release_hold", initiator=Initiator.PLATFORM, now=at(hours=1))
+    serialised.clear()
+    with store.batch():
+        store.commit(Change(on_hold.order, 0, on_hold.order.history, (), None), NOW)
+        assert store.load("B4") == on_hold.order
+        store.commit(
+            Change(released_.order, 1, released_.order.history[1:], released_.effects, None), NOW
+        )
+        assert store.load("B4") == released_.order
+        assert store.version("B4") == 2
+        assert serialised == [("B4", 2)]  # the outbox row's copy, and nothing else yet
+    assert serialised == [("B4", 2)]  # the body at the end is that same copy
+    assert store.version("B4") == 2
+    assert store.load("B4") == released_.order
+    assert [entry.order for entry in store.outbox("B4")] == [released_.order]
+    assert [t.version for t in store.history("B4")] == [1, 2]
+
+
 def test_a_batch_that_fails_as_a_whole_keeps_nothing(store: Store) -> None:
     class Boom(Exception):
         pass
@@ -586,3 +626,26 @@ def test_replaying_in_batches_gives_what_replaying_input_by_input_gives(tmp_path
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_sqlite_batch_receives_inputs_without_a_savepoint_each(tmp_path: object) -> None:
+    """A receive writes one statement, which SQLite undoes itself if it fails: no savepoint.
+
+    A commit (several writes) still takes one, so a conflict undoes it alone.
+    """
+    store = SqliteStore(f"{tmp_path}/savepoints.db")
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    try:
+        with store.batch():
+            first = store.receive("webhook", "k1", "{}", NOW, "B5")
+            again = store.receive("webhook", "k1", "{}", NOW, "B5")
+            store.commit(Change(new_order(order_id="B5"), None, (), (), None), NOW)
+    finally:
+        store._conn.set_trace_callback(None)
+    assert again == attrs.evolve(first, state=ReceiptState.PENDING)
+    savepoints = [s for s in statements if s.startswith("SAVEPOINT")]
+    assert savepoints == ["SAVEPOINT s1"]  # the commit's, none for the receives
+    assert store.version("B5") == 0
+    assert [entry.dedup_key for entry in store.inbox()] == ["k1"]
+    store.close()

@@ -595,6 +595,15 @@ def parse_webhook(raw_body: bytes, *, vocabulary: TikTokVocabulary = DEFAULT_VOC
         raw = json.loads(raw_body)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise MalformedPayload("the webhook body is not JSON") from None
+    return parse_webhook_object(raw, vocabulary=vocabulary)
+
+
+def parse_webhook_object(raw: Any, *, vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY) -> Webhook:
+    """`parse_webhook` for a body the caller already decoded with `json.loads`.
+
+    The same checks and the same errors; a caller that needs the envelope for
+    something else too (its identity, a dedup key) decodes the body once.
+    """
     if not isinstance(raw, Mapping):
         raise MalformedPayload(f"the webhook must be a JSON object, got {type(raw).__name__}")
     _check_text(raw)
