@@ -61,6 +61,7 @@ from .errors import (
     NaiveTime,
     NoLegalPath,
     StaleObservation,
+    StaleTime,
     UnknownEvent,
     UnknownName,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "ShipTikTokPackage",
     "ShippingStatus",
     "StaleObservation",
+    "StaleTime",
     "Step",
     "SyncOrderInfo",
     "Timer",

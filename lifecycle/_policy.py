@@ -99,6 +99,15 @@ class Policy:
         Events API / Offline Events destinations), only with `report_events_api`;
         the adapter's
         `EventsApiSettings.event_names` names the event.
+    clock_skew:
+        How far before the order's last change a `now` may lie and still be
+        taken. Such a change is judged and recorded at the last change's time,
+        so an order's history only moves forward; a `now` further back is
+        refused with `StaleTime`. Concurrent OMS writers stamp their commands
+        when they are made, and apply them seconds to minutes apart (queues,
+        retries, clocks that differ), so the tolerance is not zero. Default 15
+        minutes, the library's own choice (no partner documents one). 0 refuses
+        any earlier `now`.
     """
 
     hold: timedelta = _window(timedelta(hours=1))
@@ -114,6 +123,7 @@ class Policy:
     tiktok_event_statuses: frozenset[OrderStatus] = _statuses(
         "tiktok_event_statuses", frozenset({OrderStatus.COMPLETED})
     )
+    clock_skew: timedelta = _window(timedelta(minutes=15))
 
 
 DEFAULT_POLICY = Policy()

@@ -350,6 +350,10 @@ def _tick(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     with _opened(args.db) as store:
         results = OrderService(store, policy).tick(now)
     for result in results:
+        if result.error_type:  # a --now too far before the order's last change
+            out.write(f"{result.order_id}: {result.outcome.value} ({result.error_type}):")
+            out.write(f" {result.reason}\n")
+            continue
         kinds = ", ".join(effect.kind for effect in result.effects) or "no effects"
         out.write(f"{result.order_id}: version {result.version}: {kinds}\n")
     out.write(f"{len(results)} orders had timers due at {now.isoformat()}\n")

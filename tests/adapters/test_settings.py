@@ -36,6 +36,7 @@ SETTABLE: dict[str, tuple[Any, Any]] = {
     "report_events_api": (True, True),
     "sync_order_statuses": (["AWAITING_SHIPMENT"], frozenset({OrderStatus.AWAITING_SHIPMENT})),
     "tiktok_event_statuses": ([], frozenset()),
+    "clock_skew": ("5m", timedelta(minutes=5)),
 }
 
 
