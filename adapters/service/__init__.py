@@ -14,6 +14,7 @@ from ._dispatch import (
     DispatchReport,
     EffectContext,
     Executor,
+    personal_values,
 )
 from ._inbox import (
     Accepted,
@@ -59,6 +60,7 @@ __all__ = [
     "TooManyConflicts",
     "content_key",
     "parse_time",
+    "personal_values",
     "replay",
 ]
 

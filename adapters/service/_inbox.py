@@ -79,6 +79,7 @@ from adapters.partners.tiktok_shop import (
     webhook_commands,
     webhook_order_ids,
 )
+from adapters.service._dispatch import error_text
 from adapters.store import (
     Change,
     InboxEntry,
@@ -321,7 +322,7 @@ class OrderService:
             except Exception as error:
                 if is_unavailable(error):
                     raise
-                reason = f"{error}"[:500] or type(error).__name__
+                reason = error_text(error)[:500] or type(error).__name__
                 if self.store.fail(entry.id, type(error).__name__, reason, self.max_attempts):
                     return Result(
                         InputOutcome.DEAD,
