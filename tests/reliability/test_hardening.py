@@ -108,6 +108,7 @@ def test_hostile_lines_inside_a_valid_replay_file_are_reported_by_type_and_the_r
     bad_numbers = [n for n, (name, _) in enumerate(numbered, start=1) if name is not None]
     assert [int(line.split(":")[0].split()[1]) for line in reported] == bad_numbers
     types = Counter(line.split(": ")[1].split()[0] for line in reported)
+    assert set(types) == {"BadLine"}, types  # typed, never Python's own error
     store = open_store(url)
     try:
         applied = Counter(e.outcome.value for e in store.inbox() if e.outcome is not None)
