@@ -97,11 +97,24 @@ class Redactor:
             _IN_FLIGHT.reset(token)
 
     def mask(self, text: str, extra: Iterable[str] = ()) -> str:
-        """`text` with each registered secret, each value in flight and `extra` as `***`."""
-        values = self._secrets | _IN_FLIGHT.get()
-        more = {form for value in extra if value for form in _forms(value)}
-        pattern = _pattern(values | more if more else values)
-        return pattern.sub(MASK, text) if pattern is not None else text
+        """`text` with each registered secret, each value in flight and `extra` as `***`.
+
+        The secrets change rarely: their pattern is compiled once per set. The
+        values in flight change with every effect, so they are replaced one by
+        one (longest first) instead of compiling a pattern per effect.
+        """
+        pattern = _pattern(self._secrets)
+        if pattern is not None:
+            text = pattern.sub(MASK, text)
+        values = _IN_FLIGHT.get() | {form for value in extra if value for form in _forms(value)}
+        for value in sorted(values, key=len, reverse=True):
+            if value not in text:
+                continue
+            if len(value) < _WHOLE_WORD:
+                text = re.sub(rf"\b{re.escape(value)}\b", MASK, text)
+            else:
+                text = text.replace(value, MASK)
+        return text
 
 
 #: The process's redactor: every client registers its secrets with it.

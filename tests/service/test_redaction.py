@@ -223,3 +223,27 @@ def test_an_error_keeps_only_short_tokens_as_code_and_request_id_and_the_standar
         "Internal Server Error",
     )
     assert NAME not in str(error)
+
+
+def test_the_redactor_masks_secrets_everywhere_and_personal_values_only_in_their_context() -> None:
+    """A registered secret is masked as sent, JSON-escaped and URL-encoded, in every
+    thread; personal values only inside `personal` (a short word as a whole word);
+    a secret under eight characters is not registered (it would blank words)."""
+    import threading
+    import urllib.parse
+
+    from adapters.http import Redactor
+
+    redactor = Redactor()
+    redactor.register("tok/en+value=42", "short")
+    quoted = urllib.parse.quote("tok/en+value=42", safe="")
+    assert redactor.mask(f"a tok/en+value=42 b {quoted} c") == "a *** b *** c"
+    assert redactor.mask("short stays") == "short stays"
+    seen: list[str] = []
+    with redactor.personal(["Li Wu", "Li", "Zoë Å"]):
+        assert redactor.mask("Li Wu at Lima; Zo\\u00eb \\u00c5") == "*** at Lima; ***"
+        worker = threading.Thread(target=lambda: seen.append(redactor.mask("Li Wu")))
+        worker.start()
+        worker.join()
+    assert seen == ["Li Wu"]  # another thread's context holds no values in flight
+    assert redactor.mask("Li Wu tok/en+value=42") == "Li Wu ***"
