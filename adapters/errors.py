@@ -49,6 +49,7 @@ app secrets never reach them. The lifecycle's own errors are the other root,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -94,8 +95,25 @@ class AdapterError(Exception):
     """Base of every error raised by the adapters."""
 
 
+#: What a partner's code or request id may look like to be kept: a short token.
+#: Anything else an answer put there (a quoted request, a name) is dropped.
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+
+
+def _token(value: object) -> str | None:
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    return text if _TOKEN.fullmatch(text) else None
+
+
 class PartnerError(AdapterError):
-    """A call to a partner failed."""
+    """A call to a partner failed.
+
+    Only the structured fields of the partner's answer are kept: the HTTP
+    status, its code and request id (each only when it is a short token: an
+    allow-list, so an answer cannot smuggle a quoted request in through them),
+    and its message, which the adapters redact where they read it
+    (`adapters.http.redact`).
+    """
 
     def __init__(
         self,
@@ -109,8 +127,10 @@ class PartnerError(AdapterError):
         self.partner = partner
         self.message = message
         self.status = status
-        self.code = code
-        self.request_id = request_id
+        number = isinstance(code, int) and not isinstance(code, bool)
+        self.code: int | str | None = code if number else _token(code)
+        self.request_id = _token(request_id)
+        code, request_id = self.code, self.request_id
         details = []
         if status is not None:
             details.append(f"HTTP {status}")

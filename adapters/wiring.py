@@ -23,7 +23,7 @@ from adapters.errors import (
     SettingsError,
     UnknownShop,
 )
-from adapters.http import RetryPolicy
+from adapters.http import RetryPolicy, register_secret
 from adapters.partners.events_api import EventData, EventsApiClient, EventsApiSettings
 from adapters.partners.oms import OmsCallable, OmsClient, OmsSettings
 from adapters.partners.sfcc import SfccClient, SfccSettings
@@ -282,6 +282,7 @@ class TokenVault:
         raw = json.loads(body)
         if raw.get("source") != self._source(shop):
             return None
+        register_secret(raw["access_token"], raw["refresh_token"])
         return TokenSet(raw["access_token"], raw["refresh_token"])
 
     def keep(self, shop_id: str, shop: ShopCredentials, tokens: TokenSet, now: datetime) -> None:

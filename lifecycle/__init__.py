@@ -71,6 +71,7 @@ from .errors import (
     NaiveTime,
     NoLegalPath,
     StaleObservation,
+    StaleTime,
     UnknownEvent,
     UnknownName,
 )
@@ -141,6 +142,7 @@ __all__ = [
     "ShipTikTokPackage",
     "ShippingStatus",
     "StaleObservation",
+    "StaleTime",
     "Step",
     "StopFulfilment",
     "SyncOrderInfo",

@@ -106,6 +106,15 @@ class Policy:
         reads them from the store's change feed (`Store.changes`) instead, and
         a shop without an `oms` partner keeps working. The feed carries them
         either way.
+    clock_skew:
+        How far before the order's last change a `now` may lie and still be
+        taken. Such a change is judged and recorded at the last change's time,
+        so an order's history only moves forward; a `now` further back is
+        refused with `StaleTime`. Concurrent OMS writers stamp their commands
+        when they are made, and apply them seconds to minutes apart (queues,
+        retries, clocks that differ), so the tolerance is not zero. Default 15
+        minutes, the library's own choice (no partner documents one). 0 refuses
+        any earlier `now`.
     """
 
     hold: timedelta = _window(timedelta(hours=1))
@@ -122,6 +131,7 @@ class Policy:
         "tiktok_event_statuses", frozenset({OrderStatus.COMPLETED})
     )
     push_oms_actions: bool = False
+    clock_skew: timedelta = _window(timedelta(minutes=15))
 
 
 DEFAULT_POLICY = Policy()

@@ -37,6 +37,7 @@ from .errors import (
     LifecycleError,
     NaiveTime,
     ParameterError,
+    StaleTime,
     UnknownEvent,
     UnknownName,
 )
@@ -197,6 +198,22 @@ def aware(now: datetime) -> datetime:
     return now.astimezone(UTC)
 
 
+def forward(order: Order, now: datetime, policy: Policy) -> datetime:
+    """`now` (in UTC) as a change to `order` may use it: time only moves forward.
+
+    A `now` at most `policy.clock_skew` before the order's last change becomes
+    that change's time; one further back raises `StaleTime`. Every path that
+    changes an order passes here (`send`, `apply`, the timers, the searches
+    behind `reconcile`).
+    """
+    last = order.updated_at
+    if last is None or now >= last:
+        return now
+    if last - now > policy.clock_skew:
+        raise StaleTime(order.order_id, now, last)
+    return last
+
+
 def context(
     order: Order,
     event: str,
@@ -217,7 +234,9 @@ def context(
     except ParameterError as error:
         allowed = allowed_events(order, who, now=now, origin=where, policy=policy)
         raise InvalidParameters(event, order.status, who, str(error), allowed) from None
-    return make_context(order, event, who, where, aware(now), policy, resolved)
+    return make_context(
+        order, event, who, where, forward(order, aware(now), policy), policy, resolved
+    )
 
 
 def judge(ctx: Context) -> Decision:
@@ -359,6 +378,8 @@ def attempt(
         ctx = context(
             order, event, initiator=initiator, now=now, origin=origin, policy=policy, params=params
         )
+    except StaleTime:
+        raise  # a time out of order is the caller's error, not a refused event
     except LifecycleError:
         return None
     decision = check(ctx)

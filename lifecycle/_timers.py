@@ -17,7 +17,7 @@ from ._actions import Outcome
 from ._deadlines import auto_approval_at, completes_at, hold_ends, ship_by
 from ._model import Initiator, Order, OrderStatus, Origin
 from ._policy import DEFAULT_POLICY, Policy
-from ._table import attempt, aware
+from ._table import attempt, aware, forward
 
 #: How many timers can fall due one after the other for one order (hold, SLA, ...).
 _MAX_CHAIN = 8
@@ -97,9 +97,11 @@ def due_timers(
     """The timers due at `now`, applied one after the other, each with what it did.
 
     The last outcome's order is the order once every due timer has run; the
-    effects of all of them, in order, are what running them asks for.
+    effects of all of them, in order, are what running them asks for. A `now`
+    before the order's last change is taken as `forward` takes it (`StaleTime`
+    beyond `Policy.clock_skew`).
     """
-    now = aware(now)
+    now = forward(order, aware(now), policy)
     chain: list[FiredTimer] = []
     for _ in range(_MAX_CHAIN):
         for timer in timers(order, policy):

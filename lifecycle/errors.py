@@ -16,6 +16,8 @@
     ├── IllegalTransition       the event is refused now; carries the reason
     │   └── InvalidParameters   the event's parameters are missing or wrong
     ├── StaleObservation        a reported status is older than the order's last update
+    ├── StaleTime               a `now` further before the order's last change than
+    │                           `Policy.clock_skew` allows
     └── NoLegalPath             no legal sequence of events explains a report
 
 `InvalidValue` and `InvalidType` keep subclassing `ValueError` and `TypeError`,
@@ -42,6 +44,7 @@ __all__ = [
     "NoLegalPath",
     "ParameterError",
     "StaleObservation",
+    "StaleTime",
     "UnknownEvent",
     "UnknownName",
 ]
@@ -121,6 +124,25 @@ class StaleObservation(LifecycleError):
         super().__init__(
             f"order {order_id}: report of {observed} at {observed_at.isoformat()} is older than"
             f" the order's last update at {updated_at.isoformat()}"
+        )
+
+
+class StaleTime(LifecycleError):
+    """A `now` earlier than the order's last change by more than `Policy.clock_skew`.
+
+    Time only moves forward in an order's history: a change stamped a little
+    before the last one (writers whose clocks or queues differ by less than
+    the tolerance) is recorded at the last change's time; one stamped further
+    back is refused with this error, naming the order, the `now` and the last change.
+    """
+
+    def __init__(self, order_id: str, now: datetime, updated_at: datetime) -> None:
+        self.order_id = order_id
+        self.now = now
+        self.updated_at = updated_at
+        super().__init__(
+            f"order {order_id}: now {now.isoformat()} is before the order's last change at"
+            f" {updated_at.isoformat()} by more than the policy's clock_skew"
         )
 
 

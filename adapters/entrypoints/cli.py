@@ -59,6 +59,7 @@ from adapters.entrypoints._reports import (
     status_document,
     status_text,
 )
+from adapters.entrypoints._server import ServerLimits
 from adapters.errors import (
     AdapterError,
     BadTime,
@@ -119,6 +120,8 @@ __all__ = ["BadTime", "CliError", "GraphvizMissing", "diagram", "main"]
 DB_ENV = "ORDER_LIFECYCLE_DB"
 #: Orders a replay keeps parsed between inputs (checked against the stored version).
 REPLAY_ORDER_CACHE = 10_000
+#: The limits `serve` puts on each client by default (flags change them).
+_SERVER_LIMITS = ServerLimits()
 #: Where `serve` reads the TikTok app's credentials (never from the command line,
 #: where every user of the machine could read them).
 APP_KEY_ENV = "TIKTOK_APP_KEY"
@@ -378,6 +381,10 @@ def _tick(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         results = OrderService(store, policy, telemetry=telemetry).tick(now)
         telemetry.measure_backlog(store, _now())
     for result in results:
+        if result.error_type:  # a --now too far before the order's last change
+            out.write(f"{result.order_id}: {result.outcome.value} ({result.error_type}):")
+            out.write(f" {result.reason}\n")
+            continue
         kinds = ", ".join(effect.kind for effect in result.effects) or "no effects"
         out.write(f"{result.order_id}: version {result.version}: {kinds}\n")
     out.write(f"{len(results)} orders had timers due at {now.isoformat()}\n")
@@ -545,7 +552,20 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     _log_to(err, json=args.log_json)
     with _telemetry(args, out) as telemetry, _opened(args.db) as store:
         service = OrderService(store, policy, app_key=key, app_secret=secret, telemetry=telemetry)
-        app = WebhookApp(service, max_body=args.max_body, process_inline=args.inline)
+        limits = ServerLimits(
+            limit_concurrency=args.limit_concurrency,
+            timeout_keep_alive=args.timeout_keep_alive,
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+            max_header_bytes=args.max_header_bytes,
+            backlog=args.backlog,
+        )
+        app = WebhookApp(
+            service,
+            max_body=args.max_body,
+            process_inline=args.inline,
+            body_timeout=limits.body_timeout,
+        )
         # Bound here, not by uvicorn, so that --port 0 can say which port it got.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -553,13 +573,19 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             sock.bind((args.host, args.port))
             # Listening before "listening on" is printed: a client that reads the line
             # and connects at once is queued until uvicorn accepts, never refused.
-            sock.listen(2048)
+            sock.listen(limits.backlog)
         except OSError as error:
             sock.close()
             raise CliError(f"cannot listen on {args.host}:{args.port}: {error.strerror}") from None
         host, port = sock.getsockname()[:2]
         server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                lifespan="on",
+                **limits.uvicorn_config(),
+            )
         )
         if args.seconds is not None:
             timer = threading.Timer(args.seconds, lambda: setattr(server, "should_exit", True))
@@ -1009,6 +1035,43 @@ def _parser() -> argparse.ArgumentParser:
         "--max-body", type=int, default=64 * 1024, help="largest body in bytes (default 64 KiB)"
     )
     sub.add_argument("--inline", action="store_true", help="apply each webhook before answering")
+    limits = _SERVER_LIMITS
+    sub.add_argument(
+        "--limit-concurrency",
+        type=int,
+        default=limits.limit_concurrency,
+        help=f"connections and requests at once, then 503 (default {limits.limit_concurrency})",
+    )
+    sub.add_argument(
+        "--timeout-keep-alive",
+        type=float,
+        default=limits.timeout_keep_alive,
+        help=f"seconds idle between requests (default {limits.timeout_keep_alive:g})",
+    )
+    sub.add_argument(
+        "--header-timeout",
+        type=float,
+        default=limits.header_timeout,
+        help=f"seconds for a request's headers, then 408 (default {limits.header_timeout:g})",
+    )
+    sub.add_argument(
+        "--body-timeout",
+        type=float,
+        default=limits.body_timeout,
+        help=f"seconds for a request's body, then 408 (default {limits.body_timeout:g})",
+    )
+    sub.add_argument(
+        "--max-header-bytes",
+        type=int,
+        default=limits.max_header_bytes,
+        help="largest request line and headers, then 400 (default 16 KiB)",
+    )
+    sub.add_argument(
+        "--backlog",
+        type=int,
+        default=limits.backlog,
+        help=f"connections queued before accepted (default {limits.backlog})",
+    )
     sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     with_db(sub)
     with_telemetry(sub)

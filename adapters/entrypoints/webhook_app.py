@@ -15,6 +15,7 @@ before the answer instead.
 |     | of the accepted window (`UntimelyWebhook`), a bad Content-Length |
 | 401 | the `Authorization` signature is missing, malformed or does not match |
 | 405 | not a POST (`Allow: POST`); a probe's path not asked with GET or HEAD |
+| 408 | the body did not arrive within `body_timeout` seconds (a slow or stalled client) |
 | 413 | larger than `max_body`, by Content-Length or counted as it streams (never read whole) |
 | 503 | the store failed; nothing was kept, and TikTok delivers again |
 
@@ -45,7 +46,7 @@ from typing import Any
 from adapters.errors import InboundError, InvalidSignature
 from adapters.service import OrderService
 
-__all__ = ["DEFAULT_MAX_BODY", "LOGGER", "READY_TIMEOUT", "WebhookApp"]
+__all__ = ["DEFAULT_BODY_TIMEOUT", "DEFAULT_MAX_BODY", "LOGGER", "READY_TIMEOUT", "WebhookApp"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -54,6 +55,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 #: TikTok's webhooks are a few hundred bytes; 64 KiB leaves room and bounds the work.
 DEFAULT_MAX_BODY = 64 * 1024
+#: Seconds the body may take to arrive once the headers did; a few hundred bytes need far less.
+DEFAULT_BODY_TIMEOUT = 10.0
 
 LOGGER = logging.getLogger("adapters.entrypoints.webhook_app")
 
@@ -74,7 +77,8 @@ class WebhookApp:
     `service` must have `app_key` and `app_secret` (the signature is always
     checked). `GET /healthz` says the process is up and `GET /readyz` that the
     store answers, without a signature; every other GET is still a 405.
-    `max_body` bounds a body in bytes; `process_inline` applies each
+    `max_body` bounds a body in bytes, `body_timeout` the seconds it may take
+    to arrive (then 408, and the connection is closed); `process_inline` applies each
     new webhook before answering (the answer is 200 once the webhook is kept,
     even if applying it fails: a worker retries it).
     """
@@ -87,11 +91,15 @@ class WebhookApp:
         process_inline: bool = False,
         logger: logging.Logger = LOGGER,
         ready_timeout: float = READY_TIMEOUT,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         if not (service.app_key and service.app_secret):
             raise ValueError("WebhookApp needs a service with app_key and app_secret")
         if max_body < 1:
             raise ValueError(f"max_body must be positive, got {max_body}")
+        if not body_timeout > 0:
+            raise ValueError(f"body_timeout must be positive, got {body_timeout}")
+        self.body_timeout = body_timeout
         self.service = service
         self.max_body = max_body
         self.process_inline = process_inline
@@ -99,7 +107,10 @@ class WebhookApp:
         self.ready_timeout = ready_timeout
 
     def __repr__(self) -> str:
-        return f"WebhookApp(max_body={self.max_body}, process_inline={self.process_inline})"
+        return (
+            f"WebhookApp(max_body={self.max_body}, body_timeout={self.body_timeout},"
+            f" process_inline={self.process_inline})"
+        )
 
     async def _probe(self, path: str) -> tuple[int, dict[str, Any], dict[str, Any]]:
         """`/healthz`: the process answers. `/readyz`: the store answers within
@@ -134,7 +145,7 @@ class WebhookApp:
         probe = scope.get("path") in _PROBES
         if status == 405:
             headers.append((b"allow", b"GET, HEAD" if probe else b"POST"))
-        if status == 413:
+        if status in (408, 413):
             headers.append((b"connection", b"close"))
         payload = json.dumps(body).encode()
         headers.append((b"content-length", str(len(payload)).encode()))
@@ -166,7 +177,10 @@ class WebhookApp:
                 return _refused(400, "BadContentLength")
             if int(length) > self.max_body:
                 return _refused(413, "BodyTooLarge")
-        raw = await self._read(receive)
+        try:
+            raw = await asyncio.wait_for(self._read(receive), self.body_timeout)
+        except TimeoutError:
+            return _refused(408, "BodyTimeout")
         if raw is None:
             return _refused(413, "BodyTooLarge")
         try:

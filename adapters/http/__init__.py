@@ -27,22 +27,27 @@ from ._outbound import (
     to_decimal,
     wire_money,
 )
+from ._redact import MASK, REDACTOR, Redactor, register_secret
 from ._retry import (
     RetryPolicy,
     acall_with_retries,
     call_with_retries,
     log_retry,
     retry_after,
+    standard_phrase,
     status_error,
     transport_error,
 )
 
 __all__ = [
+    "MASK",
+    "REDACTOR",
     "Call",
     "Envelope",
     "InvalidPayload",
     "MoneyFormat",
     "Problem",
+    "Redactor",
     "RetryPolicy",
     "acall_with_retries",
     "apply_field_map",
@@ -56,11 +61,13 @@ __all__ = [
     "money_converter",
     "read_envelope",
     "redact",
+    "register_secret",
     "resolve",
     "response_json",
     "retry_after",
     "send",
     "set_path",
+    "standard_phrase",
     "status_error",
     "text_of",
     "to_decimal",

@@ -15,8 +15,10 @@ partner's field names and rules:
 - `Call`, `send`, `asend`: one request, sent with retries under
   `adapters.http.RetryPolicy`; the sync and async variants differ only in
   the line that sends.
-- `redact`: partners' free-text messages can echo what we sent, so emails
-  and phone-like digit runs are masked before a message reaches an error.
+- `redact`: partners' free-text messages can echo what we sent, so every
+  secret and personal value the redactor knows (`adapters.http._redact`),
+  emails and phone-like digit runs are masked before a message reaches an
+  error, and only the answer's structured fields are read at all.
 """
 
 from __future__ import annotations
@@ -39,10 +41,12 @@ from adapters.errors import (
     RejectedError,
     RetryableError,
 )
+from adapters.http._redact import REDACTOR
 from adapters.http._retry import (
     RetryPolicy,
     acall_with_retries,
     call_with_retries,
+    standard_phrase,
     status_error,
     transport_error,
 )
@@ -214,11 +218,20 @@ _DIGITS = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 _CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)\s+[^\s'\",;}]+")
 
 
+#: The most of a partner's message kept: an answer that quotes the whole request
+#: back is not kept whole.
+MAX_MESSAGE = 300
+
+
 def redact(text: str) -> str:
-    """Mask emails, phone-like digit runs and `Bearer` / `Basic` credentials in a
-    partner's free-text message."""
+    """A partner's free-text message as it may be kept: every secret the redactor
+    knows and the personal values in flight masked (`adapters.http.REDACTOR`),
+    emails, phone-like digit runs and `Bearer` / `Basic` credentials too, cut to
+    `MAX_MESSAGE` characters."""
+    text = REDACTOR.mask(text)
     text = _CREDENTIAL.sub(lambda m: f"{m.group(1)} [redacted]", text)
-    return _DIGITS.sub("[redacted]", _EMAIL.sub("[redacted]", text))
+    text = _DIGITS.sub("[redacted]", _EMAIL.sub("[redacted]", text))
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
 
 
 @frozen
@@ -354,7 +367,7 @@ def read_envelope(
     number = int(code) if code is not None and str(code).isdigit() else None
     request_id = body.get("request_id")
     request_id = str(request_id) if request_id else response.headers.get("x-tt-logid")
-    message = text_of(body.get("message"), response.reason_phrase or "error")
+    message = text_of(body.get("message"), standard_phrase(response.status_code))
     error = status_error(partner, response, code=code, message=message, request_id=request_id)
     if error is not None:
         raise error

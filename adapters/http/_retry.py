@@ -138,6 +138,12 @@ def retry_after(response: httpx.Response) -> timedelta | None:
     return max(moment - datetime.now(UTC), timedelta(0))
 
 
+def standard_phrase(status: int) -> str:
+    """The standard reason phrase of `status`, never the one the server sent (a partner
+    may put anything on its status line, an echo of our request included)."""
+    return httpx.codes.get_reason_phrase(status) or "error"
+
+
 def status_error(
     partner: str,
     response: httpx.Response,
@@ -150,7 +156,7 @@ def status_error(
     status = response.status_code
     if status < 400:
         return None
-    text = message or response.reason_phrase or "error"
+    text = message or standard_phrase(status)
     if status == 429 or status >= 500:
         return RetryableError(
             partner,

@@ -15,6 +15,7 @@ from ._dispatch import (
     DispatchReport,
     EffectContext,
     Executor,
+    personal_values,
 )
 from ._inbox import (
     Accepted,
@@ -74,6 +75,7 @@ __all__ = [
     "TooManyConflicts",
     "content_key",
     "parse_time",
+    "personal_values",
     "replay",
     "serve_metrics",
     "watermark_name",

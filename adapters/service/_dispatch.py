@@ -9,8 +9,12 @@ the executor registered for its kind. Then:
 * `RetryableError` (timeouts, 5xx, 429, "try again" codes): retried later,
   with exponential backoff, up to `max_attempts`, then parked as a dead letter;
 * `RejectedError` and anything else: parked at once as a dead letter, with the
-  error's type and message (our errors never hold secrets, and any secret the
-  wiring knows is blanked out besides).
+  error's type and message. What is kept of a partner's answer is its
+  structured fields only (status, code, message, request id); while an effect
+  is carried out its order's personal values (`personal_values`) are in
+  flight for the redactor (`adapters.http.REDACTOR`), which also knows every
+  secret registered, configured or obtained at run time, so neither reaches
+  an error, a log line or the store.
 
 A dispatcher killed mid-batch leaves its rows leased; they fall due again when
 the lease ends, so every effect is delivered at least once. Each effect
@@ -25,6 +29,7 @@ their settings.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,13 +38,16 @@ from typing import Protocol
 from attrs import field, frozen
 
 from adapters.errors import (
+    AdapterError,
     NoExecutor,
     RetryableError,
 )
+from adapters.http import REDACTOR, redact
 from adapters.service._telemetry import NO_TELEMETRY, Telemetry
 from adapters.store import OutboxEntry, Store
 from lifecycle import (
     Effect,
+    LifecycleError,
     Order,
 )
 
@@ -160,6 +168,7 @@ class Dispatcher:
         self.on_delivered = on_delivered
         self.telemetry = telemetry
         self._secrets = tuple(s for s in secrets if s)
+        REDACTOR.register(*self._secrets)
 
     def __repr__(self) -> str:
         return f"Dispatcher(kinds={sorted(self.executors)}, batch_size={self.batch_size})"
@@ -211,7 +220,8 @@ class Dispatcher:
             if executor is None:
                 raise NoExecutor(entry.kind)
             context = EffectContext(entry.order, self.store.refs(entry.order_id))
-            refs = executor(entry.effect, context) or {}
+            with REDACTOR.personal(personal_values(entry.order)):
+                refs = executor(entry.effect, context) or {}
         except RetryableError as error:
             text = self._describe(error, entry)
             seconds = time.perf_counter() - started
@@ -252,16 +262,46 @@ class Dispatcher:
         return DispatchReport(lost=1)
 
     def _describe(self, error: BaseException, entry: OutboxEntry) -> str:
-        return describe_error(error, entry.attempts, self._secrets)
+        with REDACTOR.personal(personal_values(entry.order)):
+            return describe_error(error, entry.attempts, self._secrets)
 
 
 def describe_error(error: BaseException, attempts: int, secrets: Iterable[str] = ()) -> str:
-    """An error as kept in the store: its type, message and attempt, secrets blanked out."""
-    text = f"{type(error).__name__}: {error} (attempt {attempts})"
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+    """An error as kept in the store: its type, message and attempt.
+
+    Our errors say what was wrong from structured fields; any other error (a
+    bug, a driver's) may quote what it read, so its text is redacted as a
+    partner's message is. Then every secret the redactor knows, `secrets`, and
+    the personal values in flight are masked as `***`.
+    """
+    return f"{type(error).__name__}: {error_text(error, secrets)} (attempt {attempts})"
+
+
+def error_text(error: BaseException, secrets: Iterable[str] = ()) -> str:
+    """The message of `error` as it may be kept or logged (see `describe_error`)."""
+    text = str(error)
+    if not isinstance(error, AdapterError | LifecycleError):
+        text = redact(text)
+    return REDACTOR.mask(text, secrets)
+
+
+_WORDS = re.compile(r"[\s,;]+")
+
+
+def personal_values(order: Order | None) -> tuple[str, ...]:
+    """The values of `order` a partner's echo must not carry into an error: the
+    buyer's email and message, the recipient's name, address, zip code and phone,
+    and each word of the name and the address (a partner may quote them split,
+    as SFCC's first and last name)."""
+    if order is None:
+        return ()
+    values = [order.buyer_email, order.buyer_message]
+    recipient = order.recipient
+    if recipient is not None:
+        values += [recipient.name, recipient.full_address, recipient.zipcode, recipient.phone]
+        values += _WORDS.split(recipient.name)
+        values += [word for word in _WORDS.split(recipient.full_address) if len(word) > 3]
+    return tuple(value for value in values if value and len(value) > 1)
 
 
 # --------------------------------------------------------------------------- wiring

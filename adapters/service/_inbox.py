@@ -83,6 +83,7 @@ from adapters.partners.tiktok_shop import (
     webhook_commands,
     webhook_order_ids,
 )
+from adapters.service._dispatch import error_text
 from adapters.service._telemetry import NO_TELEMETRY, Telemetry
 from adapters.store import (
     Change,
@@ -108,6 +109,7 @@ from lifecycle import (
     Origin,
     Policy,
     StaleObservation,
+    StaleTime,
     due_timers,
     first_seen_actions,
     next_timer_at,
@@ -200,6 +202,12 @@ def content_key(value: Any) -> str:
 
 def _rejected(error: Exception) -> _Plan:
     return _Plan(InputOutcome.REJECTED, reason=str(error), error_type=type(error).__name__)
+
+
+def _stale(error: StaleObservation | StaleTime) -> _Plan:
+    """What TikTok reported is older than the order's last change: kept as stale, the
+    same whether the report (`StaleObservation`) or a step towards it (`StaleTime`) says so."""
+    return _Plan(InputOutcome.STALE, reason=str(error), error_type=type(error).__name__)
 
 
 def _utc_now() -> datetime:
@@ -335,7 +343,7 @@ class OrderService:
             except Exception as error:
                 if is_unavailable(error):
                     raise
-                reason = f"{error}"[:500] or type(error).__name__
+                reason = error_text(error)[:500] or type(error).__name__
                 if self.store.fail(entry.id, type(error).__name__, reason, self.max_attempts):
                     dead = Result(
                         InputOutcome.DEAD,
@@ -631,17 +639,17 @@ class OrderService:
             commands = webhook_commands(
                 webhook, stored, policy=self.policy, vocabulary=self.vocabulary
             )
-        except StaleObservation as error:
-            return _Plan(InputOutcome.STALE, reason=str(error), error_type=type(error).__name__)
-        if not commands:
-            if stored.updated_at is not None and webhook.at < stored.updated_at:
-                return _Plan(
-                    InputOutcome.STALE,
-                    reason=f"reported at {webhook.at.isoformat()}, before the order's last"
-                    f" update at {stored.updated_at.isoformat()}",
-                )
-            return _Plan(InputOutcome.DUPLICATE, reason="the order already reflects it")
-        return self._run(stored, commands)
+            if commands:
+                return self._run(stored, commands)
+        except (StaleObservation, StaleTime) as error:
+            return _stale(error)
+        if stored.updated_at is not None and webhook.at < stored.updated_at:
+            return _Plan(
+                InputOutcome.STALE,
+                reason=f"reported at {webhook.at.isoformat()}, before the order's last"
+                f" update at {stored.updated_at.isoformat()}",
+            )
+        return _Plan(InputOutcome.DUPLICATE, reason="the order already reflects it")
 
     def _decide_detail(
         self,
@@ -664,11 +672,11 @@ class OrderService:
         observed_at = reported.updated_at or reported.created_at
         try:
             commands = self._detail_commands(stored, reported, observed_at)
-        except StaleObservation as error:
-            return _Plan(InputOutcome.STALE, reason=str(error), error_type=type(error).__name__)
-        if not commands:
-            return _Plan(InputOutcome.DUPLICATE, reason=f"the order already is {stored.status}")
-        return self._run(stored, commands)
+            if commands:
+                return self._run(stored, commands)
+        except (StaleObservation, StaleTime) as error:
+            return _stale(error)
+        return _Plan(InputOutcome.DUPLICATE, reason=f"the order already is {stored.status}")
 
     def _detail_commands(
         self, stored: Order, reported: Order, observed_at: datetime
@@ -904,7 +912,16 @@ class OrderService:
             stored = self._load(order_id)
             if stored is None:
                 return None
-            fired = due_timers(stored, now, self.policy)
+            try:
+                fired = due_timers(stored, now, self.policy)
+            except StaleTime as error:  # this order's own; the other due orders go on
+                return Result(
+                    InputOutcome.REJECTED,
+                    order_id,
+                    version=stored.version,
+                    reason=str(error),
+                    error_type=type(error).__name__,
+                )
             if not fired:
                 return None
             order = fired[-1].outcome.order

@@ -39,6 +39,7 @@ from adapters.errors import (
     NotReturned,
     RetryableError,
 )
+from adapters.http import REDACTOR
 from adapters.partners.tiktok_shop import CONVERTER, TikTokShopClient
 from adapters.service._dispatch import Backoff, describe_error
 from adapters.service._inbox import OrderService, Result
@@ -98,6 +99,9 @@ class Reader:
     backoff: Backoff = field(factory=lambda: Backoff(initial=timedelta(seconds=5)))
     lease: timedelta = timedelta(minutes=5)
     secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        REDACTOR.register(*self.secrets)
 
     @property
     def store(self) -> Store:

@@ -24,11 +24,12 @@ caller reports it and goes on with the next line.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import islice
 from typing import Any
 
@@ -175,6 +176,10 @@ class ReplayReport:
         return list(self._rejected)
 
 
+#: A JSON escape of a UTF-16 surrogate: a line holding one may hold a lone one.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
 def parse_time(value: Any, what: str) -> datetime:
     if not isinstance(value, str):
         raise BadLine(f"{what} must be an ISO-8601 time with an offset, got {value!r}")
@@ -184,6 +189,10 @@ def parse_time(value: Any, what: str) -> datetime:
         raise BadLine(f"{what} is not an ISO-8601 time: {value!r}") from None
     if moment.utcoffset() is None:
         raise BadLine(f"{what} needs a UTC offset (like +00:00 or Z): {value!r}")
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise BadLine(f"{what} lies outside the times a UTC clock can show: {value!r}") from None
     return moment
 
 
@@ -233,6 +242,13 @@ def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
         raw = json.loads(text)
     except ValueError as error:
         raise BadLine(f"not JSON: {error}") from None
+    except RecursionError:
+        raise BadLine("JSON nested too deeply to read") from None
+    if _SURROGATE_ESCAPE.search(text):
+        try:  # only a line that escapes a surrogate pays for this check
+            json.dumps(raw, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadLine("a string holds a lone surrogate (\\ud800-\\udfff), not text") from None
     if not isinstance(raw, dict):
         raise BadLine(f"a line must be a JSON object, got {type(raw).__name__}")
     if "order_detail" in raw:

@@ -8,6 +8,7 @@ port with the same behaviour. See docs/store.md.
 from __future__ import annotations
 
 from pathlib import Path as _Path
+from urllib.parse import parse_qs as _parse_qs
 
 from adapters._util import publish as _publish
 from adapters.errors import (
@@ -126,6 +127,8 @@ def open_store(url: str = DEFAULT_URL, *, create: bool = True) -> SqliteStore | 
 
     `sqlite:///relative/path.db`, `sqlite:////absolute/path.db`,
     `sqlite:///:memory:`, or a PostgreSQL URL (`postgresql://user@host/db`).
+    A SQLite URL may end in `?synchronous=NORMAL` (or `OFF`, `FULL`, `EXTRA`;
+    default `FULL`: see `SqliteStore`).
     A bare file path is taken as a SQLite file. With `create=False` (to read
     only) a store that does not exist yet is `StoreNotFound`, and none is
     created; a database that cannot be opened or reached is `CannotOpenStore`,
@@ -137,10 +140,17 @@ def open_store(url: str = DEFAULT_URL, *, create: bool = True) -> SqliteStore | 
         path = url.removeprefix("sqlite://")
         if not path.startswith("/"):
             raise StoreError(f"a SQLite URL is sqlite:///path.db, got {url!r}")
-        path = path[1:]
+        path, _, query = path[1:].partition("?")
         if not path:
             raise StoreError(f"no database file in {url!r}; use sqlite:///path.db")
-        return SqliteStore(path, create=create)
+        options = _parse_qs(query, keep_blank_values=True) if query else {}
+        unknown = sorted(set(options) - {"synchronous"})
+        if unknown or any(len(values) != 1 for values in options.values()):
+            raise StoreError(
+                f"a SQLite URL takes one option, synchronous (sqlite:///path.db?synchronous=FULL);"
+                f" got {', '.join(unknown) or 'it twice'}"
+            )
+        return SqliteStore(path, create=create, synchronous=options.get("synchronous", ["FULL"])[0])
     if "://" in url:
         scheme = url.split("://", 1)[0]
         raise StoreError(

@@ -21,10 +21,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from adapters.errors import CannotOpenStore, StoreFailed, StoreNotFound, StoreUnavailable
+from adapters.errors import (
+    CannotOpenStore,
+    StoreError,
+    StoreFailed,
+    StoreNotFound,
+    StoreUnavailable,
+)
 
 from ._schema import migrations
 from ._sql import Cursor, Executor, SqlStore
+
+#: SQLite's `synchronous` levels (https://www.sqlite.org/pragma.html#pragma_synchronous).
+SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 _HAS_STORE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
 
@@ -58,6 +67,14 @@ class SqliteStore(SqlStore):
     One connection per store object, shared by its threads under a lock;
     open one store per process. `create=False` opens only a store that exists
     (to read it): a missing file is `StoreNotFound`, and no file is made.
+
+    `synchronous` is SQLite's `PRAGMA synchronous`, with WAL: `FULL` (the
+    default) syncs the log at every commit, so a committed transaction (a
+    webhook answered 200, an effect marked done) survives a power loss or an
+    OS crash; `NORMAL` syncs only at checkpoints, so the last transactions
+    before a power loss may be lost (never corrupted), while a crash of the
+    process alone loses nothing. `open_store` reads it from the URL:
+    `sqlite:///orders.db?synchronous=NORMAL`.
     """
 
     MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = migrations(
@@ -65,9 +82,19 @@ class SqliteStore(SqlStore):
     )
 
     def __init__(
-        self, path: str | Path = ":memory:", *, busy_timeout: float = 30.0, create: bool = True
+        self,
+        path: str | Path = ":memory:",
+        *,
+        busy_timeout: float = 30.0,
+        create: bool = True,
+        synchronous: str = "FULL",
     ) -> None:
         self.path = str(path)
+        self.synchronous = synchronous.upper()
+        if self.synchronous not in SYNCHRONOUS:
+            raise StoreError(
+                f"synchronous must be one of {', '.join(SYNCHRONOUS)}, got {synchronous!r}"
+            )
         self._where = f"SQLite file {_shown(self.path)}"
         self._lock = threading.RLock()
         self._depth = 0
@@ -85,7 +112,7 @@ class SqliteStore(SqlStore):
                 raise StoreNotFound(self._where, "it has no schema_version table")
             if self.path != ":memory:":
                 self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute(f"PRAGMA synchronous={self.synchronous}")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self.migrate(create=create)
         except sqlite3.Error as error:

@@ -37,6 +37,7 @@ SETTABLE: dict[str, tuple[Any, Any]] = {
     "sync_order_statuses": (["AWAITING_SHIPMENT"], frozenset({OrderStatus.AWAITING_SHIPMENT})),
     "tiktok_event_statuses": ([], frozenset()),
     "push_oms_actions": (True, True),
+    "clock_skew": ("5m", timedelta(minutes=5)),
 }
 
 

@@ -156,6 +156,26 @@ def test_an_oversized_body_is_413_by_its_length_or_while_it_streams(store: Store
     assert dump(db) == before
 
 
+def test_a_body_that_stalls_past_body_timeout_is_408_closed_and_stores_nothing(
+    store: Store, db: Path
+) -> None:
+    app = app_for(store, body_timeout=0.2)
+    before = dump(db)
+    stalled = asyncio.Event()
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b'{"type": 1'
+        await stalled.wait()  # never set: the client sends nothing more
+        yield b"}"  # pragma: no cover
+
+    answer = post(app, stream(), signed(b""))
+    assert (answer.status_code, answer.json()) == (408, {"error": "BodyTimeout"})
+    assert answer.headers["connection"] == "close"
+    assert dump(db) == before
+    with pytest.raises(ValueError, match="body_timeout"):
+        app_for(store, body_timeout=0)
+
+
 def test_a_failing_store_is_503_so_tiktok_delivers_again(store: Store) -> None:
     """The store wraps the driver's error (here sqlite3's closed-database error) in its own
     `StoreFailed`, and the app answers 503 naming it."""

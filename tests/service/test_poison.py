@@ -96,3 +96,5 @@ def test_replay_reports_hostile_lines_by_type_and_runs_the_rest(tmp_path: Path) 
     bad = [line for line in err.getvalue().splitlines() if line.startswith("line ")]
     assert [line.split(":")[0] for line in bad] == [f"line {n}" for n in (2, 3, 4, 5, 6)]
     assert all(line.endswith("(skipped)") for line in bad)
+    # Typed: not Python's RecursionError, OverflowError or UnicodeEncodeError.
+    assert [line.split(": ")[1] for line in bad] == ["BadLine"] * 5

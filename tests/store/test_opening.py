@@ -146,3 +146,43 @@ def test_a_sqlite_path_that_cannot_be_opened_is_named_with_why(
 def _not_sqlite(path: Path) -> Path:
     path.write_text("these are notes, not a database\n" * 20)
     return path
+
+
+def _synchronous(store: SqliteStore) -> int:
+    with store._transaction() as execute:
+        row = execute("PRAGMA synchronous").fetchone()
+    return int(row[0])
+
+
+def test_sqlite_syncs_every_commit_by_default_and_the_url_can_say_normal(tmp_path: Path) -> None:
+    """FULL (2) unless asked: a webhook answered 200 survives a power loss; NORMAL (1)
+    is a choice made in the URL."""
+    full = open_store(f"sqlite:///{tmp_path}/a.db")
+    normal = open_store(f"sqlite:///{tmp_path}/b.db?synchronous=normal")
+    try:
+        assert isinstance(full, SqliteStore)
+        assert isinstance(normal, SqliteStore)
+        assert (full.synchronous, _synchronous(full)) == ("FULL", 2)
+        assert (normal.synchronous, _synchronous(normal)) == ("NORMAL", 1)
+        assert normal.path == f"{tmp_path}/b.db"
+    finally:
+        full.close()
+        normal.close()
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("synchronous=SOMETIMES", "SOMETIMES"),
+        ("sync=FULL", "sync"),
+        ("synchronous=FULL&synchronous=OFF", "twice"),
+    ],
+)
+def test_a_bad_sqlite_url_option_is_a_store_error_naming_it(
+    tmp_path: Path, query: str, named: str
+) -> None:
+    from adapters.errors import StoreError
+
+    with pytest.raises(StoreError, match=named):
+        open_store(f"sqlite:///{tmp_path}/c.db?{query}")
+    assert not (tmp_path / "c.db").exists()

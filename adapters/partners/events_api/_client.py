@@ -61,6 +61,7 @@ from adapters.http._outbound import (
     read_envelope,
     send,
 )
+from adapters.http._redact import register_secret
 from adapters.http._retry import RetryPolicy
 from lifecycle import LineStatus, Order, OrderLine, OrderStatus, ReportTikTokEvent
 
@@ -712,6 +713,7 @@ class _EventsApiBase:
     def __init__(self, settings: EventsApiSettings, retry: RetryPolicy | None = None) -> None:
         self.settings = settings
         self.retry = retry or RetryPolicy()
+        register_secret(settings.access_token)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.settings.endpoint!r})"

@@ -71,6 +71,7 @@ from adapters.http._outbound import (
     send,
     text_of,
 )
+from adapters.http._redact import register_secret
 from adapters.http._retry import RetryPolicy, status_error
 from lifecycle import (
     CreateSfccOrder,
@@ -408,6 +409,7 @@ class SfccClientCredentials(httpx.Auth):
         self._clock = clock or (lambda: datetime.now(UTC))
         self._basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         self._token: _Token | None = None
+        register_secret(client_secret, self._basic)
 
     def __repr__(self) -> str:
         return f"SfccClientCredentials(token_url={self.token_url!r}, fetches={self.fetches})"
@@ -454,6 +456,7 @@ class SfccClientCredentials(httpx.Auth):
         seconds = (
             int(lifetime) if isinstance(lifetime, int | str) and str(lifetime).isdigit() else 0
         )
+        register_secret(token)  # obtained at run time: no configured list knows it
         self._token = _Token(token, self._clock() + timedelta(seconds=seconds))
 
 

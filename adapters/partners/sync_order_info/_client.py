@@ -59,6 +59,7 @@ from adapters.http._outbound import (
     to_decimal,
     wire_money,
 )
+from adapters.http._redact import register_secret
 from adapters.http._retry import RetryPolicy
 from lifecycle import Initiator, LineStatus, Order, OrderLine, OrderStatus, SyncOrderInfo
 
@@ -610,6 +611,7 @@ class _SyncOrderInfoBase:
     def __init__(self, settings: SyncOrderInfoSettings, retry: RetryPolicy | None = None) -> None:
         self.settings = settings
         self.retry = retry or RetryPolicy()
+        register_secret(settings.access_token)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.settings.url!r})"

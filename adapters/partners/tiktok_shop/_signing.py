@@ -32,6 +32,7 @@ import httpx
 from attrs import field, frozen
 
 from adapters.errors import AuthenticationError
+from adapters.http._redact import register_secret
 
 PARTNER = "tiktok_shop"
 log = logging.getLogger("adapters.partners.tiktok_shop")
@@ -138,6 +139,7 @@ class TikTokShopAuth(httpx.Auth):
         self.expired_token_codes = expired_token_codes
         self.no_shop_cipher_prefixes = no_shop_cipher_prefixes
         self._lock = threading.Lock()
+        register_secret(app_secret, tokens.access_token, tokens.refresh_token)
 
     def __repr__(self) -> str:
         return f"TikTokShopAuth(app_key={self.app_key!r}, shop_cipher={self.shop_cipher!r})"
@@ -203,7 +205,7 @@ class TikTokShopAuth(httpx.Auth):
                 "the access token expired and refreshing it failed; the shop may need to"
                 " authorise the app again",
                 status=response.status_code,
-                code=code if isinstance(code, int | str) else None,
+                code=code if isinstance(code, int | str) else None,  # kept if a short token
                 request_id=request_id if isinstance(request_id, str) else None,
             )
         tokens = TokenSet(
@@ -212,6 +214,8 @@ class TikTokShopAuth(httpx.Auth):
             access_token_expire_in=_int_or_none(data.get("access_token_expire_in")),
             refresh_token_expire_in=_int_or_none(data.get("refresh_token_expire_in")),
         )
+        # Obtained at run time: registered before anything can quote them.
+        register_secret(tokens.access_token, tokens.refresh_token)
         with self._lock:
             self._tokens = tokens
         log.info("TikTok Shop access token refreshed for app_key %s", self.app_key)
