@@ -68,11 +68,16 @@ def resolve_attrs_types(package: str) -> None:
 # value instead. The caches are bounded, so a stream of distinct values costs a
 # fixed amount, never a growing one.
 
-#: How many distinct amounts and times the decoders keep to share.
-SHARED_VALUES = 4096
+#: How many distinct amounts the decoders keep to share: prices and totals repeat
+#: across a shop's orders.
+SHARED_AMOUNTS = 1024
+#: How many distinct times: enough for the times of the order being decoded, which
+#: repeat within it; times rarely repeat across orders, so keeping more would
+#: only hold memory.
+SHARED_TIMES = 64
 
 
-@lru_cache(maxsize=SHARED_VALUES, typed=True)
+@lru_cache(maxsize=SHARED_AMOUNTS, typed=True)
 def shared_amount(value: str | int) -> Decimal:
     """`Decimal(value)`, one object per distinct text (`"12.5"` and `"12.50"` stay apart).
 
@@ -81,7 +86,7 @@ def shared_amount(value: str | int) -> Decimal:
     return Decimal(value)
 
 
-@lru_cache(maxsize=SHARED_VALUES)
+@lru_cache(maxsize=SHARED_TIMES)
 def shared_time(text: str) -> datetime:
     """`datetime.fromisoformat(text)`, one object per distinct text.
 

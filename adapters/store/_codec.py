@@ -74,10 +74,10 @@ def _text(value: Any, _type: Any) -> str | None:
     return shared_text(value if type(value) is str else str(value))
 
 
-#: The text fields whose values repeat across orders: vocabulary and catalogue,
-#: never ids or personal data.
+#: The text fields whose values repeat across orders: vocabulary, catalogue and the
+#: shop, never an order's own ids or personal data.
 _SHARED_TEXTS: Mapping[type, tuple[str, ...]] = {
-    Order: ("currency", "payment_method"),
+    Order: ("shop_id", "currency", "payment_method"),
     OrderLine: (
         "sku_id",
         "seller_sku",
