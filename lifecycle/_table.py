@@ -118,6 +118,8 @@ class _CompiledTable(Mapping[tuple[OrderStatus, str], tuple[Entry, ...]]):
 
 TABLE: Mapping[tuple[OrderStatus, str], tuple[Entry, ...]] = _CompiledTable()
 _EVENTS = frozenset(EVENTS)
+#: Each event name as the table's own copy: records keep it, not the caller's equal string.
+_EVENT_NAMES = {event: event for event in EVENTS}
 
 
 #: The statuses in the order the lifecycle goes through them (their declaration order).
@@ -227,6 +229,7 @@ def context(
     """Build the `Context` the rules judge; raises on an unknown event or bad parameters."""
     if event not in _EVENTS:
         raise UnknownEvent(event, EVENTS)
+    event = _EVENT_NAMES[event]
     who = _initiator(initiator)
     where = _origin(origin, who)
     try:

@@ -51,6 +51,7 @@ from typing import Any
 import attrs
 from attrs import field, frozen
 
+from adapters._util import shared_keys
 from adapters.errors import (
     AlreadyProcessed,
     InboundError,
@@ -667,7 +668,8 @@ class OrderService:
             stored = attrs.evolve(stored, shop_id=reported.shop_id)
         if stored is None:
             if extensions:
-                reported = attrs.evolve(reported, extensions=dict(extensions))
+                # The OMS's keys repeat in every order: one copy of each (`shared_keys`).
+                reported = attrs.evolve(reported, extensions=shared_keys(dict(extensions)))
             return _Plan(InputOutcome.APPLIED, reported)
         observed_at = reported.updated_at or reported.created_at
         try:

@@ -4,6 +4,10 @@
 is written as a decimal string, times as ISO-8601 with their offset, enums
 by value. History parameters come back as the lifecycle gave them (line ids
 as tuples); `extensions` is the OMS's own data and must be JSON already.
+
+Decoded orders share equal small values, as live ones do: one `Decimal` per
+distinct amount, one `datetime` per distinct time, one copy of each event
+name, SKU, product name, currency and mapping key (`adapters._util`).
 """
 
 from __future__ import annotations
@@ -16,11 +20,22 @@ from types import MappingProxyType
 from typing import Any
 
 import cattrs
+from cattrs.gen import make_dict_structure_fn, override
 
+from adapters._util import shared_amount, shared_keys, shared_text, shared_time
 from adapters.errors import (
     StoreError,
 )
-from lifecycle import EFFECT_TYPES, Effect, Order
+from lifecycle import (
+    EFFECT_TYPES,
+    CancellationRequest,
+    Effect,
+    HistoryRecord,
+    Order,
+    OrderLine,
+    Recipient,
+    ReturnRequest,
+)
 
 _EFFECTS: Mapping[str, type[Effect]] = {cls.kind: cls for cls in EFFECT_TYPES}
 
@@ -30,7 +45,7 @@ def _tuples(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_tuples(item) for item in value)
     if isinstance(value, dict):
-        return {key: _tuples(item) for key, item in value.items()}
+        return {shared_text(key): _tuples(item) for key, item in value.items()}
     return value
 
 
@@ -52,14 +67,45 @@ def _is_free_mapping(type_: Any) -> bool:
     return type_ == Mapping[str, Any] or type_ is MappingProxyType
 
 
+def _text(value: Any, _type: Any) -> str | None:
+    """A text field that repeats across orders, as its one shared copy."""
+    if value is None:
+        return None
+    return shared_text(value if type(value) is str else str(value))
+
+
+#: The text fields whose values repeat across orders: vocabulary, catalogue and the
+#: shop, never an order's own ids or personal data.
+_SHARED_TEXTS: Mapping[type, tuple[str, ...]] = {
+    Order: ("shop_id", "currency", "payment_method"),
+    OrderLine: (
+        "sku_id",
+        "seller_sku",
+        "product_name",
+        "product_id",
+        "shipping_provider_id",
+        "shipping_provider_name",
+    ),
+    Recipient: ("city", "state", "district", "town", "region_code"),
+    HistoryRecord: ("event", "reason"),
+    CancellationRequest: ("reason",),
+    ReturnRequest: ("reason",),
+}
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
     conv.register_unstructure_hook(Decimal, str)
-    conv.register_structure_hook(Decimal, lambda value, _type: Decimal(str(value)))
+    conv.register_structure_hook(Decimal, lambda value, _type: shared_amount(str(value)))
     conv.register_unstructure_hook(datetime, lambda moment: moment.isoformat())
-    conv.register_structure_hook(datetime, lambda value, _type: datetime.fromisoformat(value))
+    conv.register_structure_hook(datetime, lambda value, _type: shared_time(value))
     conv.register_unstructure_hook_func(_is_free_mapping, _plain)
-    conv.register_structure_hook_func(_is_free_mapping, lambda value, _type: dict(value))
+    conv.register_structure_hook_func(
+        _is_free_mapping, lambda value, _type: shared_keys(dict(value))
+    )
+    for cls, names in _SHARED_TEXTS.items():
+        overrides: dict[str, Any] = {name: override(struct_hook=_text) for name in names}
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **overrides))
     return conv
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -110,6 +111,25 @@ def test_unknown_extra_fields_are_ignored() -> None:
     raw["line_items"][0]["is_gift"] = False
     raw["payment"]["retail_delivery_fee"] = "0.27"
     assert order_from_detail(raw, shop_id=SHOP_ID).order_id == raw["id"]
+
+
+def test_orders_read_from_separate_answers_share_catalogue_values_and_amounts() -> None:
+    """Two order details parsed from their own JSON text hold one object per equal SKU,
+    product name, currency and amount (as a shop's catalogue repeats in every order),
+    while each keeps its own id; an amount sent as "12.5" stays "12.5"."""
+    first, second = (
+        order_from_detail(json.loads(json.dumps(order_object(order_id))), shop_id=SHOP_ID)
+        for order_id in ("576461413038785752", "576461413038785753")
+    )
+    assert first.lines[0].sku_id is second.lines[0].sku_id
+    assert first.lines[0].product_name is second.lines[0].product_name
+    assert first.currency is second.currency
+    assert first.lines[0].sale_price is second.lines[0].sale_price
+    assert first.order_id != second.order_id
+    odd = order_object()
+    odd["line_items"][0]["sale_price"] = "12.5"
+    assert str(order_from_detail(odd, shop_id=SHOP_ID).lines[0].sale_price) == "12.5"
+    assert str(first.lines[0].sale_price) == "12.50"
 
 
 @pytest.mark.parametrize(

@@ -241,3 +241,14 @@ def test_kept_allowed_answers_equal_fresh_ones(
             for initiator in (None, *Initiator):
                 fresh = allowed_events(lifecycle.order, initiator, now=moment)
                 assert lifecycle.allowed(initiator, now=moment) == fresh
+
+
+def test_a_record_keeps_the_tables_copy_of_the_event_name_not_the_callers() -> None:
+    """An event name decoded from an input is an equal but separate string; the record
+    keeps the table's own, so a million records share one "pay"."""
+    caller = "".join(["p", "ay"])
+    order = apply(new_order(), caller, initiator=Initiator.BUYER, now=T0).order
+    (record,) = order.history
+    assert record.event == caller
+    assert record.event is next(event for event in EVENTS if event == "pay")
+    assert record.event is not caller

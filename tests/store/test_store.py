@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 
 import attrs
 import pytest
@@ -142,6 +143,33 @@ def test_orders_and_effects_round_trip_through_the_store_converter(builder, line
     ]
     for effect in effects:
         assert effect_from_dict(json.loads(json.dumps(effect_to_dict(effect)))) == effect
+
+
+def test_decoded_orders_share_equal_small_values_and_keep_each_amount_exact() -> None:
+    """Two orders decoded from the store hold one object per equal amount, time, event
+    name, SKU, currency and extension key; an amount written "12.5" stays "12.5", not
+    the "12.50" another order shares; empty history parameters are one shared mapping."""
+    order = attrs.evolve(delivered().order, extensions={"stay": {"nights": 2}})
+    body = order_to_json(order)
+    first, second = order_from_json(body), order_from_json(body)
+    assert first == order
+    assert second == order
+    assert first.lines[0].sale_price is second.lines[0].sale_price
+    assert first.currency is second.currency
+    assert first.lines[0].sku_id is second.lines[0].sku_id
+    assert first.history[0].event is second.history[0].event
+    assert first.history[0].at is first.paid_at
+    assert not first.history[0].params
+    assert first.history[0].params is second.history[1].params
+    (key,) = first.extensions
+    (other_key,) = second.extensions
+    assert key is other_key
+    odd = attrs.evolve(
+        order, lines=[attrs.evolve(order.lines[0], sale_price=Decimal("12.5")), *order.lines[1:]]
+    )
+    decoded = order_from_json(order_to_json(odd)).lines[0].sale_price
+    assert str(decoded) == "12.5"
+    assert str(order_from_json(body).lines[0].sale_price) == "12.50"
 
 
 def test_extensions_that_are_not_json_are_refused_before_anything_is_written(

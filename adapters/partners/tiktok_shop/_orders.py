@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import cattrs
 from attrs import field, frozen
 
+from adapters._util import shared_amount, shared_text
 from adapters.errors import MalformedPayload, UnknownValue
 from lifecycle import Initiator, LineStatus, Order, OrderLine, OrderStatus, Recipient
 
@@ -154,9 +155,9 @@ def _decimal(value: Any, _type: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise TypeError(f"expected an amount as a string, got {type(value).__name__}")
     if value == "":
-        return Decimal(0)
+        return shared_amount(0)
     try:
-        amount = Decimal(value)
+        amount = shared_amount(value)  # one object per distinct amount, as prices repeat
     except InvalidOperation:
         raise ValueError(f"not an amount: {value!r}") from None
     if not amount.is_finite():
@@ -257,20 +258,25 @@ def _line_status(display_status: str | None, vocabulary: TikTokVocabulary) -> Li
     return LineStatus.OPEN
 
 
+def _shared(value: str | None) -> str | None:
+    """A catalogue text (SKU, product, carrier) as its one shared copy; empty as `None`."""
+    return shared_text(value) if value else None
+
+
 def _line(item: TikTokLineItem, vocabulary: TikTokVocabulary) -> OrderLine:
     return OrderLine(
         line_item_id=item.id,
-        sku_id=item.sku_id or "",
-        seller_sku=item.seller_sku or "",
-        product_name=item.product_name or "",
+        sku_id=_shared(item.sku_id) or "",
+        seller_sku=_shared(item.seller_sku) or "",
+        product_name=_shared(item.product_name) or "",
         sale_price=item.sale_price,
         original_price=item.original_price,
-        product_id=item.product_id or "",
+        product_id=_shared(item.product_id) or "",
         status=_line_status(item.display_status, vocabulary),
         package_id=item.package_id or None,
         tracking_number=item.tracking_number or None,
-        shipping_provider_id=item.shipping_provider_id or None,
-        shipping_provider_name=item.shipping_provider_name or None,
+        shipping_provider_id=_shared(item.shipping_provider_id),
+        shipping_provider_name=_shared(item.shipping_provider_name),
         seller_discount=item.seller_discount,
         platform_discount=item.platform_discount,
     )
@@ -281,13 +287,13 @@ def _recipient(address: TikTokRecipientAddress, levels: Mapping[str, str]) -> Re
     for district in address.district_info:
         target = levels.get(district.address_level_name.lower())
         if target is not None and target not in places:
-            places[target] = district.address_name
+            places[target] = shared_text(district.address_name)
     return Recipient(
         name=address.name or "",
         full_address=address.full_address or "",
         zipcode=address.postal_code or "",
         phone=address.phone_number or "",
-        region_code=address.region_code or "",
+        region_code=_shared(address.region_code) or "",
         address_line1=address.address_line1 or "",
         address_line2=address.address_line2 or "",
         address_line3=address.address_line3 or "",
@@ -337,7 +343,7 @@ def to_order(
         return Order(
             order_id=order.id,
             shop_id=shop_id,
-            currency=order.payment.currency,
+            currency=shared_text(order.payment.currency),
             created_at=order.create_time,
             lines=[_line(item, vocabulary) for item in order.line_items],
             status=_status(order, hold_legacy_flow),
@@ -350,7 +356,7 @@ def to_order(
             platform_discount=order.payment.platform_discount,
             taxes=order.payment.tax,
             total_amount=order.payment.total_amount,
-            payment_method=order.payment_method_name or "",
+            payment_method=_shared(order.payment_method_name) or "",
             recipient=None
             if order.recipient_address is None
             else _recipient(order.recipient_address, address_levels),
