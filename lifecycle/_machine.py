@@ -127,6 +127,7 @@ class OrderMachine(StateMachine):
     approve_cancellation = (
         awaiting_shipment.to(cancelled, cond=[cancels_whole_order], unless=_ANSWER)
         | awaiting_shipment.to.itself(cond=[leaves_open_lines], unless=_ANSWER)
+        | partially_shipping.to(cancelled, cond=[cancels_whole_order], unless=_ANSWER)
         | partially_shipping.to.itself(cond=[leaves_open_lines], unless=_ANSWER)
         | partially_shipping.to(
             awaiting_collection, cond=[leaves_only_shipped_lines], unless=_ANSWER

@@ -172,6 +172,64 @@ def test_unanswered_request_is_approved_automatically_after_the_window() -> None
     assert kinds(effects) == ["UpdateSfccOrderStatus", "SyncOrderInfo"]
 
 
+def _refunded_first_line_then_requested_rest() -> OrderLifecycle:
+    """Line L1 shipped, returned and refunded; the buyer asks to cancel L2 and L3."""
+    lifecycle = released(3)
+    lifecycle.send(
+        "ship",
+        initiator=SELLER,
+        now=at(hours=2),
+        line_item_ids=["L1"],
+        tracking_number="1Z1",
+        shipping_provider_name="UPS",
+    )
+    tiktok = {"initiator": PLATFORM, "origin": Origin.TIKTOK}
+    lifecycle.send(
+        "request_return",
+        initiator=BUYER,
+        origin=Origin.TIKTOK,
+        now=at(hours=3),
+        line_item_ids=["L1"],
+        return_id="R1",
+    )
+    lifecycle.send("approve_return", initiator=SELLER, now=at(hours=4), return_id="R1")
+    lifecycle.send("receive_return", **tiktok, now=at(hours=5), return_id="R1")
+    lifecycle.send("refund", **tiktok, now=at(hours=6), return_id="R1")
+    lifecycle.send(
+        "request_cancellation",
+        initiator=BUYER,
+        origin=Origin.TIKTOK,
+        now=at(hours=7),
+        line_item_ids=["L2", "L3"],
+        cancel_id="C1",
+    )
+    assert lifecycle.status is OrderStatus.PARTIALLY_SHIPPING
+    return lifecycle
+
+
+def test_a_request_for_every_line_left_after_a_refunded_shipment_can_be_approved() -> None:
+    """The shipped line was refunded, so the request covers every live line: approving it
+    cancels the order (it used to find no transition, and the auto-approval stayed due)."""
+    lifecycle = _refunded_first_line_then_requested_rest()
+    assert lifecycle.check("approve_cancellation", initiator=SELLER, now=at(hours=8)).allowed
+    lifecycle.send("approve_cancellation", initiator=SELLER, now=at(hours=8), cancel_id="C1")
+    assert lifecycle.status is OrderStatus.CANCELLED
+    assert [line.status for line in lifecycle.order.lines] == [
+        LineStatus.REFUNDED,
+        LineStatus.CANCELLED,
+        LineStatus.CANCELLED,
+    ]
+    assert lifecycle.order.cancelled_after_shipped
+
+
+def test_the_auto_approval_of_such_a_request_runs_and_is_then_no_longer_due() -> None:
+    lifecycle = _refunded_first_line_then_requested_rest()
+    assert lifecycle.due(at(hours=7 + 48)) == ("approve_cancellation",)
+    lifecycle.run_due(at(hours=7 + 48))
+    assert lifecycle.status is OrderStatus.CANCELLED
+    assert lifecycle.due(at(days=30)) == ()
+
+
 def test_auto_approval_window_is_a_policy_setting() -> None:
     from datetime import timedelta
 
