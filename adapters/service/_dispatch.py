@@ -216,14 +216,16 @@ class Dispatcher:
         executor = self.executors.get(entry.kind)
         token = entry.lease_token or ""
         started = time.perf_counter()
+        # The order's personal values, masked while the call runs and in any error kept.
+        personal = personal_values(entry.order)
         try:
             if executor is None:
                 raise NoExecutor(entry.kind)
             context = EffectContext(entry.order, self.store.refs(entry.order_id))
-            with REDACTOR.personal(personal_values(entry.order)):
+            with REDACTOR.personal(personal):
                 refs = executor(entry.effect, context) or {}
         except RetryableError as error:
-            text = self._describe(error, entry)
+            text = self._describe(error, entry, personal)
             seconds = time.perf_counter() - started
             if entry.attempts >= self.max_attempts:
                 buried = self.store.bury(entry.id, text, self.clock(), token=token)
@@ -234,7 +236,7 @@ class Dispatcher:
         except Exception as error:  # parked with its type: a bug must not stop the others
             seconds = time.perf_counter() - started
             buried = self.store.bury(
-                entry.id, self._describe(error, entry), self.clock(), token=token
+                entry.id, self._describe(error, entry, personal), self.clock(), token=token
             )
             return self._observed(entry, "dead" if buried else "lost", seconds, error)
         seconds = time.perf_counter() - started
@@ -261,8 +263,8 @@ class Dispatcher:
             return DispatchReport(dead=1)
         return DispatchReport(lost=1)
 
-    def _describe(self, error: BaseException, entry: OutboxEntry) -> str:
-        with REDACTOR.personal(personal_values(entry.order)):
+    def _describe(self, error: BaseException, entry: OutboxEntry, personal: tuple[str, ...]) -> str:
+        with REDACTOR.personal(personal):
             return describe_error(error, entry.attempts, self._secrets)
 
 
