@@ -126,6 +126,12 @@ def _cancel_lines(ctx: Context, version: int, target: OrderStatus, by: Initiator
     if request is not None and covers_request:
         changes["cancellation"] = replace_request(request, {"status": CancellationStatus.APPROVED})
         by = Initiator.BUYER
+    elif request is not None and not set(ids).isdisjoint(request.line_item_ids):
+        # TikTok cancelled some of the requested lines itself: the request stays
+        # pending for the lines it still asks about.
+        gone = set(ids)
+        rest = tuple([i for i in request.line_item_ids if i not in gone])
+        changes["cancellation"] = replace_request(request, {"line_item_ids": rest})
     if target is OrderStatus.CANCELLED:
         changes["cancelled_after_shipped"] = after_shipped
         changes["cancelled_by"] = by

@@ -192,6 +192,9 @@ class Ref:
             self.lines[i] = "CANCELLED"
         if self.pending is not None and set(self.pending["lines"]) <= set(gone):
             self.request["status"] = "APPROVED"  # type: ignore[index]
+        elif self.pending is not None:
+            # Lines cancelled outright leave the request; it still asks for the rest.
+            self.request["lines"] = [i for i in self.pending["lines"] if i not in gone]  # type: ignore[index]
         if whole:
             self.after_shipped = self.status in SHIPPED_STATES
             self.status = "CANCELLED"

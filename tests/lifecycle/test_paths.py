@@ -275,6 +275,40 @@ def test_shipping_over_a_pending_request_closes_it() -> None:
     assert lifecycle.due(at(days=10)) == ()
 
 
+def test_tiktok_cancelling_some_requested_lines_leaves_the_request_for_the_rest() -> None:
+    """A line TikTok cancels outright is no longer in question; the request still asks
+    for the others, and approving it then cancels exactly those."""
+    lifecycle = released(lines=3)
+    lifecycle.send("request_cancellation", initiator=BUYER, now=at(hours=2), cancel_id="C1")
+    lifecycle.send("cancel", initiator=PLATFORM, now=at(hours=3), line_item_ids=["L1"])
+    request = lifecycle.order.pending_cancellation
+    assert request is not None
+    assert request.cancel_id == "C1"
+    assert request.line_item_ids == ("L2", "L3")
+    assert request.requested_at == at(hours=2)
+    # The auto-approval still runs from when the buyer asked.
+    assert lifecycle.due(at(hours=50)) == ("approve_cancellation",)
+    lifecycle.send("approve_cancellation", initiator=SELLER, now=at(hours=4))
+    assert lifecycle.status is OrderStatus.CANCELLED
+    assert lifecycle.order.cancelled_by is BUYER
+    assert all(line.status is LineStatus.CANCELLED for line in lifecycle.order.lines)
+
+
+def test_tiktok_cancelling_lines_beside_a_request_leaves_it_untouched() -> None:
+    lifecycle = released(lines=3)
+    lifecycle.send(
+        "request_cancellation",
+        initiator=BUYER,
+        now=at(hours=2),
+        cancel_id="C1",
+        line_item_ids=["L2"],
+    )
+    lifecycle.send("cancel", initiator=PLATFORM, now=at(hours=3), line_item_ids=["L1"])
+    request = lifecycle.order.pending_cancellation
+    assert request is not None
+    assert request.line_item_ids == ("L2",)
+
+
 # --------------------------------------------------------------------------- seller cancels
 
 
