@@ -103,6 +103,12 @@ class _Draft:
 
 #: `Outcome(...)` without attrs' `__init__`: `perform` builds one per transition.
 _outcome = _unchecked_make(Outcome)
+#: The effects of the commonest transitions, built from values already checked, in
+#: field order and without attrs' `__init__` (`_unchecked_make`).
+_sfcc_shipping = _unchecked_make(UpdateSfccShipping)
+_ship_package = _unchecked_make(ShipTikTokPackage)
+_sync_order_info = _unchecked_make(SyncOrderInfo)
+_report_event = _unchecked_make(ReportTikTokEvent)
 
 
 def _set_lines(order: Order, ids: Iterable[str], **changes: Any) -> tuple[OrderLine, ...]:
@@ -212,48 +218,46 @@ def _close_request(status: CancellationStatus) -> Callable[[Context, int, OrderS
 
 def _ship(ctx: Context, version: int, target: OrderStatus) -> _Draft:
     order, params = ctx.order, ctx.params
-    lines = _set_lines(
-        order,
-        params.lines,
-        status=LineStatus.SHIPPED,
-        package_id=params.package_id,
-        tracking_number=params.tracking_number,
-        shipping_provider_id=params.shipping_provider_id,
-        shipping_provider_name=params.shipping_provider_name,
+    ids, tracking = params.lines, params.tracking_number
+    carrier_id, carrier, package = (
+        params.shipping_provider_id,
+        params.shipping_provider_name,
+        params.package_id,
     )
-    changes: dict[str, Any] = {"lines": lines}
+    shipped = {
+        "status": LineStatus.SHIPPED,
+        "package_id": package,
+        "tracking_number": tracking,
+        "shipping_provider_id": carrier_id,
+        "shipping_provider_name": carrier,
+    }
+    chosen = set(ids)
+    changes: dict[str, Any] = {
+        "lines": tuple(
+            [
+                replace_line(line, shipped) if line.line_item_id in chosen else line
+                for line in order.lines
+            ]
+        )
+    }
     request = order.pending_cancellation
-    if request is not None and set(request.line_item_ids) & set(params.lines):
+    if request is not None and not chosen.isdisjoint(request.line_item_ids):
         # Once shipped, the buyer's cancellation does not proceed (TikTok for SFCC:
         # Order Management).
         changes["cancellation"] = replace_request(request, {"status": CancellationStatus.REJECTED})
+    order_id = order.order_id
+    status = (
+        ShippingStatus.SHIPPED
+        if target is OrderStatus.AWAITING_COLLECTION
+        else ShippingStatus.PART_SHIPPED
+    )
     effects: list[Effect] = [
-        UpdateSfccShipping(
-            order.order_id,
-            version,
-            line_item_ids=params.lines,
-            shipping_status=ShippingStatus.SHIPPED
-            if target is OrderStatus.AWAITING_COLLECTION
-            else ShippingStatus.PART_SHIPPED,
-            tracking_number=params.tracking_number,
-            shipping_provider_id=params.shipping_provider_id,
-            shipping_provider_name=params.shipping_provider_name,
-            package_id=params.package_id,
-        )
+        _sfcc_shipping(order_id, version, ids, status, tracking, carrier_id, carrier, package)
     ]
     if ctx.to_tiktok_shop:
-        assert params.tracking_number is not None
-        effects.append(
-            ShipTikTokPackage(
-                order.order_id,
-                version,
-                line_item_ids=params.lines,
-                tracking_number=params.tracking_number,
-                package_id=params.package_id,
-                shipping_provider_id=params.shipping_provider_id,
-                shipping_provider_name=params.shipping_provider_name,
-            )
-        )
+        assert tracking is not None
+        shipment = _ship_package(order_id, version, ids, tracking, package, carrier_id, carrier)
+        effects.append(shipment)
     return _Draft(changes, effects)
 
 
@@ -367,19 +371,9 @@ def _status_reports(ctx: Context, order: Order, version: int) -> list[Effect]:
         cancelled_by = None
         if status is OrderStatus.CANCELLED:
             cancelled_by = order.cancelled_by or ctx.initiator
-        effects.append(
-            SyncOrderInfo(
-                order.order_id,
-                version,
-                status=status,
-                update_time=ctx.now,
-                cancelled_by=cancelled_by,
-            )
-        )
+        effects.append(_sync_order_info(order.order_id, version, status, ctx.now, cancelled_by))
     if policy.report_events_api and status in policy.tiktok_event_statuses:
-        effects.append(
-            ReportTikTokEvent(order.order_id, version, status=status, event_time=ctx.now)
-        )
+        effects.append(_report_event(order.order_id, version, status, ctx.now))
     return effects
 
 
@@ -495,16 +489,14 @@ def perform(ctx: Context, target: OrderStatus) -> Outcome:
     given = params.given
     now = ctx.now
     record = make_record(
-        event=ctx.event,
-        source=order.status,
-        target=target,
-        initiator=ctx.initiator,
-        origin=ctx.origin,
-        at=now,
-        reason=params.reason,
-        params=MappingProxyType({k: v for k, v in given.items() if k != "reason"})
-        if given
-        else EMPTY,
+        ctx.event,
+        order.status,
+        target,
+        ctx.initiator,
+        ctx.origin,
+        now,
+        params.reason,
+        MappingProxyType({k: v for k, v in given.items() if k != "reason"}) if given else EMPTY,
     )
     updated_at = order.updated_at
     changes = draft.changes

@@ -282,18 +282,7 @@ EVENT_LINES: Mapping[str, Callable[[Order, Initiator, tuple[str, ...] | None], L
 }
 
 _NOT_TEXT = frozenset({"line_item_ids", "return_type"})
-#: The text fields of `Params` when no parameter gives them (`requested_at` is a time).
-_NO_TEXT: Mapping[str, str | None] = {
-    "cancel_id": None,
-    "return_id": None,
-    "package_id": None,
-    "tracking_number": None,
-    "shipping_provider_id": None,
-    "shipping_provider_name": None,
-    "reason": "",
-    "return_tracking_number": None,
-    "requested_at": None,
-}
+_DEFAULT_RETURN_TYPE = ReturnType.RETURN_AND_REFUND
 
 
 def resolve_params(
@@ -304,9 +293,10 @@ def resolve_params(
     Raises `ParameterError` naming the first thing wrong.
     """
     given: dict[str, Any] = {}
-    fields: dict[str, Any] = dict(_NO_TEXT)
+    # The text fields given (`requested_at` is a time); the others are None ("" for reason).
+    fields: dict[str, Any] = {}
     line_item_ids: tuple[str, ...] | None = None
-    return_type = ReturnType.RETURN_AND_REFUND
+    return_type = _DEFAULT_RETURN_TYPE
     if raw:
         accepted = EVENT_PARAMS[event]
         if not accepted.issuperset(raw):
@@ -331,26 +321,35 @@ def resolve_params(
                     f"unknown return_type {given['return_type']!r}; expected one of"
                     f" {', '.join(t.value for t in ReturnType)}"
                 ) from None
-        if fields["requested_at"] is not None:
+        if "requested_at" in fields:
             fields["requested_at"] = _moment("requested_at", fields["requested_at"])
+    text = fields.get
 
     lines, whole = EVENT_LINES.get(event, _named)(order, initiator, line_item_ids)
+    return_id = text("return_id")
     if event in RETURN_FROM:
-        return_id = fields["return_id"]
         if return_id is None:
-            return_id = fields["return_id"] = _default_return(order, event)
+            return_id = _default_return(order, event)
         elif return_id not in {r.return_id for r in order.returns}:
             raise ParameterError(f"order {order.order_id} has no return {return_id}")
         if return_id is not None:
             lines = order.return_request(return_id).line_item_ids
 
     return make_params(
-        given=given,
-        line_item_ids=line_item_ids,
-        lines=lines,
-        whole=whole,
-        return_type=return_type,
-        **fields,
+        given,
+        line_item_ids,
+        lines,
+        whole,
+        text("cancel_id"),
+        return_id,
+        return_type,
+        text("package_id"),
+        text("tracking_number"),
+        text("shipping_provider_id"),
+        text("shipping_provider_name"),
+        text("reason", ""),
+        text("return_tracking_number"),
+        text("requested_at"),
     )
 
 
