@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[bool], tuple[str, list[tuple[str, bool]]]]] = {
     "replay_postgres": replay.bench_replay_postgres,
     "dispatch": dispatch.bench_dispatch,
     "latency": latency.bench_latency,
+    "latency_postgres": latency.bench_latency_postgres,
 }
 
 
