@@ -235,7 +235,9 @@ class LifecycleAgainstReference(RuleBasedStateMachine):
                 self.stopped |= ids
             elif isinstance(action, ReleaseForFulfilment):
                 assert after.paid_at is not None
-                assert self.now >= after.paid_at + policy.hold, "released during the hold"
+                # TikTok's word that the hold is over is a fact, whatever our clock says.
+                early = self.now < after.paid_at + policy.hold
+                assert not early or sent_by is Origin.TIKTOK, "released during the hold"
                 assert not ids & self.stopped, ("released after a stop", ids, self.stopped)
 
     def _steer(self, data: st.DataObject, step: timedelta) -> None:
