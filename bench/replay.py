@@ -23,7 +23,7 @@ from pathlib import Path
 from bench._harness import Paired, table, verdict
 from bench.replay_inputs import inputs
 
-TABLES = ("inbox", "orders", "transitions", "outbox")
+TABLES = ("inbox", "orders", "transitions", "outbox", "order_snapshots")
 #: Inputs per transaction: `order-lifecycle replay`'s default `--batch`, for both sides.
 BATCH = 500
 

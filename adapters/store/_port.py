@@ -11,6 +11,9 @@ shared test suite. The tables:
   its outcome (applied, duplicate, stale, rejected) and the reason;
 * ``outbox``: the effects to carry out, written in the same transaction as the
   transition that asked for them, with their delivery state;
+* ``order_snapshots``: the order as it was at each version that asked for
+  effects, kept once per version (not per effect) until the last of them is
+  done; an outbox row names its order's version;
 * ``external_refs``: what partners gave back that later calls need (the SFCC
   ``order_no``);
 * ``reads``: the reads of TikTok that inputs wait for (an order's detail, a
@@ -183,7 +186,13 @@ class Transition:
 
 @frozen
 class OutboxEntry:
-    """One effect to deliver, with the order as it was when the effect was asked for."""
+    """One effect to deliver, with the order as it was when the effect was asked for.
+
+    The row keeps the order's version; the order at that version is read from
+    its snapshot, kept once per version while an effect of it is pending, in
+    flight or dead. A claimed effect always has it; in a listing an effect that
+    is done may have `order` `None`, its version's snapshot let go.
+    """
 
     id: int
     order_id: str
@@ -192,7 +201,7 @@ class OutboxEntry:
     channel: str
     idempotency_key: str
     effect: Effect
-    order: Order
+    order: Order | None
     status: OutboxStatus
     attempts: int
     next_attempt_at: datetime

@@ -87,7 +87,8 @@ class PostgresStore(SqlStore):
     """
 
     MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = migrations(
-        {"time": "TIMESTAMPTZ", "serial": "BIGSERIAL PRIMARY KEY", "ref": "BIGINT"}
+        {"time": "TIMESTAMPTZ", "serial": "BIGSERIAL PRIMARY KEY", "ref": "BIGINT"},
+        "postgresql",
     )
     CLAIM_LOCK = " FOR UPDATE OF o SKIP LOCKED"
 

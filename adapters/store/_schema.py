@@ -1,10 +1,11 @@
 """The store's schema, written once; each backend fills in its column types.
 
-`migrations(types)` gives the `(version, statements)` list both backends
-apply, with `{time}` (a moment), `{serial}` (an auto-numbered primary key)
-and `{ref}` (a column that refers to a serial key) replaced by the
-backend's own types. A database remembers the versions it has; a migration
-is never edited once released, only followed by a new one.
+`migrations(types, engine)` gives the `(version, statements)` list both
+backends apply, with `{time}` (a moment), `{serial}` (an auto-numbered
+primary key) and `{ref}` (a column that refers to a serial key) replaced by
+the backend's own types, and the few statements written in each engine's own
+dialect (a trigger) added where they belong. A database remembers the versions
+it has; a migration is never edited once released, only followed by a new one.
 """
 
 from __future__ import annotations
@@ -143,17 +144,86 @@ _SCHEMA_4 = (
         source, target, initiator, origin, at, '[]' FROM transitions""",
 )
 
+#: An outbox row keeps its order's version, not a copy of the order: the order
+#: as it was at a version that asked for effects is kept once, in
+#: `order_snapshots`, however many effects that version asked for (the
+#: history cannot rebuild an order: it keeps events, not state). The bodies
+#: the outbox rows held move there, one per (order, version) still needed
+#: (bodies of one version are equal); the rest go with the column.
+_SCHEMA_5 = (
+    """CREATE TABLE order_snapshots (
+        order_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (order_id, version)
+    )""",
+    """INSERT INTO order_snapshots (order_id, version, body)
+        SELECT order_id, version, MIN(order_body) FROM outbox
+        WHERE status IN ('pending', 'in_flight', 'dead') GROUP BY order_id, version""",
+    "ALTER TABLE outbox DROP COLUMN order_body",
+)
+
+#: A snapshot is let go when the last effect of its (order, version) is done:
+#: when no outbox row of it is pending, in flight or dead (a dead letter may
+#: be redriven, so it keeps its snapshot). A trigger does it inside the
+#: statement that marks the effect done: no statement more per effect, and
+#: none left behind by a dispatcher that stops between two statements.
+#: PostgreSQL's takes the snapshot's row lock first, so that two effects of
+#: one version done at once cannot each see the other still in flight.
+_LET_GO_5: Mapping[str, Sequence[str]] = {
+    "sqlite": (
+        """CREATE TRIGGER outbox_done_lets_go_of_snapshot
+        AFTER UPDATE OF status ON outbox
+        WHEN NEW.status = 'done' AND OLD.status <> 'done'
+        BEGIN
+            DELETE FROM order_snapshots
+            WHERE order_id = NEW.order_id AND version = NEW.version
+            AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.order_id = NEW.order_id
+                AND o.version = NEW.version AND o.status IN ('pending', 'in_flight', 'dead'));
+        END""",
+    ),
+    "postgresql": (
+        """CREATE FUNCTION outbox_done_lets_go_of_snapshot() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM 1 FROM order_snapshots
+            WHERE order_id = NEW.order_id AND version = NEW.version FOR UPDATE;
+            DELETE FROM order_snapshots
+            WHERE order_id = NEW.order_id AND version = NEW.version
+            AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.order_id = NEW.order_id
+                AND o.version = NEW.version AND o.status IN ('pending', 'in_flight', 'dead'));
+            RETURN NULL;
+        END
+        $$""",
+        """CREATE TRIGGER outbox_done_lets_go_of_snapshot
+        AFTER UPDATE OF status ON outbox FOR EACH ROW
+        WHEN (NEW.status = 'done' AND OLD.status <> 'done')
+        EXECUTE FUNCTION outbox_done_lets_go_of_snapshot()""",
+    ),
+}
+
 _MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = (
     (1, _SCHEMA_1),
     (2, _SCHEMA_2),
     (3, _SCHEMA_3),
     (4, _SCHEMA_4),
+    (5, _SCHEMA_5),
 )
 
+#: Each engine's own statements, run after the shared ones of their version.
+_BY_ENGINE: Mapping[int, Mapping[str, Sequence[str]]] = {5: _LET_GO_5}
 
-def migrations(types: Mapping[str, str]) -> Sequence[tuple[int, Sequence[str]]]:
-    """The migrations with the backend's column types filled in."""
+
+def migrations(types: Mapping[str, str], engine: str) -> Sequence[tuple[int, Sequence[str]]]:
+    """The migrations with the backend's column types and its own statements filled in.
+
+    `engine` is `"sqlite"` or `"postgresql"`.
+    """
     return tuple(
-        (version, tuple(statement.format(**types) for statement in statements))
+        (
+            version,
+            tuple(statement.format(**types) for statement in statements)
+            + tuple(_BY_ENGINE.get(version, {}).get(engine, ())),
+        )
         for version, statements in _MIGRATIONS
     )

@@ -352,6 +352,7 @@ class SqlStore(ABC):
             bodies = batches[thread] = _Bodies()
             try:
                 yield
+                self._write_snapshots(execute, bodies)
                 self._write_bodies(execute, bodies)
             finally:
                 del batches[thread]
@@ -377,6 +378,29 @@ class SqlStore(ABC):
         if rows and self._many(execute, sql, rows) != len(rows):
             # The batch holds every row it changed: nothing else can have moved one.
             raise StoreError(f"{self._where}: an order changed in this batch was changed again")
+
+    _SNAPSHOT = (
+        "INSERT INTO order_snapshots (order_id, version, body) VALUES (?, ?, ?)"
+        " ON CONFLICT (order_id, version) DO NOTHING"
+    )
+
+    def _write_snapshots(self, execute: Executor, bodies: _Bodies) -> None:
+        """Keep the orders the batch's effects were asked at, once per (order, version).
+
+        The batch's outbox rows name them; nothing reads them before the batch
+        commits but this thread, whose reads of the outbox write them first.
+        """
+        rows = [(key[0], key[1], bodies.body(order)) for key, order in bodies.snapshots.items()]
+        bodies.snapshots.clear()
+        if rows:
+            self._many(execute, self._SNAPSHOT, rows)
+
+    def _unwritten_snapshots(self) -> None:
+        """In a batch, write the snapshots it has not written yet (before reading the outbox)."""
+        bodies = self._bodies()
+        if bodies is not None and bodies.snapshots:
+            with self._transaction() as execute:
+                self._write_snapshots(execute, bodies)
 
     def _many(self, execute: Executor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         """One statement for many rows (backends pipeline it); the rows it changed."""
@@ -466,17 +490,16 @@ class SqlStore(ABC):
                     ),
                 )
             self._record_changes(execute, change, first)
-            snapshots: dict[int, str] = {}
-            for effect in change.effects:
-                if effect.version not in snapshots:
-                    at_version = change.order_at(effect.version)
-                    if bodies is not None:
-                        snapshots[effect.version] = bodies.body(at_version)
-                    elif at_version is order:
-                        snapshots[effect.version] = body
-                    else:
-                        snapshots[effect.version] = order_to_json(at_version)
-                self._enqueue(execute, effect, snapshots[effect.version], now)
+            # The order as each effect's version left it, kept once per version (in
+            # a batch, when the batch ends: one statement for all its snapshots).
+            snapshots = {
+                (effect.order_id, effect.version): change.order_at(effect.version)
+                for effect in change.effects
+            }
+            if change.effects:
+                self._enqueue(execute, change.effects, now)
+            if snapshots and bodies is None:
+                self._keep_snapshots(execute, snapshots, order, body)
             if change.inbox_id is not None and not self._finish(
                 execute,
                 change.inbox_id,
@@ -488,6 +511,26 @@ class SqlStore(ABC):
                 raise AlreadyProcessed(change.inbox_id)
         if bodies is not None:
             bodies.orders[order.order_id] = order
+            bodies.snapshots.update(snapshots)
+
+    def _keep_snapshots(
+        self,
+        execute: Executor,
+        snapshots: Mapping[tuple[str, int], Order],
+        order: Order,
+        body: str,
+    ) -> None:
+        """One statement for a commit's snapshots, outside a batch (the order's body reused)."""
+        rows: list[Any] = []
+        for (order_id, version), at_version in snapshots.items():
+            text = body if at_version is order else order_to_json(at_version)
+            rows += (order_id, version, text)
+        execute(
+            "INSERT INTO order_snapshots (order_id, version, body) VALUES"
+            + ", ".join(["(?, ?, ?)"] * len(snapshots))
+            + " ON CONFLICT (order_id, version) DO NOTHING",
+            rows,
+        )
 
     # ------------------------------------------------------------------ the change feed
 
@@ -567,23 +610,27 @@ class SqlStore(ABC):
             for r in rows
         ]
 
-    def _enqueue(self, execute: Executor, effect: Effect, snapshot: str, now: datetime) -> None:
-        execute(
-            "INSERT INTO outbox (order_id, version, kind, channel, idempotency_key, effect,"
-            " order_body, status, attempts, next_attempt_at, last_error, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?)",
-            (
+    def _enqueue(self, execute: Executor, effects: Sequence[Effect], now: datetime) -> None:
+        """One statement for a commit's effects, each row naming its order's version."""
+        at = self._ts(now)
+        rows: list[Any] = []
+        for effect in effects:
+            rows += (
                 effect.order_id,
                 effect.version,
                 effect.kind,
                 channel_of(effect.kind),
                 effect.idempotency_key,
                 effect_to_json(effect),
-                snapshot,
                 OutboxStatus.PENDING.value,
-                self._ts(now),
-                self._ts(now),
-            ),
+                at,
+                at,
+            )
+        execute(
+            "INSERT INTO outbox (order_id, version, kind, channel, idempotency_key, effect,"
+            " status, attempts, next_attempt_at, last_error, created_at) VALUES"
+            + ", ".join(["(?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?)"] * len(effects)),
+            rows,
         )
 
     def due_orders(self, now: datetime, limit: int = 500) -> list[str]:
@@ -638,11 +685,17 @@ class SqlStore(ABC):
     # ------------------------------------------------------------------ outbox
 
     _OUTBOX_COLUMNS = (
-        "id, order_id, version, kind, channel, idempotency_key, effect, order_body, status,"
+        "id, order_id, version, kind, channel, idempotency_key, effect, status,"
         " attempts, next_attempt_at, last_error, created_at, lease_token"
     )
+    #: The same, from `outbox o`, with the body of its order's snapshot (`NULL` once let go).
+    _OUTBOX_JOINED = (
+        ", ".join(f"o.{column.strip()}" for column in _OUTBOX_COLUMNS.split(","))
+        + ", s.body FROM outbox o LEFT JOIN order_snapshots s"
+        " ON s.order_id = o.order_id AND s.version = o.version"
+    )
 
-    def _entry(self, r: Any) -> OutboxEntry:
+    def _entry(self, r: Any, order: Order | None) -> OutboxEntry:
         return OutboxEntry(
             id=int(r[0]),
             order_id=r[1],
@@ -651,13 +704,13 @@ class SqlStore(ABC):
             channel=r[4],
             idempotency_key=r[5],
             effect=effect_from_json(r[6]),
-            order=order_from_json(r[7]),
-            status=OutboxStatus(r[8]),
-            attempts=int(r[9]),
-            next_attempt_at=self._dt(r[10]),
-            last_error=r[11],
-            created_at=self._dt(r[12]),
-            lease_token=r[13],
+            order=order,
+            status=OutboxStatus(r[7]),
+            attempts=int(r[8]),
+            next_attempt_at=self._dt(r[9]),
+            last_error=r[10],
+            created_at=self._dt(r[11]),
+            lease_token=r[12],
         )
 
     def effect_counts(self, order_ids: Sequence[str]) -> dict[str, int]:
@@ -687,37 +740,43 @@ class SqlStore(ABC):
     ) -> list[OutboxEntry]:
         where, params = [], []
         if order_id is not None:
-            where.append("order_id = ?")
+            where.append("o.order_id = ?")
             params.append(order_id)
         if status is not None:
-            where.append("status = ?")
+            where.append("o.status = ?")
             params.append(status.value)
-        sql = f"SELECT {self._OUTBOX_COLUMNS} FROM outbox"
+        sql = f"SELECT {self._OUTBOX_JOINED}"
         if where:
             sql += " WHERE " + " AND ".join(where)
+        self._unwritten_snapshots()
         with self._reading() as execute:
-            rows = execute(sql + " ORDER BY id", params).fetchall()
-        return [self._entry(r) for r in rows]
+            rows = execute(sql + " ORDER BY o.id", params).fetchall()
+        orders = _Snapshots()
+        return [self._entry(r[:-1], orders.order(r[1], r[2], r[-1])) for r in rows]
 
     def claim(self, now: datetime, limit: int, lease: timedelta) -> list[OutboxEntry]:
         active = (OutboxStatus.PENDING.value, OutboxStatus.IN_FLIGHT.value)
         token = secrets.token_hex(8)
+        self._unwritten_snapshots()
         with self._transaction() as execute:
             rows = execute(
-                "SELECT id FROM outbox o WHERE o.status IN (?, ?) AND o.next_attempt_at <= ?"
+                "SELECT o.id, o.order_id, o.version, s.body FROM outbox o"
+                " LEFT JOIN order_snapshots s ON s.order_id = o.order_id AND s.version = o.version"
+                " WHERE o.status IN (?, ?) AND o.next_attempt_at <= ?"
                 " AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.order_id = o.order_id"
                 " AND p.channel = o.channel AND p.id < o.id AND p.status IN (?, ?))"
                 f" ORDER BY o.id LIMIT ?{self.CLAIM_LOCK}",
                 (*active, self._ts(now), *active, limit),
             ).fetchall()
+            orders = _Snapshots()
             claimed = []
-            for (entry_id,) in rows:
+            for entry_id, order_id, version, body in rows:
                 row = execute(
                     "UPDATE outbox SET status = ?, attempts = attempts + 1, next_attempt_at = ?,"
                     f" lease_token = ? WHERE id = ? RETURNING {self._OUTBOX_COLUMNS}",
                     (OutboxStatus.IN_FLIGHT.value, self._ts(now + lease), token, entry_id),
                 ).fetchone()
-                claimed.append(self._entry(row))
+                claimed.append(self._entry(row, orders.order(order_id, version, body)))
         return claimed
 
     def holds(self, entry_id: int, token: str, now: datetime) -> bool:
@@ -1047,14 +1106,17 @@ def _oms_action(raw: Mapping[str, Any]) -> OmsAction:
 
 
 class _Bodies:
-    """What a batch keeps: the orders it changed, and the bodies it serialised, by version.
+    """What a batch keeps: the orders it changed, the snapshots its effects need, and
+    the bodies it serialised, by version.
 
-    An outbox row's order copy and the order's own body at the batch's end are
-    often the same order at the same version: it is serialised once.
+    An effect's snapshot and the order's own body at the batch's end are often
+    the same order at the same version: it is serialised once.
     """
 
     def __init__(self) -> None:
         self.orders: dict[str, Order] = {}
+        #: the order at each (order, version) that asked for effects, not written yet
+        self.snapshots: dict[tuple[str, int], Order] = {}
         self._texts: dict[tuple[str, int], str] = {}
 
     def body(self, order: Order) -> str:
@@ -1063,6 +1125,22 @@ class _Bodies:
         if text is None:
             text = self._texts[key] = order_to_json(order)
         return text
+
+
+class _Snapshots:
+    """Snapshots decoded once per (order, version) while one call reads many outbox rows."""
+
+    def __init__(self) -> None:
+        self._orders: dict[tuple[str, int], Order] = {}
+
+    def order(self, order_id: str, version: int, body: str | None) -> Order | None:
+        if body is None:
+            return None
+        key = (order_id, int(version))
+        found = self._orders.get(key)
+        if found is None:
+            found = self._orders[key] = order_from_json(body)
+        return found
 
 
 def _jsonable(value: Any) -> Any:

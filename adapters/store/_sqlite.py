@@ -78,7 +78,8 @@ class SqliteStore(SqlStore):
     """
 
     MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = migrations(
-        {"time": "TEXT", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "ref": "INTEGER"}
+        {"time": "TEXT", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT", "ref": "INTEGER"},
+        "sqlite",
     )
 
     def __init__(

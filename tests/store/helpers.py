@@ -61,3 +61,20 @@ def projection(order: Order) -> tuple[Any, ...]:
         tuple((r.return_id, r.status) for r in order.returns),
         order.cancelled_after_shipped,
     )
+
+
+def undo_schema_5(execute: Any, sqlite: bool) -> None:
+    """Take a store back to schema 4: each outbox row its order's copy again, no snapshots.
+
+    For tests of the older migrations, which need a store from before them.
+    """
+    execute("ALTER TABLE outbox ADD COLUMN order_body TEXT NOT NULL DEFAULT ''")
+    execute(
+        "UPDATE outbox SET order_body = COALESCE((SELECT body FROM order_snapshots s"
+        " WHERE s.order_id = outbox.order_id AND s.version = outbox.version), '')"
+    )
+    execute("DROP TRIGGER outbox_done_lets_go_of_snapshot" + ("" if sqlite else " ON outbox"))
+    if not sqlite:
+        execute("DROP FUNCTION outbox_done_lets_go_of_snapshot()")
+    execute("DROP TABLE order_snapshots")
+    execute("DELETE FROM schema_version WHERE version = 5")

@@ -6,7 +6,7 @@ from adapters.service import OrderService
 from adapters.store import FIRST_SEEN, Store, open_store
 from lifecycle import Policy
 from tests.factories import T0, at
-from tests.store.helpers import SHOP, seed_detail, seller, status_webhook
+from tests.store.helpers import SHOP, seed_detail, seller, status_webhook, undo_schema_5
 
 
 def _lived(service: OrderService, order_id: str) -> None:
@@ -81,6 +81,7 @@ def test_history_from_before_the_feed_is_numbered_in_the_order_it_happened(
     _lived(OrderService(made), "O1")
     assert hasattr(made, "_transaction")
     with made._transaction() as execute:  # back to schema 3, history kept
+        undo_schema_5(execute, store_url.startswith("sqlite"))
         execute("DROP TABLE changes")
         execute("DELETE FROM schema_version WHERE version = 4")
     made.close()

@@ -100,7 +100,7 @@ def test_reading_a_database_without_a_store_creates_none(store_url: str) -> None
     open_store(store_url).close()
     store = open_store(store_url, create=False)
     try:
-        assert store.schema_version() == 4
+        assert store.schema_version() == 5
     finally:
         store.close()
 
