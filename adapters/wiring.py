@@ -60,6 +60,7 @@ __all__ = [
     "UnknownShop",
     "build_executors",
     "event_data",
+    "http_limits",
     "sync_order_data",
     "tiktok_clients",
 ]
@@ -174,6 +175,30 @@ class PartnerSettings:
         if self.oms is not None:
             found.append(self.oms.secret)
         return tuple(s for s in found if s)
+
+
+#: how long an idle connection to a partner is kept open: longer than the pause
+#: between the dispatcher's polls, so each batch finds its connections warm
+KEEPALIVE_EXPIRY = 30.0
+
+
+def http_limits(partners: PartnerSettings, concurrency: int = 1) -> httpx.Limits:
+    """The connection limits of the one `httpx.Client` a dispatcher shares among
+    `partners` with `concurrency` calls in flight: a connection kept alive for
+    every call in flight to each partner, kept across batches."""
+    configured = (
+        partners.tiktok_shop,
+        partners.sfcc,
+        partners.sync_order_info,
+        partners.events_api,
+        partners.oms,
+    )
+    kept = max(concurrency * sum(p is not None for p in configured), 20)
+    return httpx.Limits(
+        max_connections=max(kept, 100),
+        max_keepalive_connections=kept,
+        keepalive_expiry=KEEPALIVE_EXPIRY,
+    )
 
 
 def _data_converter() -> cattrs.Converter:
