@@ -4,18 +4,23 @@ function called from one thread at a time, and one transaction per group of sett
 
 from __future__ import annotations
 
+import io
 import itertools
 import threading
 from collections import defaultdict
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from adapters.entrypoints.cli import main
 from adapters.errors import RetryableError
 from adapters.partners.oms import OmsCallable
+from adapters.sandbox.local_partners import local_partners, sandbox_settings
 from adapters.service import Backoff, Dispatcher, EffectContext, OrderService, Telemetry
-from adapters.store import OutboxStatus, Settlement, Store, channel_of
+from adapters.store import OutboxStatus, Settlement, Store, channel_of, open_store
+from adapters.wiring import KEEPALIVE_EXPIRY, http_limits
 from lifecycle import Effect, Policy
 from tests.factories import T0, at
 from tests.store.helpers import SHOP, seed_detail, seller, status_webhook
@@ -292,3 +297,54 @@ def test_the_oms_function_is_called_from_one_thread_at_a_time(store: Store) -> N
     for thread in threads:
         thread.join(timeout=GUARD)
     assert most[0] == 1
+
+
+def test_the_dispatch_command_takes_a_concurrency_and_refuses_less_than_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dispatch --concurrency 4` delivers a replayed store's effects to the sandbox;
+    `--concurrency 0` is a usage error naming the flag."""
+    db = f"sqlite:///{tmp_path}/orders.db"
+    store = open_store(db)
+    try:
+        ids = _orders(store, 6)
+        expected = len(store.outbox())
+    finally:
+        store.close()
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(SystemExit) as refused:
+        main(["dispatch", "--once", "--concurrency", "0", "--db", db], out, err)
+    assert refused.value.code == 2
+    assert "argument --concurrency: '0' is not a whole number of at least 1" in (
+        capsys.readouterr().err
+    )
+    with local_partners() as partners:
+        for order_id in ids:
+            partners.know({"order_detail": seed_detail(order_id, lines=2)})
+        sandbox = ["--sandbox", partners.url]
+        out = io.StringIO()
+        code = main(["dispatch", "--once", *sandbox, "--concurrency", "4", "--db", db], out, err)
+    assert f"delivered {expected}, retrying 0, dead letters 0" in out.getvalue(), err.getvalue()
+    assert code == 0
+
+
+def test_the_dispatchers_http_pool_keeps_a_connection_for_each_call_in_flight() -> None:
+    """`http_limits`: per partner, a kept-alive connection for every call in flight, kept
+    longer than the pause between polls; never fewer than httpx's own defaults."""
+    settings = sandbox_settings("http://127.0.0.1:9")
+    partners = sum(
+        section is not None
+        for section in (
+            settings.tiktok_shop,
+            settings.sfcc,
+            settings.sync_order_info,
+            settings.events_api,
+            settings.oms,
+        )
+    )
+    limits = http_limits(settings, 16)
+    assert limits.max_keepalive_connections == 16 * partners
+    assert limits.max_connections is not None
+    assert limits.max_connections >= 16 * partners
+    assert limits.keepalive_expiry == KEEPALIVE_EXPIRY > 5.0  # the default poll interval
+    assert http_limits(settings).max_keepalive_connections == 20
