@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -342,11 +343,20 @@ def tiktok_clients(
     """
     clients: dict[str, TikTokShopClient] = {}
     vault = TokenVault(store, partner.token_key) if store is not None else None
+    # The dispatcher's threads may ask for a shop's client at once: one is made, so
+    # one auth holds the shop's tokens and a refresh is never lost to a twin.
+    making = threading.Lock()
 
     def client_for(shop_id: str) -> TikTokShopClient:
         key = shop_id if partner.shops else ""
         if key in clients:
             return clients[key]
+        with making:
+            if key not in clients:
+                clients[key] = make(key)
+            return clients[key]
+
+    def make(key: str) -> TikTokShopClient:
         shop = partner.credentials(key)
         tokens = vault.load(key, shop) if vault is not None else None
 
@@ -362,14 +372,12 @@ def tiktok_clients(
         if tokens is not None and register_secret is not None:
             register_secret(tokens.access_token)
             register_secret(tokens.refresh_token)
-        client = TikTokShopClient(
+        return TikTokShopClient(
             http,
             partner.auth(key, tokens, refreshed),
             settings=partner.settings,
             retry=retry,
         )
-        clients[key] = client
-        return client
 
     return client_for
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from adapters.entrypoints.cli import main
@@ -20,7 +21,7 @@ from adapters.partners.oms import OmsCallable
 from adapters.sandbox.local_partners import local_partners, sandbox_settings
 from adapters.service import Backoff, Dispatcher, EffectContext, OrderService, Telemetry
 from adapters.store import OutboxStatus, Settlement, Store, channel_of, open_store
-from adapters.wiring import KEEPALIVE_EXPIRY, http_limits
+from adapters.wiring import KEEPALIVE_EXPIRY, http_limits, tiktok_clients
 from lifecycle import Effect, Policy
 from tests.factories import T0, at
 from tests.store.helpers import SHOP, seed_detail, seller, status_webhook
@@ -348,3 +349,26 @@ def test_the_dispatchers_http_pool_keeps_a_connection_for_each_call_in_flight() 
     assert limits.max_connections >= 16 * partners
     assert limits.keepalive_expiry == KEEPALIVE_EXPIRY > 5.0  # the default poll interval
     assert http_limits(settings).max_keepalive_connections == 20
+
+
+def test_threads_asking_for_a_shops_client_at_once_share_one() -> None:
+    """`tiktok_clients`: eight threads ask for one shop's client together and get the same
+    one, so one auth holds the shop's tokens (a refresh is never lost to a twin)."""
+    settings = sandbox_settings("http://127.0.0.1:9")
+    assert settings.tiktok_shop is not None
+    with httpx.Client() as http:
+        client_for = tiktok_clients(settings.tiktok_shop, http, settings.retry)
+        start = threading.Barrier(8)
+        got: list[object] = []
+
+        def ask() -> None:
+            start.wait(timeout=GUARD)
+            got.append(client_for("7000000000000000001"))
+
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=GUARD)
+    assert len(got) == 8
+    assert len({id(client) for client in got}) == 1
