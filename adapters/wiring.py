@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -60,6 +61,7 @@ __all__ = [
     "UnknownShop",
     "build_executors",
     "event_data",
+    "http_limits",
     "sync_order_data",
     "tiktok_clients",
 ]
@@ -174,6 +176,30 @@ class PartnerSettings:
         if self.oms is not None:
             found.append(self.oms.secret)
         return tuple(s for s in found if s)
+
+
+#: how long an idle connection to a partner is kept open: longer than the pause
+#: between the dispatcher's polls, so each batch finds its connections warm
+KEEPALIVE_EXPIRY = 30.0
+
+
+def http_limits(partners: PartnerSettings, concurrency: int = 1) -> httpx.Limits:
+    """The connection limits of the one `httpx.Client` a dispatcher shares among
+    `partners` with `concurrency` calls in flight: a connection kept alive for
+    every call in flight to each partner, kept across batches."""
+    configured = (
+        partners.tiktok_shop,
+        partners.sfcc,
+        partners.sync_order_info,
+        partners.events_api,
+        partners.oms,
+    )
+    kept = max(concurrency * sum(p is not None for p in configured), 20)
+    return httpx.Limits(
+        max_connections=max(kept, 100),
+        max_keepalive_connections=kept,
+        keepalive_expiry=KEEPALIVE_EXPIRY,
+    )
 
 
 def _data_converter() -> cattrs.Converter:
@@ -317,11 +343,20 @@ def tiktok_clients(
     """
     clients: dict[str, TikTokShopClient] = {}
     vault = TokenVault(store, partner.token_key) if store is not None else None
+    # The dispatcher's threads may ask for a shop's client at once: one is made, so
+    # one auth holds the shop's tokens and a refresh is never lost to a twin.
+    making = threading.Lock()
 
     def client_for(shop_id: str) -> TikTokShopClient:
         key = shop_id if partner.shops else ""
         if key in clients:
             return clients[key]
+        with making:
+            if key not in clients:
+                clients[key] = make(key)
+            return clients[key]
+
+    def make(key: str) -> TikTokShopClient:
         shop = partner.credentials(key)
         tokens = vault.load(key, shop) if vault is not None else None
 
@@ -337,14 +372,12 @@ def tiktok_clients(
         if tokens is not None and register_secret is not None:
             register_secret(tokens.access_token)
             register_secret(tokens.refresh_token)
-        client = TikTokShopClient(
+        return TikTokShopClient(
             http,
             partner.auth(key, tokens, refreshed),
             settings=partner.settings,
             retry=retry,
         )
-        clients[key] = client
-        return client
 
     return client_for
 

@@ -101,6 +101,7 @@ from adapters.wiring import (
     PartnerSettings,
     TikTokShopPartner,
     build_executors,
+    http_limits,
     tiktok_clients,
 )
 from lifecycle import (
@@ -423,6 +424,18 @@ def _tiktok(partners: PartnerSettings, command: str) -> TikTokShopPartner:
     return partners.tiktok_shop
 
 
+#: `dispatch --concurrency`'s default: enough calls in flight to hide a partner's
+#: round trip, few enough for one client's connection pool per partner
+DISPATCH_CONCURRENCY = 8
+
+
+def _concurrency(value: str) -> int:
+    """`--concurrency`: a whole number of calls, one or more."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
+    return int(value)
+
+
 def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     partners = _partners(args)
     assert partners is not None
@@ -432,7 +445,9 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _retries_logged_to(err, json=args.log_json),
         _telemetry(args, out) as telemetry,
         _opened(args.db) as store,
-        httpx.Client(timeout=args.http_timeout) as http,
+        httpx.Client(
+            timeout=args.http_timeout, limits=http_limits(partners, args.concurrency)
+        ) as http,
     ):
         secrets = list(partners.secrets())
         dispatcher = Dispatcher(
@@ -443,6 +458,7 @@ def _dispatch(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             backoff=Backoff(initial=timedelta(seconds=args.retry_after)),
             lease=timedelta(seconds=args.lease),
             telemetry=telemetry,
+            concurrency=args.concurrency,
         )
         if args.redrive:
             out.write(f"{dispatcher.redrive()} dead letters back to pending\n")
@@ -1176,6 +1192,14 @@ def _parser() -> argparse.ArgumentParser:
         default=300.0,
         help="seconds a claimed effect stays leased; a crashed dispatcher's effects fall"
         " due again after it (default 300)",
+    )
+    sub.add_argument(
+        "--concurrency",
+        type=_concurrency,
+        default=DISPATCH_CONCURRENCY,
+        metavar="N",
+        help="partner calls in flight at once, each order's calls to one partner still one"
+        f" after the other (default {DISPATCH_CONCURRENCY}; 1: strictly one at a time)",
     )
     with_db(sub)
     with_telemetry(sub)

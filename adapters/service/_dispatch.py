@@ -20,7 +20,21 @@ A dispatcher killed mid-batch leaves its rows leased; they fall due again when
 the lease ends, so every effect is delivered at least once. Each effect
 carries a stable idempotency key (order, version, kind) that the partners
 use to apply a repeat once. Effects of one order and one partner go out in
-the order the lifecycle produced them. `redrive` puts dead letters back.
+the order the lifecycle produced them, one after the other: a claim holds
+only the first effect of each order and partner not done yet, so one that
+failed holds back the rest until its retry went through or it was parked.
+`redrive` puts dead letters back.
+
+`concurrency` is how many partner calls are in flight at once. At 1 (the
+default) each call is made on the calling thread and its outcome recorded
+before the next call. Above 1 the calls of different orders go out from a
+pool of threads (every executor must then be safe to call from several
+threads: the wired clients are, and `OmsCallable` calls the OMS's function
+from one thread at a time), the lease is renewed while they are in flight,
+the next batch is claimed before the last calls of the one before have
+ended, and what became of the calls that ended together is recorded in one
+transaction (`Store.settle`). The outbox's bookkeeping (claims, leases,
+settlements) stays on the dispatcher's own thread.
 
 `adapters.wiring.build_executors(partners, http)` wires the real clients from
 their settings.
@@ -32,10 +46,11 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from attrs import field, frozen
+from attrs import define, field, frozen
 
 from adapters.errors import (
     AdapterError,
@@ -44,7 +59,7 @@ from adapters.errors import (
 )
 from adapters.http import REDACTOR, redact
 from adapters.service._telemetry import NO_TELEMETRY, Telemetry
-from adapters.store import OutboxEntry, Store
+from adapters.store import OutboxEntry, OutboxStatus, Settlement, Store
 from lifecycle import (
     Effect,
     LifecycleError,
@@ -150,101 +165,174 @@ class Dispatcher:
         executors: Mapping[str, Executor],
         *,
         clock: Callable[[], datetime] = _utc_now,
-        batch_size: int = 20,
+        batch_size: int | None = None,
         max_attempts: int = 8,
         backoff: Backoff | None = None,
         lease: timedelta = timedelta(minutes=5),
         secrets: Iterable[str] = (),
         on_delivered: Callable[[OutboxEntry], None] | None = None,
         telemetry: Telemetry = NO_TELEMETRY,
+        concurrency: int = 1,
     ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.store = store
         self.executors = dict(executors)
         self.clock = clock
-        self.batch_size = batch_size
+        #: effects claimed at once: by default 20, or 4 per call in flight if that is more
+        self.batch_size = batch_size or max(20, 4 * concurrency)
         self.max_attempts = max_attempts
         self.backoff = backoff or Backoff()
         self.lease = lease
         self.on_delivered = on_delivered
         self.telemetry = telemetry
+        #: partner calls in flight at once (1: one after the other, on the calling thread)
+        self.concurrency = concurrency
         self._secrets = tuple(s for s in secrets if s)
         REDACTOR.register(*self._secrets)
 
     def __repr__(self) -> str:
-        return f"Dispatcher(kinds={sorted(self.executors)}, batch_size={self.batch_size})"
+        return (
+            f"Dispatcher(kinds={sorted(self.executors)}, batch_size={self.batch_size},"
+            f" concurrency={self.concurrency})"
+        )
 
     def run_once(self) -> DispatchReport:
         """Claim one batch of due effects and carry each out, under a fenced lease.
 
-        Before each call the lease is renewed when half of it has passed, and
-        the claim must still hold it: an effect whose lease was lost (another
-        dispatcher claimed it after a long stall) is left to that dispatcher,
-        never sent twice by this one; its completion is refused the same way.
+        Up to `concurrency` calls are in flight at once (see `drain`). Before
+        each call the lease is renewed when half of it has passed (and while
+        calls are in flight), and the claim must still hold it: an effect
+        whose lease was lost (another dispatcher claimed it after a long
+        stall) is left to that dispatcher, never sent twice by this one; its
+        settlement is refused the same way.
         """
-        report = DispatchReport()
-        claimed_at = self.clock()
-        entries = self.store.claim(claimed_at, self.batch_size, self.lease)
-        renewed_at = claimed_at
-        for entry in entries:
-            now = self.clock()
-            token = entry.lease_token or ""
-            if now - renewed_at >= self.lease / 2:
-                renewed = self.store.renew(token, now + self.lease)
-                self.telemetry.lease_renewed("outbox", renewed)
-                renewed_at = now
-            if not self.store.holds(entry.id, token, now):
-                report = report + self._observed(entry, "lost", None)
-                continue
-            report = report + self._deliver(entry)
-        return report
+        return self._run(1)
 
     def drain(self, max_batches: int = 10_000) -> DispatchReport:
-        """Run batches until nothing is due now (retries scheduled later wait)."""
+        """Run batches until nothing is due now (retries scheduled later wait).
+
+        With `concurrency` above 1 the calls go out from a pool of that many
+        threads, made for the drain, and the next batch is claimed while the
+        last calls of the one before are still in flight, so the partners
+        always have that many calls to answer. A claim holds at most one
+        effect of each order and channel, and none whose predecessor is still
+        in flight or waits for its retry, so the effects of one order and one
+        partner still go out one after the other, in the order they were
+        produced. What became of the calls that ended together is recorded in
+        one transaction (`Store.settle`).
+        """
+        return self._run(max_batches)
+
+    def _run(self, max_claims: int) -> DispatchReport:
+        if self.concurrency == 1:
+            report = DispatchReport()
+            for _ in range(max_claims):
+                batch = self._claim()
+                if batch is None:
+                    break
+                for entry in batch.entries:
+                    if batch.admit(entry):
+                        batch.settle([self._attempt(entry, batch.context(entry))])
+                report = report + batch.report
+            return report
+        return self._flow(max_claims)
+
+    def _claim(self) -> _Batch | None:
+        claimed_at = self.clock()
+        entries = self.store.claim(claimed_at, self.batch_size, self.lease)
+        return _Batch(self, entries, claimed_at) if entries else None
+
+    def _flow(self, max_claims: int) -> DispatchReport:
+        """Up to `concurrency` calls in flight, claiming anew as the claimed run out."""
+        claims = 0
+        active: list[_Batch] = []  # the batches with effects not settled yet
+        waiting: list[tuple[_Batch, OutboxEntry]] = []
+        running: dict[Future[_Attempt], tuple[_Batch, tuple[str, str]]] = {}
+        ended: dict[_Batch, list[_Attempt]] = {}  # calls over, not settled yet
         report = DispatchReport()
-        for _ in range(max_batches):
-            batch = self.run_once()
-            if not batch.handled:
-                break
-            report = report + batch
+        # Another claim finds nothing new until a call in flight has ended.
+        may_claim = True
+        tick = max(self.lease.total_seconds() / 4, 0.01)
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="dispatch") as pool:
+            while True:
+                if not waiting and len(running) < self.concurrency:
+                    if ended:  # a claim must see the settled effects' successors
+                        may_claim = self._settle(ended) or may_claim
+                    if may_claim and claims < max_claims:
+                        batch = self._claim()
+                        may_claim = batch is not None
+                        if batch is not None:
+                            claims += 1
+                            active.append(batch)
+                            waiting += [(batch, entry) for entry in batch.entries]
+                for batch in active:
+                    batch.keep_lease()
+                busy = {key for _, key in running.values()}
+                for item in list(waiting):
+                    if len(running) >= self.concurrency:
+                        break
+                    batch, entry = item
+                    key = (entry.order_id, entry.channel)
+                    if key in busy:
+                        continue  # after the one in flight, in the order they were produced
+                    waiting.remove(item)
+                    busy.add(key)
+                    if batch.admit(entry):
+                        call = pool.submit(self._attempt, entry, batch.context(entry))
+                        running[call] = (batch, key)
+                # While the calls just sent are in flight: one transaction for what ended.
+                self._settle(ended)
+                if running:
+                    over, _ = wait(running, timeout=tick, return_when=FIRST_COMPLETED)
+                    for call in over:
+                        ended.setdefault(running.pop(call)[0], []).append(call.result())
+                for batch in [b for b in active if not b.open]:
+                    active.remove(batch)
+                    report = report + batch.report
+                if not (waiting or running or ended or (may_claim and claims < max_claims)):
+                    break
         return report
+
+    @staticmethod
+    def _settle(ended: dict[_Batch, list[_Attempt]]) -> bool:
+        """Settle the calls that `ended` (and forget them); whether there were any."""
+        for batch, attempts in ended.items():
+            batch.settle(attempts)
+        found = bool(ended)
+        ended.clear()
+        return found
 
     def redrive(self, ids: Sequence[int] | None = None) -> int:
         """Dead letters (all, or these ids) back to pending; how many."""
         return self.store.redrive(self.clock(), ids)
 
-    def _deliver(self, entry: OutboxEntry) -> DispatchReport:
+    def _attempt(self, entry: OutboxEntry, context: EffectContext) -> _Attempt:
+        """Carry `entry` out (on any thread: it touches no store); what became of it."""
         executor = self.executors.get(entry.kind)
-        token = entry.lease_token or ""
         started = time.perf_counter()
         # The order's personal values, masked while the call runs and in any error kept.
         personal = personal_values(entry.order)
         try:
             if executor is None:
                 raise NoExecutor(entry.kind)
-            context = EffectContext(entry.order, self.store.refs(entry.order_id))
             with REDACTOR.personal(personal):
                 refs = executor(entry.effect, context) or {}
-        except RetryableError as error:
-            text = self._describe(error, entry, personal)
-            seconds = time.perf_counter() - started
-            if entry.attempts >= self.max_attempts:
-                buried = self.store.bury(entry.id, text, self.clock(), token=token)
-                return self._observed(entry, "dead" if buried else "lost", seconds, error)
-            at = self.clock() + self.backoff.delay(entry.attempts, entry.id, error)
-            retried = self.store.retry_later(entry.id, text, at, token=token)
-            return self._observed(entry, "retried" if retried else "lost", seconds, error)
         except Exception as error:  # parked with its type: a bug must not stop the others
-            seconds = time.perf_counter() - started
-            buried = self.store.bury(
-                entry.id, self._describe(error, entry, personal), self.clock(), token=token
-            )
-            return self._observed(entry, "dead" if buried else "lost", seconds, error)
-        seconds = time.perf_counter() - started
-        if not self.store.complete(entry.id, self.clock(), refs, token=token):
-            return self._observed(entry, "lost", seconds)
-        if self.on_delivered is not None:
-            self.on_delivered(entry)
-        return self._observed(entry, "delivered", seconds)
+            text = self._describe(error, entry, personal)
+            return _Attempt(entry, time.perf_counter() - started, error=error, text=text)
+        return _Attempt(entry, time.perf_counter() - started, refs=refs)
+
+    def _settlement(self, attempt: _Attempt) -> tuple[Settlement, str]:
+        """How the store is to record `attempt`, and the outcome it means if it is."""
+        entry, error = attempt.entry, attempt.error
+        now = self.clock()
+        if error is None:
+            return Settlement(entry.id, OutboxStatus.DONE, now, refs=attempt.refs), "delivered"
+        if isinstance(error, RetryableError) and entry.attempts < self.max_attempts:
+            at = now + self.backoff.delay(entry.attempts, entry.id, error)
+            return Settlement(entry.id, OutboxStatus.PENDING, at, attempt.text), "retried"
+        return Settlement(entry.id, OutboxStatus.DEAD, now, attempt.text), "dead"
 
     def _observed(
         self,
@@ -266,6 +354,72 @@ class Dispatcher:
     def _describe(self, error: BaseException, entry: OutboxEntry, personal: tuple[str, ...]) -> str:
         with REDACTOR.personal(personal):
             return describe_error(error, entry.attempts, self._secrets)
+
+
+@define
+class _Attempt:
+    """One call's end: the references it gave back, or the error and its kept text."""
+
+    entry: OutboxEntry
+    seconds: float
+    refs: Mapping[str, str] = field(factory=dict)
+    error: Exception | None = None
+    text: str = ""
+
+
+class _Batch:
+    """The bookkeeping of one claim, on the dispatcher's own thread: its lease, its
+    admissions and settlements, its report."""
+
+    def __init__(
+        self, dispatcher: Dispatcher, entries: Sequence[OutboxEntry], claimed_at: datetime
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.store = dispatcher.store
+        self.entries = entries
+        self.token = entries[0].lease_token or ""
+        self.renewed_at = claimed_at
+        self.report = DispatchReport()
+        #: how many of its effects are not settled yet
+        self.open = len(entries)
+
+    def keep_lease(self) -> datetime:
+        """Renew the lease when half of it has passed; the time now."""
+        dispatcher = self.dispatcher
+        now = dispatcher.clock()
+        if now - self.renewed_at >= dispatcher.lease / 2:
+            renewed = self.store.renew(self.token, now + dispatcher.lease)
+            dispatcher.telemetry.lease_renewed("outbox", renewed)
+            self.renewed_at = now
+        return now
+
+    def admit(self, entry: OutboxEntry) -> bool:
+        """Whether `entry` may go out: the claim still holds its lease (else it is lost)."""
+        now = self.keep_lease()
+        if self.store.holds(entry.id, self.token, now):
+            return True
+        self.open -= 1
+        self.report = self.report + self.dispatcher._observed(entry, "lost", None)
+        return False
+
+    def context(self, entry: OutboxEntry) -> EffectContext:
+        return EffectContext(entry.order, self.store.refs(entry.order_id))
+
+    def settle(self, attempts: Sequence[_Attempt]) -> None:
+        """Record `attempts` in one transaction, then tell the telemetry and `on_delivered`."""
+        if not attempts:
+            return
+        dispatcher = self.dispatcher
+        planned = [dispatcher._settlement(attempt) for attempt in attempts]
+        held = self.store.settle([settlement for settlement, _ in planned], token=self.token)
+        self.open -= len(attempts)
+        for attempt, (_, outcome), kept in zip(attempts, planned, held, strict=True):
+            outcome = outcome if kept else "lost"
+            if outcome == "delivered" and dispatcher.on_delivered is not None:
+                dispatcher.on_delivered(attempt.entry)
+            self.report = self.report + dispatcher._observed(
+                attempt.entry, outcome, attempt.seconds, attempt.error
+            )
 
 
 def describe_error(error: BaseException, attempts: int, secrets: Iterable[str] = ()) -> str:

@@ -212,6 +212,20 @@ class OutboxEntry:
 
 
 @frozen
+class Settlement:
+    """What became of one claimed effect, for `Store.settle`: delivered (`DONE`, with
+    what the partner gave back), to be tried again at `at` (`PENDING`) or parked as a
+    dead letter (`DEAD`) with its secret-free `error`."""
+
+    entry_id: int
+    status: OutboxStatus
+    #: when it was delivered or parked, or when it falls due again
+    at: datetime
+    error: str = ""
+    refs: Mapping[str, str] = field(factory=dict)
+
+
+@frozen
 class OrderSummary:
     order_id: str
     status: str
@@ -492,6 +506,12 @@ class Store(Protocol):
 
     def bury(self, entry_id: int, error: str, now: datetime, *, token: str) -> bool:
         """Park an effect as a dead letter with its (secret-free) error."""
+        ...
+
+    def settle(self, settlements: Sequence[Settlement], *, token: str) -> list[bool]:
+        """Record what became of several effects of the claim with `token`, in one
+        transaction and one statement each (`complete`, `retry_later` and `bury` in
+        one); for each, whether the claim still held it."""
         ...
 
     def redrive(self, now: datetime, ids: Sequence[int] | None = None) -> int:

@@ -52,6 +52,7 @@ from ._port import (
     ReadStatus,
     Receipt,
     ReceiptState,
+    Settlement,
     Transition,
     channel_of,
 )
@@ -820,6 +821,33 @@ class SqlStore(ABC):
                     (row[0], system, ref, self._ts(now)),
                 )
             return True
+
+    def settle(self, settlements: Sequence[Settlement], *, token: str) -> list[bool]:
+        held = []
+        with self._transaction() as execute:
+            for done in settlements:
+                when = "next_attempt_at" if done.status is OutboxStatus.PENDING else "done_at"
+                row = execute(
+                    f"UPDATE outbox SET status = ?, last_error = ?, {when} = ?, lease_token = NULL"
+                    " WHERE id = ? AND status = ? AND lease_token = ? RETURNING order_id",
+                    (
+                        done.status.value,
+                        done.error[:MAX_ERROR],
+                        self._ts(done.at),
+                        done.entry_id,
+                        OutboxStatus.IN_FLIGHT.value,
+                        token,
+                    ),
+                ).fetchone()
+                held.append(row is not None)  # else another claim took it over
+                for system, ref in done.refs.items() if row is not None else ():
+                    execute(
+                        "INSERT INTO external_refs (order_id, system, ref, updated_at)"
+                        " VALUES (?, ?, ?, ?) ON CONFLICT (order_id, system)"
+                        " DO UPDATE SET ref = excluded.ref, updated_at = excluded.updated_at",
+                        (row[0], system, ref, self._ts(done.at)),
+                    )
+        return held
 
     def retry_later(self, entry_id: int, error: str, at: datetime, *, token: str) -> bool:
         with self._transaction() as execute:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
@@ -167,17 +168,22 @@ class OmsCallable:
     """An embedding OMS's own function as the `oms` executor, in process.
 
     `handle(action)` is called once per delivery, at least once per action,
-    one order's actions in order. Returning is success; any exception is
-    retried later by the dispatcher (a `RetryableError` naming its type and
-    message), up to its `max_attempts`, then kept as a dead letter.
+    one order's actions in order, and from one thread at a time, even when
+    the dispatcher has several calls to other partners in flight
+    (`Dispatcher(concurrency=...)`), so the OMS's function needs no locking of
+    its own. Returning is success; any exception is retried later by the
+    dispatcher (a `RetryableError` naming its type and message), up to its
+    `max_attempts`, then kept as a dead letter.
     """
 
     handle: Callable[[OmsAction], object]
+    _one_at_a_time: threading.Lock = field(factory=threading.Lock, init=False, repr=False, eq=False)
 
     def __call__(self, effect: Effect, context: object = None) -> Mapping[str, str] | None:
         action = _oms_action(effect)
         try:
-            self.handle(action)
+            with self._one_at_a_time:
+                self.handle(action)
         except RetryableError:
             raise
         except Exception as error:
