@@ -799,28 +799,8 @@ class SqlStore(ABC):
     def complete(
         self, entry_id: int, now: datetime, refs: Mapping[str, str], *, token: str
     ) -> bool:
-        with self._transaction() as execute:
-            row = execute(
-                "UPDATE outbox SET status = ?, last_error = '', done_at = ?, lease_token = NULL"
-                " WHERE id = ? AND status = ? AND lease_token = ? RETURNING order_id",
-                (
-                    OutboxStatus.DONE.value,
-                    self._ts(now),
-                    entry_id,
-                    OutboxStatus.IN_FLIGHT.value,
-                    token,
-                ),
-            ).fetchone()
-            if row is None:
-                return False  # another worker claimed it after this one's lease ran out
-            for system, ref in refs.items():
-                execute(
-                    "INSERT INTO external_refs (order_id, system, ref, updated_at)"
-                    " VALUES (?, ?, ?, ?) ON CONFLICT (order_id, system)"
-                    " DO UPDATE SET ref = excluded.ref, updated_at = excluded.updated_at",
-                    (row[0], system, ref, self._ts(now)),
-                )
-            return True
+        done = Settlement(entry_id, OutboxStatus.DONE, now, refs=refs)
+        return self.settle([done], token=token)[0]
 
     def settle(self, settlements: Sequence[Settlement], *, token: str) -> list[bool]:
         held = []
@@ -850,40 +830,10 @@ class SqlStore(ABC):
         return held
 
     def retry_later(self, entry_id: int, error: str, at: datetime, *, token: str) -> bool:
-        with self._transaction() as execute:
-            return (
-                execute(
-                    "UPDATE outbox SET status = ?, next_attempt_at = ?, last_error = ?,"
-                    " lease_token = NULL WHERE id = ? AND status = ? AND lease_token = ?",
-                    (
-                        OutboxStatus.PENDING.value,
-                        self._ts(at),
-                        error[:MAX_ERROR],
-                        entry_id,
-                        OutboxStatus.IN_FLIGHT.value,
-                        token,
-                    ),
-                ).rowcount
-                == 1
-            )
+        return self.settle([Settlement(entry_id, OutboxStatus.PENDING, at, error)], token=token)[0]
 
     def bury(self, entry_id: int, error: str, now: datetime, *, token: str) -> bool:
-        with self._transaction() as execute:
-            return (
-                execute(
-                    "UPDATE outbox SET status = ?, last_error = ?, done_at = ?, lease_token = NULL"
-                    " WHERE id = ? AND status = ? AND lease_token = ?",
-                    (
-                        OutboxStatus.DEAD.value,
-                        error[:MAX_ERROR],
-                        self._ts(now),
-                        entry_id,
-                        OutboxStatus.IN_FLIGHT.value,
-                        token,
-                    ),
-                ).rowcount
-                == 1
-            )
+        return self.settle([Settlement(entry_id, OutboxStatus.DEAD, now, error)], token=token)[0]
 
     def redrive(self, now: datetime, ids: Sequence[int] | None = None) -> int:
         sql = (
