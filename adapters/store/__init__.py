@@ -53,6 +53,7 @@ from ._port import (
     waits_for,
 )
 from ._postgres import PostgresStore
+from ._shard import Shard, shard_of
 from ._sqlite import SqliteStore
 
 
@@ -100,6 +101,7 @@ __all__ = [
     "Receipt",
     "ReceiptState",
     "SchemaTooNew",
+    "Shard",
     "SqliteStore",
     "Store",
     "StoreError",
@@ -115,6 +117,7 @@ __all__ = [
     "open_store",
     "order_from_json",
     "order_to_json",
+    "shard_of",
     "waits_for",
 ]
 
