@@ -15,7 +15,7 @@ import platform
 import sys
 from collections.abc import Callable
 
-from bench import core, dispatch, latency, replay
+from bench import core, dispatch, latency, replay, workers
 
 BENCHMARKS: dict[str, Callable[[bool], tuple[str, list[tuple[str, bool]]]]] = {
     "allowed": core.bench_allowed,
@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, Callable[[bool], tuple[str, list[tuple[str, bool]]]]] = {
     "replay_postgres": replay.bench_replay_postgres,
     "dispatch": dispatch.bench_dispatch,
     "latency": latency.bench_latency,
+    "workers": workers.bench_workers,
 }
 
 
