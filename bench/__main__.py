@@ -15,7 +15,7 @@ import platform
 import sys
 from collections.abc import Callable
 
-from bench import core, dispatch, latency, replay
+from bench import core, dispatch, latency, replay, workers
 
 BENCHMARKS: dict[str, Callable[[bool], tuple[str, list[tuple[str, bool]]]]] = {
     "allowed": core.bench_allowed,
@@ -26,6 +26,7 @@ BENCHMARKS: dict[str, Callable[[bool], tuple[str, list[tuple[str, bool]]]]] = {
     "dispatch": dispatch.bench_dispatch,
     "latency": latency.bench_latency,
     "latency_postgres": latency.bench_latency_postgres,
+    "workers": workers.bench_workers,
 }
 
 

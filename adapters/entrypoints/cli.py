@@ -30,6 +30,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -39,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
+import attrs
 import httpx
 import stamina
 
@@ -60,6 +62,7 @@ from adapters.entrypoints._reports import (
     status_text,
 )
 from adapters.entrypoints._server import ServerLimits
+from adapters.entrypoints._workers import run_workers
 from adapters.errors import (
     AdapterError,
     BadTime,
@@ -78,6 +81,8 @@ from adapters.service import (
     OrderService,
     Reader,
     ReadReport,
+    ReplayPart,
+    ReplayReport,
     Result,
     Syncer,
     Telemetry,
@@ -94,6 +99,7 @@ from adapters.store import (
     DEFAULT_URL,
     OutboxStatus,
     ReadStatus,
+    Shard,
     Store,
     open_store,
 )
@@ -281,6 +287,8 @@ def _duration(seconds: float | None) -> str:
 
 #: The keys of an order as `replay --json` prints it; `show --json` adds `lines`.
 def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.workers != 1:
+        return _replay_workers(args, out, err)
     policy = _policy(args)
     path = Path(args.file)
     try:
@@ -310,15 +318,106 @@ def _replay(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             service, source, progress=progress, on_bad_line=skipped, batch_size=args.batch
         )
         progress.close()
-        if args.json:
-            for document in order_documents(store, report):
-                out.write(json.dumps(document, sort_keys=False) + "\n")
-        else:
-            replay_summary(store, report, out)
+        return _replayed(args, store, report, out, err)
+
+
+def _replayed(
+    args: argparse.Namespace, store: Store, report: ReplayReport, out: TextIO, err: TextIO
+) -> int:
+    """What `replay` prints once the inputs are in: the orders, or the summary."""
+    if args.json:
+        for document in order_documents(store, report):
+            out.write(json.dumps(document, sort_keys=False) + "\n")
+    else:
+        replay_summary(store, report, out)
     rejected = report.rejected()
     if rejected and args.json:
         err.write(f"order-lifecycle replay: {rejected_inputs(rejected)} (exit status 1)\n")
     return 1 if rejected else 0
+
+
+def _workers(value: str) -> int:
+    """`--workers N`: a count of processes, 1 or more."""
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{value!r}: at least one worker")
+    return count
+
+
+def _shared_store(args: argparse.Namespace) -> None:
+    """Refuse `--workers N` on a store the workers could not share (SQLite in memory)."""
+    url = args.db or os.environ.get(DB_ENV) or DEFAULT_URL
+    if url.startswith("sqlite://") and ":memory:" in url:
+        raise CliError(
+            "--workers N shares one store between processes: a SQLite file or PostgreSQL,"
+            " not sqlite:///:memory:"
+        )
+
+
+def _replay_workers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`replay --workers N`: N processes read the file, each applies its orders' lines."""
+    _shared_store(args)
+    path = Path(args.file)
+    try:
+        with path.open(encoding="utf-8", errors="surrogateescape") as counting:
+            total = sum(1 for _ in counting) if err.isatty() else 0
+    except OSError as error:
+        raise CliError(f"cannot read {path}: {error.strerror}") from None
+    _policy(args)  # a bad --config is one error here, not one per worker
+    with _opened(args.db) as store, tempfile.TemporaryDirectory() as folder:
+        # Created and migrated once, here, before the workers open it.
+        done = run_workers(args.workers, _replay_worker, (args, folder, total))
+        parts = [part for part in done if part is not None]
+        if len(parts) < len(done):
+            raise CliError(
+                "stopped before every worker finished: replay the file again to finish"
+                " (what was kept is recognised as duplicates)"
+            )
+        report = ReplayReport.merged([part for part, _ in parts])
+        bad = sorted((line for _, lines in parts for line in lines), key=lambda bad: bad[0])
+        for count, (number, error_type, reason) in enumerate(bad, start=1):
+            if args.json or count <= REPLAY_SHOWN_REJECTIONS:
+                err.write(f"line {number}: {error_type}: {reason} (skipped)\n")
+            elif count == REPLAY_SHOWN_REJECTIONS + 1:
+                err.write(
+                    "... more bad lines are skipped (the summary counts them; --json for all)\n"
+                )
+        return _replayed(args, store, report, out, err)
+
+
+def _replay_worker(
+    shard: Shard, args: argparse.Namespace, folder: str, total: int
+) -> tuple[ReplayPart, list[tuple[int, str, str]]]:
+    """One worker of `replay --workers N` (in a process of its own): its shard's lines.
+
+    Shard 0 draws the progress bar (it reads every line, as they all do).
+    """
+    bad: list[tuple[int, str, str]] = []
+    progress = _Progress(total, sys.stderr) if total and shard.index == 0 else None
+
+    def skipped(line: LineResult) -> None:
+        bad.append((line.line, line.error_type, line.reason))
+
+    with (
+        Path(args.file).open(encoding="utf-8", errors="surrogateescape") as source,
+        _opened(args.db) as store,
+    ):
+        service = OrderService(
+            store,
+            _policy(args),
+            shop_id=args.shop_id,
+            order_cache=REPLAY_ORDER_CACHE,
+            shard=shard,
+        )
+        report = replay(
+            service, source, progress=progress, on_bad_line=skipped, batch_size=args.batch
+        )
+    if progress is not None:
+        progress.close()
+    return report.part(str(Path(folder) / f"touched-{shard.index}.db")), bad
 
 
 # --------------------------------------------------------------------------- orders
@@ -618,7 +717,65 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.workers != 1:
+        return _work_workers(args, out, err)
     _log_to(err, json=args.log_json)
+    outcomes, reads, reader, left = _work_loop(args, out, None)
+    return _worked(left, outcomes, reads, reader, out)
+
+
+def _work_workers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """`work --workers N`: N processes over one inbox, each applying its orders' inputs."""
+    _shared_store(args)
+    _policy(args)  # a bad --config or partners file is one error here, not one per worker
+    partners = _partners(args, required=False)
+    with _opened(args.db) as store:  # created and migrated once, before the workers open it
+        if args.redrive:
+            out.write(f"{store.redrive_inputs()} dead inputs back to pending\n")
+            if partners is not None:
+                out.write(f"{store.redrive_reads(_now())} dead reads back to pending\n")
+    args.redrive = False
+
+    def started(pids: list[int]) -> None:
+        out.write(f"{len(pids)} workers, by order id: pids {' '.join(map(str, pids))}\n")
+        out.flush()
+
+    parts = run_workers(args.workers, _work_worker, (args,), on_start=started)
+    outcomes: Counter[str] = Counter()
+    reads = ReadReport()
+    for part in parts:
+        if part is None:
+            continue  # stopped before it finished a batch: its inputs stay pending
+        counts, read = part
+        outcomes.update(counts)
+        reads = reads + read
+    with _opened(args.db) as store:
+        left = _left(store)
+    return _worked(left, outcomes, reads, partners is not None, out)
+
+
+def _work_worker(shard: Shard, args: argparse.Namespace) -> tuple[dict[str, int], ReadReport]:
+    """One worker of `work --workers N` (a process of its own): its orders' inputs.
+
+    It logs to its own stderr and, with `--metrics-port P`, serves its
+    metrics on port P + its index (any free port for 0). SIGTERM stops it
+    after the batch in hand.
+    """
+    _log_to(sys.stderr, json=args.log_json)
+    if args.metrics_port:
+        args.metrics_port += shard.index
+    outcomes, reads, _, _ = _work_loop(args, sys.stdout, shard)
+    return dict(outcomes), attrs.evolve(reads, results=())
+
+
+def _work_loop(
+    args: argparse.Namespace, out: TextIO, shard: Shard | None
+) -> tuple[Counter[str], ReadReport, bool, tuple[int, int, int]]:
+    """`work`'s loop: apply pending inputs (of `shard`'s orders) and carry out reads.
+
+    The outcomes counted, the reads' report, whether a reader ran, and what
+    is left in the store at the end (`_left`).
+    """
     outcomes: Counter[str] = Counter()
     policy = _policy(args)
     reads = ReadReport()
@@ -645,6 +802,7 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             reads=partners is not None,
             telemetry=telemetry,
             vocabulary=_vocabulary(partners),
+            shard=shard,
         )
         if args.redrive:
             out.write(f"{store.redrive_inputs()} dead inputs back to pending\n")
@@ -657,25 +815,43 @@ def _work(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
             if args.redrive:
                 out.write(f"{reader.redrive()} dead reads back to pending\n")
-            reader.sweep()
+            if shard is None or shard.index == 0:
+                reader.sweep()
         stop = _stop_after(args.seconds)
-        while not stop.is_set():
-            results = service.process_pending(args.batch)
-            for result in _with_resumed(results):
-                outcomes[result.outcome.value] += 1
-            batch = reader.run_once() if reader is not None else ReadReport()
-            reads = reads + batch
-            for result in _with_resumed(batch.results):
-                outcomes[result.outcome.value] += 1
-            telemetry.measure_backlog(store, _now())
-            if not results and not batch.claimed and (args.once or stop.wait(args.interval)):
-                break
-        waiting = len(store.waiting())
-        dead_inputs = len(store.parked())
-        dead_reads = len(store.reads(ReadStatus.DEAD))
+        # A worker of several stops on SIGTERM after its batch (one alone: as before).
+        with _stop_on_sigterm(stop) if shard is not None else contextlib.nullcontext():
+            while not stop.is_set():
+                results = service.process_pending(args.batch)
+                for result in _with_resumed(results):
+                    outcomes[result.outcome.value] += 1
+                batch = reader.run_once() if reader is not None else ReadReport()
+                reads = reads + batch
+                for result in _with_resumed(batch.results):
+                    outcomes[result.outcome.value] += 1
+                telemetry.measure_backlog(store, _now())
+                if not results and not batch.claimed and (args.once or stop.wait(args.interval)):
+                    break
+        left = _left(store)
+    return outcomes, reads, reader is not None, left
+
+
+def _left(store: Store) -> tuple[int, int, int]:
+    """The inputs waiting, the dead inputs and the dead reads in the store."""
+    return len(store.waiting()), len(store.parked()), len(store.reads(ReadStatus.DEAD))
+
+
+def _worked(
+    left: tuple[int, int, int],
+    outcomes: Counter[str],
+    reads: ReadReport,
+    reader: bool,
+    out: TextIO,
+) -> int:
+    """`work`'s summary: what was processed, the reads, and what waits or is dead."""
+    waiting, dead_inputs, dead_reads = left
     done = ", ".join(f"{count} {name}" for name, count in sorted(outcomes.items()))
     out.write(f"processed {sum(outcomes.values())} inputs{': ' + done if done else ''}\n")
-    if reader is not None:
+    if reader:
         out.write(
             f"reads: {reads.done} done in {reads.calls} calls, {reads.retried} retrying,"
             f" {reads.dead} dead (dead reads in the store: {dead_reads})\n"
@@ -1018,6 +1194,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="inputs per database transaction (default 500; 1 commits each input)",
     )
+    sub.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="processes, each applying the lines of its share of the orders (by order id),"
+        " into one store (default 1); pays on PostgreSQL: SQLite takes one writer at a time",
+    )
 
     sub = command("allowed", _allowed, "what each initiator may do with an order now, and why not")
     sub.add_argument("order_id", metavar="ORDER_ID")
@@ -1109,6 +1293,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--once", action="store_true", help="until nothing is pending, then exit")
     sub.add_argument("--batch", type=int, default=100, help="inputs per batch (default 100)")
+    sub.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="processes over one inbox, each applying the inputs of its share of the"
+        " orders (by order id); one dying stops all, exit 2 (default 1); pays on"
+        " PostgreSQL: SQLite takes one writer at a time",
+    )
     sub.add_argument("--interval", type=float, default=1.0, help="seconds between polls")
     sub.add_argument("--seconds", type=float, help="stop after this long (default: Ctrl-C)")
     sub.add_argument(

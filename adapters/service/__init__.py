@@ -30,6 +30,7 @@ from ._reads import (
 )
 from ._replay import (
     LineResult,
+    ReplayPart,
     ReplayReport,
     parse_time,
     replay,
@@ -67,6 +68,7 @@ __all__ = [
     "OrderService",
     "ReadReport",
     "Reader",
+    "ReplayPart",
     "ReplayReport",
     "Result",
     "SyncReport",

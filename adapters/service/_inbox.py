@@ -93,6 +93,7 @@ from adapters.store import (
     ReadKind,
     ReadRequest,
     ReceiptState,
+    Shard,
     Store,
     is_unavailable,
     waits_for,
@@ -231,7 +232,8 @@ class OrderService:
     than `webhook_max_age` or later than `webhook_max_skew` past `clock()`:
     TikTok's retry window is not public (**unconfirmed**), so the age is a
     setting, generous by default. `vocabulary` is which TikTok strings mean
-    what (`TikTokShopSettings.vocabulary`).
+    what (`TikTokShopSettings.vocabulary`). `shard` makes the service one of
+    several workers over one store, each handling its own orders.
     """
 
     store: Store
@@ -249,6 +251,9 @@ class OrderService:
     #: counts and logs each input (`adapters.service.Telemetry`); by default, neither
     telemetry: Telemetry = field(default=NO_TELEMETRY, repr=False, eq=False)
     vocabulary: TikTokVocabulary = DEFAULT_VOCABULARY
+    #: with several workers on one store (`replay` / `work --workers N`), the orders
+    #: this one handles: `process_pending` and `tick` take only theirs
+    shard: Shard | None = None
     _cached: dict[str, Order] = field(factory=dict, init=False, repr=False, eq=False)
 
     # ------------------------------------------------------------------ inputs
@@ -319,7 +324,7 @@ class OrderService:
         worker finished meanwhile comes back as a duplicate, never applied twice.
         """
         results = []
-        for entry in self.store.pending(None, limit):
+        for entry in self.store.pending(None, limit, shard=self.shard):
             result = self._attempt(entry)
             if result is not None:
                 results.append(result)
@@ -534,7 +539,7 @@ class OrderService:
         if now.utcoffset() is None:
             raise ValueError(f"now must be timezone-aware, got {now!r}")
         results = []
-        for order_id in self.store.due_orders(now):
+        for order_id in self.store.due_orders(now, shard=self.shard):
             result = self._tick_order(order_id, now)
             if result is not None:
                 results.append(result)

@@ -27,7 +27,7 @@ import json
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime
 from itertools import islice
@@ -39,10 +39,10 @@ from adapters.errors import (
     BadLine,
 )
 from adapters.service import OrderService, Result
-from adapters.store import InputOutcome, is_unavailable
+from adapters.store import InputOutcome, Shard, is_unavailable
 from lifecycle import Command, Initiator, Origin
 
-__all__ = ["BadLine", "LineResult", "ReplayReport", "parse_time", "replay"]
+__all__ = ["BadLine", "LineResult", "ReplayPart", "ReplayReport", "parse_time", "replay"]
 
 _COMMAND_KEYS = frozenset({"command", "order_id", "initiator", "at", "origin"})
 _WEBHOOK_KEYS = frozenset({"type", "shop_id", "timestamp", "data"})
@@ -70,15 +70,18 @@ class _Touched:
 
     _RECENT = 4096
 
-    def __init__(self) -> None:
-        self._db = sqlite3.connect("", check_same_thread=False)
+    def __init__(self, path: str = "") -> None:
+        # `path`: a file another process merges (`ReplayReport.merged`); "" a private one.
+        self._db = sqlite3.connect(path, check_same_thread=False)
         self._db.execute(
-            "CREATE TABLE touched (seq INTEGER PRIMARY KEY, order_id TEXT NOT NULL UNIQUE)"
+            "CREATE TABLE touched (seq INTEGER PRIMARY KEY, order_id TEXT NOT NULL UNIQUE,"
+            " line INTEGER NOT NULL DEFAULT 0, sub INTEGER NOT NULL DEFAULT 0)"
         )
         self._recent: dict[str, None] = {}
         self._count = 0
 
-    def add(self, order_id: str) -> None:
+    def add(self, order_id: str, line: int = 0, sub: int = 0) -> None:
+        """Keep `order_id`, first touched by the `sub`-th result of line `line`."""
         recent = self._recent
         if order_id in recent:
             return
@@ -86,9 +89,36 @@ class _Touched:
         if len(recent) > self._RECENT:
             del recent[next(iter(recent))]
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO touched (order_id) VALUES (?)", (order_id,)
+            "INSERT OR IGNORE INTO touched (order_id, line, sub) VALUES (?, ?, ?)",
+            (order_id, line, sub),
         )
         self._count += cursor.rowcount
+
+    def save(self) -> None:
+        """Commit the ids to the file, for the process that merges them."""
+        self._db.commit()
+        self._db.close()
+
+    def merge(self, paths: Sequence[str]) -> None:
+        """Add the ids of other workers' files, in the order of the lines that first touched
+        them (within one line, by the result's place in it), as one replay touched them."""
+        selects = []
+        for number, path in enumerate(paths):
+            self._db.execute(f"ATTACH DATABASE ? AS part{number}", (path,))
+            selects.append(
+                f"SELECT order_id, line, sub, seq, {number} AS part FROM part{number}.touched"
+            )
+        if selects:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO touched (order_id, line, sub)"
+                " SELECT order_id, line, sub FROM ("
+                + " UNION ALL ".join(selects)
+                + ") ORDER BY line, sub, part, seq"
+            )
+            self._count += cursor.rowcount
+            self._db.commit()
+        for number in range(len(paths)):
+            self._db.execute(f"DETACH DATABASE part{number}")
 
     def __len__(self) -> int:
         return self._count
@@ -137,36 +167,46 @@ class ReplayReport:
         """Whether the replay touched `order_id`."""
         return order_id in self._orders
 
-    def add(self, line: LineResult) -> None:
+    def add(
+        self, line: LineResult, *, counted: bool = True, places: Mapping[str, int] | None = None
+    ) -> None:
         """Count one line's results; list it if it was bad or rejected.
 
         A line is one input, except a Get Order Detail response, each of whose
         orders is one (as each is kept in the inbox on its own), so that the
-        outcomes add up to the inputs.
+        outcomes add up to the inputs. `counted=False`: a tick another worker
+        counts, of which this worker counts only the timer changes of its orders.
+        `places`: where each order stands in a Get Order Detail response this
+        worker seeds part of (by default, the results' own order).
         """
-        self.inputs += len(line.results) if line.kind == "order_detail" else 1
+        if line.kind == "order_detail":
+            self.inputs += len(line.results)
+        elif counted:
+            self.inputs += 1
         if line.error_type:
             self._counts["bad line"] += 1
             self._rejected.append((line.line, None, line.error_type, line.reason))
         elif line.kind == "tick":
-            self._counts["ticks"] += 1
+            self._counts["ticks"] += int(counted)
             self._counts["timer changes"] += len(line.results)
-        for result in line.results:
+        for place, result in enumerate(line.results):
             if line.kind != "tick":
                 self._counts[result.outcome.value] += 1
-            self._note(line.line, result)
+            if places and result.order_id is not None:
+                place = places.get(result.order_id, place)
+            self._note(line.line, result, place)
 
-    def _note(self, line: int, result: Result) -> None:
+    def _note(self, line: int, result: Result, place: int = 0) -> None:
         if result.outcome is InputOutcome.REJECTED:
             self._rejected.append((line, result.order_id, result.error_type, result.reason))
         if result.order_id is not None:
-            self._orders.add(result.order_id)
+            self._orders.add(result.order_id, line, place)
         for resumed in result.resumed:
             # An earlier input that waited for this one: it is counted once, as
             # what became of it in the end (rejections listed under this line).
             self._counts[InputOutcome.WAITING.value] -= 1
             self._counts[resumed.outcome.value] += 1
-            self._note(line, resumed)
+            self._note(line, resumed, place)
 
     def outcomes(self) -> Counter[str]:
         return Counter({name: count for name, count in self._counts.items() if count})
@@ -174,6 +214,43 @@ class ReplayReport:
     def rejected(self) -> list[tuple[int, str | None, str, str]]:
         """(line, order id, error type, reason) of every rejected input and bad line."""
         return list(self._rejected)
+
+    def part(self, path: str) -> ReplayPart:
+        """What this worker's report holds, to be merged by another process (`merged`);
+        the orders it touched are written to the SQLite file `path`."""
+        copy = _Touched(path)
+        copy._db.executemany(
+            "INSERT INTO touched (order_id, line, sub) VALUES (?, ?, ?)",
+            self._orders._db.execute("SELECT order_id, line, sub FROM touched ORDER BY seq"),
+        )
+        copy.save()
+        return ReplayPart(self.inputs, dict(self._counts), list(self._rejected), path)
+
+    @classmethod
+    def merged(cls, parts: Sequence[ReplayPart]) -> ReplayReport:
+        """One report of the workers' parts: the same counts, rejections (by line) and
+        orders (in the order their lines first touched them) as one process's replay."""
+        report = cls()
+        for part in parts:
+            report.inputs += part.inputs
+            report._counts.update(part.counts)
+            report._rejected.extend(part.rejected)
+        # By line, stable: within a line in its worker's order (only a Get Order Detail
+        # response's rejections, from several workers, may come in another order).
+        report._rejected.sort(key=lambda rejected: rejected[0])
+        report._orders.merge([part.touched for part in parts])
+        return report
+
+
+@frozen
+class ReplayPart:
+    """One worker's share of a replay's report, as it crosses to the merging process."""
+
+    inputs: int
+    counts: dict[str, int]
+    rejected: list[tuple[int, str | None, str, str]]
+    #: a SQLite file of the orders the worker touched, with the line that first did
+    touched: str
 
 
 #: A JSON escape of a UTF-16 surrogate: a line holding one may hold a lone one.
@@ -234,6 +311,11 @@ def _command(raw: Mapping[str, Any]) -> Command:
 
 
 def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
+    return _feed_decoded(service, text, _decode(text))
+
+
+def _decode(text: str) -> Any:
+    """The line's JSON value; `BadLine` when it is not UTF-8 JSON text."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -249,6 +331,13 @@ def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
             json.dumps(raw, ensure_ascii=False).encode("utf-8")
         except UnicodeEncodeError:
             raise BadLine("a string holds a lone surrogate (\\ud800-\\udfff), not text") from None
+    return raw
+
+
+def _feed_decoded(
+    service: OrderService, text: str, raw: Any, shard: Shard | None = None
+) -> tuple[str, tuple[Result, ...]]:
+    """Feed one decoded line; with `shard`, only its orders of a Get Order Detail response."""
     if not isinstance(raw, dict):
         raise BadLine(f"a line must be a JSON object, got {type(raw).__name__}")
     if "order_detail" in raw:
@@ -264,11 +353,11 @@ def _feed(service: OrderService, text: str) -> tuple[str, tuple[Result, ...]]:
                     "extensions belong to one order: put them beside a single order_detail,"
                     " not beside a whole response"
                 )
-            return "order_detail", _seed_each(service, detail, raw.get("shop_id"))
+            return "order_detail", _seed_each(service, detail, raw.get("shop_id"), shard)
         result = service.seed(detail, shop_id=raw.get("shop_id"), extensions=extensions)
         return "order_detail", (result,)
     if _is_response(raw):
-        return "order_detail", _seed_each(service, raw, None)
+        return "order_detail", _seed_each(service, raw, None, shard)
     if "command" in raw:
         command = _command(raw)
         # Spelled as the enums spell them, so `seller` and `SELLER` lines deduplicate.
@@ -293,7 +382,7 @@ def _is_response(raw: Mapping[str, Any]) -> bool:
 
 
 def _seed_each(
-    service: OrderService, response: Mapping[str, Any], shop_id: Any
+    service: OrderService, response: Mapping[str, Any], shop_id: Any, shard: Shard | None = None
 ) -> tuple[Result, ...]:
     """Seed every order of a Get Order Detail response; the whole line is bad if it is."""
     code = response["code"]
@@ -312,7 +401,47 @@ def _seed_each(
             raise BadLine(
                 f"data.orders[{index}] must be an order object, got {type(order).__name__}"
             )
-    return tuple(service.seed(order, shop_id=shop_id) for order in orders)
+    return tuple(
+        service.seed(order, shop_id=shop_id)
+        for order in orders
+        if shard is None or shard.owns(_id_of(order.get("id")))
+    )
+
+
+def _id_of(value: Any) -> str | None:
+    """An order id as the service reads it from an order detail or a webhook's data."""
+    return str(value) if isinstance(value, str | int) else None
+
+
+class _Shared:
+    """A line each worker handles its share of: a tick (each ticks its own orders)
+    or a Get Order Detail response (each seeds its own orders)."""
+
+
+_SHARED = _Shared()
+
+
+def _owner(raw: Any) -> str | _Shared | None:
+    """The order a decoded line is about, as `_feed_decoded` reads it; `_SHARED` for a
+    line every worker handles its share of; `None` for none (shard 0 handles it)."""
+    if not isinstance(raw, dict):
+        return None
+    if "order_detail" in raw:
+        detail = raw["order_detail"]
+        if not isinstance(detail, dict):
+            return None
+        return _SHARED if _is_response(detail) else _id_of(detail.get("id"))
+    if _is_response(raw):
+        return _SHARED
+    if "command" in raw:
+        order_id = raw.get("order_id")
+        return None if order_id is None else str(order_id)
+    if "tick" in raw:
+        return _SHARED
+    if raw.keys() >= _WEBHOOK_KEYS:
+        data = raw.get("data")
+        return _id_of(data.get("order_id")) if isinstance(data, dict) else None
+    return None
 
 
 def replay(
@@ -330,7 +459,17 @@ def replay(
     at most the batch in progress, which replaying the file again redoes
     (inputs already kept are recognised as duplicates). Lines are read as
     they come, so memory does not grow with the file.
+
+    With `service.shard` (one of N workers reading the same lines into one
+    store) only the lines about the shard's orders are fed, so each order's
+    lines apply in file order in one worker; a tick ticks the shard's orders
+    and a Get Order Detail response seeds them. A bad line is reported by the
+    worker of the order it names, or by shard 0 when it names none.
     """
+    if service.shard is not None and service.shard.count > 1:
+        return _replay_shard(
+            service, service.shard, lines, progress, on_bad_line, max(batch_size, 1)
+        )
     report = ReplayReport()
     numbered = enumerate(lines, start=1)
     while chunk := list(islice(numbered, max(batch_size, 1))):
@@ -357,3 +496,82 @@ def replay(
                     continue
                 report.add(LineResult(number, kind, results))
     return report
+
+
+def _replay_shard(
+    service: OrderService,
+    shard: Shard,
+    lines: Iterable[str],
+    progress: Callable[[int], None] | None,
+    on_bad_line: Callable[[LineResult], None] | None,
+    batch_size: int,
+) -> ReplayReport:
+    """`replay` of the lines of one shard's orders (see `replay`).
+
+    Every worker decodes every line, to read its order id; only the worker
+    of the order decides it. Decoding is the part that does not shrink with
+    more workers (docs/performance.md).
+    """
+    report = ReplayReport()
+
+    def feed(number: int, text: str) -> bool:
+        """Feed the line if it is the shard's; whether it was (a batch counts those)."""
+        owner: str | _Shared | None = None
+        try:
+            raw = _decode(text)
+            owner = _owner(raw)
+            if not isinstance(owner, _Shared) and not shard.owns(owner):
+                return False
+            kind, results = _feed_decoded(service, text, raw, shard)
+        except Exception as error:
+            if is_unavailable(error):
+                raise
+            if isinstance(owner, _Shared):
+                # A shared line's own faults (a bad tick time, a response that is
+                # no success) every worker finds: shard 0 reports them, once.
+                if shard.index and isinstance(error, BadLine):
+                    return True
+            elif not shard.owns(owner):
+                return False  # undecodable: every worker finds it, shard 0 reports it
+            reason = str(error)[:500] or type(error).__name__
+            bad = LineResult(number, "bad", (), type(error).__name__, reason)
+            report.add(bad)
+            if on_bad_line is not None:
+                on_bad_line(bad)
+            return True
+        shared = isinstance(owner, _Shared)
+        report.add(
+            LineResult(number, kind, results),
+            counted=not shared or shard.index == 0,
+            places=_places(raw) if shared and kind == "order_detail" else None,
+        )
+        return True
+
+    numbered = enumerate(lines, start=1)
+    more = True
+    while more:
+        more = False
+        fed = 0  # the shard's own lines: a batch holds as many as one worker's would
+        with service.store.batch() if batch_size > 1 else nullcontext():
+            for number, text in numbered:
+                if progress is not None:
+                    progress(number)
+                text = text.strip()
+                if text and feed(number, text):
+                    fed += 1
+                    if fed >= batch_size:
+                        more = True
+                        break
+    return report
+
+
+def _places(raw: Mapping[str, Any]) -> dict[str, int]:
+    """Each order's place in the Get Order Detail response of a decoded line."""
+    response = raw.get("order_detail", raw)
+    orders = response["data"]["orders"]
+    places: dict[str, int] = {}
+    for place, order in enumerate(orders):
+        order_id = _id_of(order.get("id"))
+        if order_id is not None:
+            places.setdefault(order_id, place)
+    return places

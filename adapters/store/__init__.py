@@ -54,6 +54,7 @@ from ._port import (
     waits_for,
 )
 from ._postgres import PostgresStore
+from ._shard import Shard, shard_of
 from ._sqlite import SqliteStore
 
 
@@ -102,6 +103,7 @@ __all__ = [
     "ReceiptState",
     "SchemaTooNew",
     "Settlement",
+    "Shard",
     "SqliteStore",
     "Store",
     "StoreError",
@@ -117,6 +119,7 @@ __all__ = [
     "open_store",
     "order_from_json",
     "order_to_json",
+    "shard_of",
     "waits_for",
 ]
 

@@ -46,6 +46,8 @@ from attrs import field, frozen
 from adapters.routing import partner_of
 from lifecycle import Effect, HistoryRecord, OmsAction, Order
 
+from ._shard import Shard
+
 
 class InputOutcome(enum.StrEnum):
     """What became of one input."""
@@ -372,8 +374,14 @@ class Store(Protocol):
         """
         ...
 
-    def pending(self, kind: str | None, limit: int = 100) -> list[InboxEntry]:
-        """Inputs (of `kind`, or of every kind) not processed yet, oldest first."""
+    def pending(
+        self, kind: str | None, limit: int = 100, *, shard: Shard | None = None
+    ) -> list[InboxEntry]:
+        """Inputs (of `kind`, or of every kind) not processed yet, oldest first.
+
+        With `shard`, only those of its orders (`Shard.owns`; shard 0 also
+        takes those of no order), chosen in SQL.
+        """
         ...
 
     def fail(self, inbox_id: int, error_type: str, reason: str, limit: int) -> bool:
@@ -458,8 +466,11 @@ class Store(Protocol):
         """Write order, history, outbox and the input's outcome in one transaction."""
         ...
 
-    def due_orders(self, now: datetime, limit: int = 500) -> list[str]:
-        """Orders whose next timer is due at `now`, earliest first (indexed)."""
+    def due_orders(
+        self, now: datetime, limit: int = 500, *, shard: Shard | None = None
+    ) -> list[str]:
+        """Orders whose next timer is due at `now`, earliest first (indexed); with
+        `shard`, only its own."""
         ...
 
     def orders(self) -> list[OrderSummary]: ...

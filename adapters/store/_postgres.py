@@ -28,6 +28,7 @@ from psycopg_pool import ConnectionPool
 from adapters.errors import CannotOpenStore, StoreFailed, StoreUnavailable
 
 from ._schema import migrations
+from ._shard import SHARD_SQL
 from ._sql import Cursor, Executor, SqlStore
 
 #: Seconds to wait for the server when neither the DSN nor $PGCONNECT_TIMEOUT says.
@@ -91,6 +92,7 @@ class PostgresStore(SqlStore):
         "postgresql",
     )
     CLAIM_LOCK = " FOR UPDATE OF o SKIP LOCKED"
+    SHARD_SQL = SHARD_SQL
 
     def __init__(
         self, dsn: str, *, min_size: int = 1, max_size: int = 4, create: bool = True

@@ -56,9 +56,16 @@ from ._port import (
     Transition,
     channel_of,
 )
+from ._shard import Shard
 
 #: Errors kept in the outbox are cut to this many characters.
 MAX_ERROR = 1000
+#: One row of the change feed, its cursor the highest so far plus one (under the feed's lock).
+_FEED_INSERT = (
+    "INSERT INTO changes (seq, order_id, version, event, source, target, initiator,"
+    " origin, at, actions) SELECT COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+    " FROM changes"
+)
 
 
 class Cursor(Protocol):
@@ -81,6 +88,8 @@ class SqlStore(ABC):
     MIGRATIONS: Sequence[tuple[int, Sequence[str]]] = ()
     #: Appended to the claim query (PostgreSQL: row locks that other workers skip).
     CLAIM_LOCK = ""
+    #: `shard_of` in this backend's SQL, of `{column}`, the shard count its parameter
+    SHARD_SQL = "order_shard({column}, ?)"
 
     @abstractmethod
     def _transaction(self) -> AbstractContextManager[Executor]:
@@ -278,12 +287,19 @@ class SqlStore(ABC):
             rows = execute(sql + " ORDER BY id", params).fetchall()
         return self._inbox_entries(rows)
 
-    def pending(self, kind: str | None, limit: int = 100) -> list[InboxEntry]:
+    def pending(
+        self, kind: str | None, limit: int = 100, *, shard: Shard | None = None
+    ) -> list[InboxEntry]:
         sql = f"SELECT {self._INBOX_COLUMNS} FROM inbox WHERE outcome IS NULL"
         params: list[Any] = []
         if kind is not None:
             sql += " AND kind = ?"
             params.append(kind)
+        if shard is not None and shard.count > 1:
+            # In SQL, not after the read: a shard whose inputs all lie past the
+            # oldest `limit` pending ones of other shards still gets them.
+            sql += f" AND {self.SHARD_SQL.format(column='order_id')} = ?"
+            params += [shard.count, shard.index]
         with self._reading() as execute:
             rows = execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
         return self._inbox_entries(rows)
@@ -371,7 +387,8 @@ class SqlStore(ABC):
         return batches.get(threading.get_ident()) if batches else None
 
     def _write_bodies(self, execute: Executor, bodies: _Bodies) -> None:
-        """Write the body of every order the batch changed, once each, as it stands now."""
+        """Write the body of every order the batch changed, once each, as it stands now,
+        then the batch's feed rows under the feed's lock (`_record_changes`)."""
         rows = [
             (bodies.body(order), order.order_id, order.version) for order in bodies.orders.values()
         ]
@@ -379,6 +396,9 @@ class SqlStore(ABC):
         if rows and self._many(execute, sql, rows) != len(rows):
             # The batch holds every row it changed: nothing else can have moved one.
             raise StoreError(f"{self._where}: an order changed in this batch was changed again")
+        if bodies.feed:
+            self._lock_changes(execute)
+            self._many(execute, _FEED_INSERT, bodies.feed)
 
     _SNAPSHOT = (
         "INSERT INTO order_snapshots (order_id, version, body) VALUES (?, ?, ?)"
@@ -513,6 +533,7 @@ class SqlStore(ABC):
         if bodies is not None:
             bodies.orders[order.order_id] = order
             bodies.snapshots.update(snapshots)
+            bodies.feed += bodies.staged  # this change's feed rows, now that it holds
 
     def _keep_snapshots(
         self,
@@ -545,8 +566,15 @@ class SqlStore(ABC):
         The cursor is the highest so far plus one, taken under the writers'
         lock that the transaction then holds until it commits: a row with a
         smaller cursor is always visible before one with a larger cursor is.
+        Inside a batch the rows wait for the batch's end (`_write_bodies`), so
+        the lock is held only while they are written and the batch commits,
+        not for the whole batch: writers on other connections (the other
+        workers of `replay --workers N`) go on meanwhile.
         """
         order = change.order
+        bodies = self._bodies()
+        if bodies is not None:
+            bodies.staged = []  # a change that failed after staging left its rows
         rows: list[tuple[Any, ...]] = []
         if change.expected_version is None:
             seen = change.records[0].source.value if change.records else order.status.value
@@ -569,24 +597,26 @@ class SqlStore(ABC):
         actions: dict[int, list[dict[str, Any]]] = {}
         for action in change.actions:
             actions.setdefault(action.version, []).append(effect_to_dict(action))
-        self._lock_changes(execute)
-        for version, event, source, target, initiator, origin, at in rows:
-            execute(
-                "INSERT INTO changes (seq, order_id, version, event, source, target, initiator,"
-                " origin, at, actions) SELECT COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-                " FROM changes",
-                (
-                    order.order_id,
-                    version,
-                    event,
-                    source,
-                    target,
-                    initiator,
-                    origin,
-                    self._ts(at),
-                    json.dumps(actions.get(version, []), separators=(",", ":"), sort_keys=True),
-                ),
+        feed = [
+            (
+                order.order_id,
+                version,
+                event,
+                source,
+                target,
+                initiator,
+                origin,
+                self._ts(at),
+                json.dumps(actions.get(version, []), separators=(",", ":"), sort_keys=True),
             )
+            for version, event, source, target, initiator, origin, at in rows
+        ]
+        if bodies is not None:
+            bodies.staged = feed  # kept by `commit` once the change holds
+            return
+        self._lock_changes(execute)
+        for row in feed:
+            execute(_FEED_INSERT, row)
 
     def changes(self, after: int = 0, limit: int = 500) -> list[FeedChange]:
         with self._reading() as execute:
@@ -634,12 +664,18 @@ class SqlStore(ABC):
             rows,
         )
 
-    def due_orders(self, now: datetime, limit: int = 500) -> list[str]:
+    def due_orders(
+        self, now: datetime, limit: int = 500, *, shard: Shard | None = None
+    ) -> list[str]:
+        where, params = "", [self._ts(now)]
+        if shard is not None and shard.count > 1:
+            where = f" AND {self.SHARD_SQL.format(column='order_id')} = ?"
+            params += [shard.count, shard.index]
         with self._reading() as execute:
             rows = execute(
                 "SELECT order_id FROM orders WHERE next_timer_at IS NOT NULL"
-                " AND next_timer_at <= ? ORDER BY next_timer_at, order_id LIMIT ?",
-                (self._ts(now), limit),
+                f" AND next_timer_at <= ?{where} ORDER BY next_timer_at, order_id LIMIT ?",
+                (*params, limit),
             ).fetchall()
         return [r[0] for r in rows]
 
@@ -1096,6 +1132,10 @@ class _Bodies:
         #: the order at each (order, version) that asked for effects, not written yet
         self.snapshots: dict[tuple[str, int], Order] = {}
         self._texts: dict[tuple[str, int], str] = {}
+        #: the change feed's rows of the batch's changes, written at its end
+        self.feed: list[tuple[Any, ...]] = []
+        #: those of the change being written, until it holds
+        self.staged: list[tuple[Any, ...]] = []
 
     def body(self, order: Order) -> str:
         key = (order.order_id, order.version)

@@ -30,6 +30,7 @@ from adapters.errors import (
 )
 
 from ._schema import migrations
+from ._shard import shard_of
 from ._sql import Cursor, Executor, SqlStore
 
 #: SQLite's `synchronous` levels (https://www.sqlite.org/pragma.html#pragma_synchronous).
@@ -107,6 +108,8 @@ class SqliteStore(SqlStore):
             )
         except sqlite3.Error as error:
             raise CannotOpenStore(self._where, _why(self.path, error)) from error
+        # The shard rule of `work --workers N`, the same function in SQL as in Python.
+        self._conn.create_function("order_shard", 2, shard_of, deterministic=True)
         try:
             if not create and self._conn.execute(_HAS_STORE).fetchone() is None:
                 # Before the pragmas below, which would write to a file that is no store.
