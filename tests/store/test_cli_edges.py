@@ -208,3 +208,37 @@ def test_the_documented_diagram_is_the_commands_real_output() -> None:
     assert not shown_as(
         ["stateDiagram-v2", "    UNPAID --> ON_HOLD : pay [x]", "..."], out.splitlines()
     )
+
+
+def test_serve_answers_without_waiting_for_nagle() -> None:
+    """asyncio sets TCP_NODELAY only on sockets made with the TCP protocol named; the
+    socket `serve` hands uvicorn must be one, or every answer (headers, then body)
+    waits for the client's delayed acknowledgement."""
+    import asyncio
+    import socket
+
+    from adapters.entrypoints.cli import listening_socket
+
+    sock = listening_socket("127.0.0.1", 0, 8)
+    port = sock.getsockname()[1]
+    seen: list[int] = []
+
+    async def main() -> None:
+        accepted = asyncio.Event()
+
+        class Note(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                peer = transport.get_extra_info("socket")
+                seen.append(peer.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                accepted.set()
+
+        server = await asyncio.get_running_loop().create_server(Note, sock=sock)
+        _, writer = await asyncio.open_connection("127.0.0.1", port)
+        await asyncio.wait_for(accepted.wait(), 10)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    asyncio.run(main())
+    assert seen
+    assert seen[0] != 0
