@@ -172,6 +172,24 @@ class PostgresStore(SqlStore):
         except psycopg.Error as error:
             raise self._failure(error) from error
 
+    @contextmanager
+    def _reading_one(self) -> Iterator[Executor]:
+        # Outside a batch, the statement is its own transaction (autocommit): no
+        # BEGIN and COMMIT around it. Inside one, it joins the batch's transaction.
+        if getattr(self._local, "conn", None) is not None:
+            with self._reading() as execute:
+                yield execute
+            return
+        try:
+            with self._pool.connection() as conn:
+                conn.autocommit = True
+                try:
+                    yield _executor(conn)
+                finally:
+                    conn.autocommit = False
+        except psycopg.Error as error:
+            raise self._failure(error) from error
+
     def _many(self, execute: Executor, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         # On the batch's own connection: psycopg pipelines `executemany`.
         with self._local.conn.cursor() as cursor:
