@@ -16,7 +16,7 @@ the Events API only when the policy says the shop reports to that feed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -111,8 +111,11 @@ _sync_order_info = _unchecked_make(SyncOrderInfo)
 _report_event = _unchecked_make(ReportTikTokEvent)
 
 
-def _set_lines(order: Order, ids: Iterable[str], **changes: Any) -> tuple[OrderLine, ...]:
-    chosen = set(ids)
+def _set_lines(
+    order: Order, ids: Iterable[str], changes: Mapping[str, Any]
+) -> tuple[OrderLine, ...]:
+    """The order's lines with `changes` made to those of `ids`."""
+    chosen = ids if isinstance(ids, set | frozenset) else set(ids)
     return tuple(
         [
             replace_line(line, changes) if line.line_item_id in chosen else line
@@ -126,7 +129,7 @@ def _cancel_lines(ctx: Context, version: int, target: OrderStatus, by: Initiator
     order, params = ctx.order, ctx.params
     ids = order.open_line_ids if params.whole else params.lines
     after_shipped = target is OrderStatus.CANCELLED and order.status in _HAS_SHIPPED
-    changes: dict[str, Any] = {"lines": _set_lines(order, ids, status=LineStatus.CANCELLED)}
+    changes: dict[str, Any] = {"lines": _set_lines(order, ids, {"status": LineStatus.CANCELLED})}
     request = order.pending_cancellation
     covers_request = request is not None and set(request.line_item_ids) <= set(ids)
     if request is not None and covers_request:
@@ -232,14 +235,7 @@ def _ship(ctx: Context, version: int, target: OrderStatus) -> _Draft:
         "shipping_provider_name": carrier,
     }
     chosen = set(ids)
-    changes: dict[str, Any] = {
-        "lines": tuple(
-            [
-                replace_line(line, shipped) if line.line_item_id in chosen else line
-                for line in order.lines
-            ]
-        )
-    }
+    changes: dict[str, Any] = {"lines": _set_lines(order, chosen, shipped)}
     request = order.pending_cancellation
     if request is not None and not chosen.isdisjoint(request.line_item_ids):
         # Once shipped, the buyer's cancellation does not proceed (TikTok for SFCC:
@@ -319,7 +315,7 @@ def _move_return(ctx: Context, version: int, target: OrderStatus) -> _Draft:
     }
     effects: list[Effect] = []
     if status is ReturnStatus.REFUNDED and request.return_type is not ReturnType.REPLACEMENT:
-        changes["lines"] = _set_lines(order, request.line_item_ids, status=LineStatus.REFUNDED)
+        changes["lines"] = _set_lines(order, request.line_item_ids, {"status": LineStatus.REFUNDED})
     if ctx.event == "approve_return":
         if ctx.to_tiktok_shop:
             effects.append(ApproveTikTokReturn(order.order_id, version, request.return_id))

@@ -293,6 +293,13 @@ class SqlStore(ABC):
             rows = execute(sql + " ORDER BY id", params).fetchall()
         return self._inbox_entries(rows)
 
+    def _in_shard(self, shard: Shard | None) -> tuple[str, list[Any]]:
+        """The condition (` AND ...`) and its parameters that keep a query to `shard`'s
+        orders; nothing for no shard or a single one."""
+        if shard is None or shard.count <= 1:
+            return "", []
+        return f" AND {self.SHARD_SQL.format(column='order_id')} = ?", [shard.count, shard.index]
+
     def pending(
         self, kind: str | None, limit: int = 100, *, shard: Shard | None = None
     ) -> list[InboxEntry]:
@@ -301,11 +308,11 @@ class SqlStore(ABC):
         if kind is not None:
             sql += " AND kind = ?"
             params.append(kind)
-        if shard is not None and shard.count > 1:
-            # In SQL, not after the read: a shard whose inputs all lie past the
-            # oldest `limit` pending ones of other shards still gets them.
-            sql += f" AND {self.SHARD_SQL.format(column='order_id')} = ?"
-            params += [shard.count, shard.index]
+        # In SQL, not after the read: a shard whose inputs all lie past the
+        # oldest `limit` pending ones of other shards still gets them.
+        where, shard_params = self._in_shard(shard)
+        sql += where
+        params += shard_params
         with self._reading() as execute:
             rows = execute(sql + " ORDER BY id LIMIT ?", [*params, limit]).fetchall()
         return self._inbox_entries(rows)
@@ -406,10 +413,14 @@ class SqlStore(ABC):
             self._lock_changes(execute)
             self._many(execute, _FEED_INSERT, bodies.feed)
 
-    _SNAPSHOT = (
-        "INSERT INTO order_snapshots (order_id, version, body) VALUES (?, ?, ?)"
-        " ON CONFLICT (order_id, version) DO NOTHING"
-    )
+    @staticmethod
+    def _snapshot_sql(rows: int) -> str:
+        """The insert of `rows` snapshots; a version already kept stays as it is."""
+        return (
+            "INSERT INTO order_snapshots (order_id, version, body) VALUES "
+            + ", ".join(["(?, ?, ?)"] * rows)
+            + " ON CONFLICT (order_id, version) DO NOTHING"
+        )
 
     def _write_snapshots(self, execute: Executor, bodies: _Bodies) -> None:
         """Keep the orders the batch's effects were asked at, once per (order, version).
@@ -420,7 +431,7 @@ class SqlStore(ABC):
         rows = [(key[0], key[1], bodies.body(order)) for key, order in bodies.snapshots.items()]
         bodies.snapshots.clear()
         if rows:
-            self._many(execute, self._SNAPSHOT, rows)
+            self._many(execute, self._snapshot_sql(1), rows)
 
     def _unwritten_snapshots(self) -> None:
         """In a batch, write the snapshots it has not written yet (before reading the outbox)."""
@@ -553,12 +564,7 @@ class SqlStore(ABC):
         for (order_id, version), at_version in snapshots.items():
             text = body if at_version is order else order_to_json(at_version)
             rows += (order_id, version, text)
-        execute(
-            "INSERT INTO order_snapshots (order_id, version, body) VALUES"
-            + ", ".join(["(?, ?, ?)"] * len(snapshots))
-            + " ON CONFLICT (order_id, version) DO NOTHING",
-            rows,
-        )
+        execute(self._snapshot_sql(len(snapshots)), rows)
 
     # ------------------------------------------------------------------ the change feed
 
@@ -673,10 +679,8 @@ class SqlStore(ABC):
     def due_orders(
         self, now: datetime, limit: int = 500, *, shard: Shard | None = None
     ) -> list[str]:
-        where, params = "", [self._ts(now)]
-        if shard is not None and shard.count > 1:
-            where = f" AND {self.SHARD_SQL.format(column='order_id')} = ?"
-            params += [shard.count, shard.index]
+        where, shard_params = self._in_shard(shard)
+        params = [self._ts(now), *shard_params]
         with self._reading() as execute:
             rows = execute(
                 "SELECT order_id FROM orders WHERE next_timer_at IS NOT NULL"
